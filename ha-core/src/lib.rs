@@ -1,0 +1,56 @@
+//! # ha-core: the contracts of media-ha
+//!
+//! A media server that runs as several replicas behind a plain load balancer needs a few shared
+//! things: exclusive ownership of work (leases with fencing tokens), durable transcode job
+//! records, sessions any replica can read, metadata, cluster events and capacity limits. This
+//! crate defines each as an object-safe async trait used as `Arc<dyn Trait>`, and ships an
+//! in-process backend for each that is *correct* for a single replica, so a one-node server needs
+//! no configuration at all. `ha-store-redis` and `ha-store-pg` implement the same traits for a
+//! cluster, and every backend passes the same [conformance suite](crate::conformance) (feature
+//! `conformance`).
+//!
+//! ## Layout
+//!
+//! | module | what |
+//! |---|---|
+//! | [`lease`] | [`LeaseManager`], [`Lease`], [`FencingToken`] |
+//! | [`keeper`] | [`LeaseKeeper`]: keeps a lease alive on its own task, signals loss at once |
+//! | [`jobs`] | [`TranscodeJobStore`]: fenced, forward-only job records that outlive leases |
+//! | [`sessions`] | [`SessionStore`]: expiring client sessions keyed by token hash |
+//! | [`metadata`] | [`MetadataRepo`]: users, items, watch state, devices, activity |
+//! | [`events`] | [`EventBus`]: numbered events with gap detection |
+//! | [`slots`] | [`SlotLimiter`]: leased, cluster-wide counting semaphore |
+//! | [`memory`] | the in-process backends |
+//! | [`auth`], [`ids`], [`clock`] | password/token hashing, identifiers, the injectable clock |
+//! | [`error`] | the one [`Error`] every contract returns |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod jobs;
+pub mod keeper;
+pub mod lease;
+pub mod memory;
+pub mod metadata;
+pub mod sessions;
+pub mod slots;
+
+#[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub mod conformance;
+
+pub use clock::{Clock, SharedClock, SystemClock};
+pub use error::{BoxError, Error, Result};
+pub use events::{BusMessage, Event, EventBus, EventPublisher, GapDetector, Subscription, Transport};
+pub use jobs::{JobClaim, JobRecord, JobState, TranscodeJobStore};
+pub use keeper::{KeeperConfig, KeeperStatus, LeaseKeeper};
+pub use lease::{FencingToken, Lease, LeaseManager};
+pub use metadata::{
+    Activity, Device, Item, ItemKind, ItemQuery, ItemSort, MetadataRepo, NewActivity, Page, User,
+    UserItemData,
+};
+pub use sessions::{NowPlaying, Session, SessionStore};
+pub use slots::{Slot, SlotLimiter};

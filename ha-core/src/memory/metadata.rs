@@ -1,0 +1,554 @@
+//! In-process [`MetadataRepo`], persisted to a directory.
+//!
+//! # Why a journal and a snapshot
+//!
+//! Rewriting one JSON file on every change would cost O(library size) per watch-state update.
+//! Instead each change is appended to `metadata.journal` (one JSON line, `fsync`ed before the
+//! call returns) and every so often the whole state is written to `metadata.json` through a temp
+//! file and an atomic rename, after which the journal is truncated. On open the snapshot is
+//! loaded and the journal replayed; every journal entry is an idempotent "put" or "delete", so a
+//! crash between the rename and the truncation replays harmlessly, and a torn last line (a crash
+//! mid-append) is ignored.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::lock;
+use crate::metadata::MAX_PAGE;
+use crate::{
+    Activity, Device, Error, Item, ItemQuery, ItemSort, MetadataRepo, NewActivity, Page, Result,
+    User, UserItemData,
+};
+
+const SNAPSHOT: &str = "metadata.json";
+const JOURNAL: &str = "metadata.journal";
+/// Compact after this many journal entries.
+const COMPACT_AFTER: usize = 2_000;
+/// Keep at most this many activity entries.
+const ACTIVITY_KEEP: usize = 10_000;
+
+/// Everything the repo holds, as written to `metadata.json` (and read by importers such as
+/// `ha-store-pg`'s).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetadataSnapshot {
+    /// Format version (currently 1).
+    pub version: u32,
+    /// Users.
+    pub users: Vec<User>,
+    /// Library items.
+    pub items: Vec<Item>,
+    /// Per-user item data.
+    pub user_data: Vec<UserItemData>,
+    /// Devices.
+    pub devices: Vec<Device>,
+    /// Activity log, oldest first.
+    pub activity: Vec<Activity>,
+}
+
+impl MetadataSnapshot {
+    /// Reads the snapshot *and replays the journal* of a repo directory, without opening it for
+    /// writing (for one-shot imports).
+    pub fn load_dir(dir: &Path) -> Result<Self> {
+        let (state, _) = State::load(dir)?;
+        Ok(state.to_snapshot())
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", content = "v")]
+enum Change {
+    PutUser(User),
+    DeleteUser(String),
+    PutItem(Item),
+    DeleteItem(String),
+    PutUserData(UserItemData),
+    PutDevice(Device),
+    PutActivity(Activity),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: HashMap<String, User>,
+    items: HashMap<String, Item>,
+    user_data: HashMap<(String, String), UserItemData>,
+    devices: HashMap<String, Device>,
+    activity: Vec<Activity>,
+}
+
+impl State {
+    fn apply(&mut self, change: &Change) {
+        match change {
+            Change::PutUser(u) => {
+                self.users.insert(u.id.clone(), u.clone());
+            }
+            Change::DeleteUser(id) => {
+                self.users.remove(id);
+                self.user_data.retain(|(user, _), _| user != id);
+            }
+            Change::PutItem(i) => {
+                self.items.insert(i.id.clone(), i.clone());
+            }
+            Change::DeleteItem(id) => {
+                self.items.remove(id);
+                self.user_data.retain(|(_, item), _| item != id);
+            }
+            Change::PutUserData(d) => {
+                self.user_data
+                    .insert((d.user_id.clone(), d.item_id.clone()), d.clone());
+            }
+            Change::PutDevice(d) => {
+                self.devices.insert(d.id.clone(), d.clone());
+            }
+            Change::PutActivity(a) => {
+                if self.activity.last().is_none_or(|last| last.id < a.id) {
+                    self.activity.push(a.clone());
+                    if self.activity.len() > ACTIVITY_KEEP {
+                        let excess = self.activity.len() - ACTIVITY_KEEP;
+                        self.activity.drain(..excess);
+                    }
+                }
+            }
+        }
+    }
+
+    fn to_snapshot(&self) -> MetadataSnapshot {
+        let mut snap = MetadataSnapshot {
+            version: 1,
+            users: self.users.values().cloned().collect(),
+            items: self.items.values().cloned().collect(),
+            user_data: self.user_data.values().cloned().collect(),
+            devices: self.devices.values().cloned().collect(),
+            activity: self.activity.clone(),
+        };
+        snap.users.sort_by(|a, b| a.id.cmp(&b.id));
+        snap.items.sort_by(|a, b| a.id.cmp(&b.id));
+        snap.user_data
+            .sort_by(|a, b| (&a.user_id, &a.item_id).cmp(&(&b.user_id, &b.item_id)));
+        snap.devices.sort_by(|a, b| a.id.cmp(&b.id));
+        snap
+    }
+
+    fn from_snapshot(snap: MetadataSnapshot) -> Self {
+        let mut state = State::default();
+        for u in snap.users {
+            state.apply(&Change::PutUser(u));
+        }
+        for i in snap.items {
+            state.apply(&Change::PutItem(i));
+        }
+        for d in snap.user_data {
+            state.apply(&Change::PutUserData(d));
+        }
+        for d in snap.devices {
+            state.apply(&Change::PutDevice(d));
+        }
+        for a in snap.activity {
+            state.apply(&Change::PutActivity(a));
+        }
+        state
+    }
+
+    /// Loads `dir`'s snapshot and replays its journal; returns the state and the number of
+    /// journal entries replayed.
+    fn load(dir: &Path) -> Result<(Self, usize)> {
+        let snapshot_path = dir.join(SNAPSHOT);
+        let mut state = match fs::read(&snapshot_path) {
+            Ok(bytes) => State::from_snapshot(
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| Error::decode(snapshot_path.display().to_string(), e))?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+            Err(e) => return Err(io_error(&snapshot_path, e)),
+        };
+        let journal_path = dir.join(JOURNAL);
+        let mut replayed = 0;
+        match File::open(&journal_path) {
+            Ok(file) => {
+                for line in BufReader::new(file).lines() {
+                    let line = line.map_err(|e| io_error(&journal_path, e))?;
+                    match serde_json::from_str::<Change>(&line) {
+                        Ok(change) => {
+                            state.apply(&change);
+                            replayed += 1;
+                        }
+                        // A torn final line from a crash mid-append: everything before it is
+                        // intact, and its call never returned success.
+                        Err(e) => {
+                            tracing::warn!(path = %journal_path.display(), error = %e,
+                                "ignoring unreadable journal line (torn write?)");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(&journal_path, e)),
+        }
+        Ok((state, replayed))
+    }
+}
+
+#[derive(Debug)]
+struct Persist {
+    dir: PathBuf,
+    journal: File,
+    entries: usize,
+}
+
+impl Persist {
+    fn append(&mut self, change: &Change) -> Result<()> {
+        let mut line = serde_json::to_vec(change).map_err(|e| Error::encode("journal entry", e))?;
+        line.push(b'\n');
+        let path = self.dir.join(JOURNAL);
+        self.journal
+            .write_all(&line)
+            .and_then(|_| self.journal.sync_data())
+            .map_err(|e| io_error(&path, e))?;
+        self.entries += 1;
+        Ok(())
+    }
+
+    fn compact(&mut self, state: &State) -> Result<()> {
+        let bytes = serde_json::to_vec(&state.to_snapshot())
+            .map_err(|e| Error::encode("metadata snapshot", e))?;
+        let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
+        let target = self.dir.join(SNAPSHOT);
+        (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &target)?;
+            File::open(&self.dir)?.sync_all()?;
+            self.journal.set_len(0)?;
+            self.journal.sync_all()
+        })()
+        .map_err(|e| io_error(&target, e))?;
+        self.entries = 0;
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: State,
+    persist: Option<Persist>,
+}
+
+/// Metadata in memory, optionally persisted to a directory (see the module docs).
+#[derive(Debug)]
+pub struct MemoryMetadataRepo {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryMetadataRepo {
+    /// A repo that forgets everything when dropped (tests, examples).
+    pub fn in_memory() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                state: State::default(),
+                persist: None,
+            }),
+        }
+    }
+
+    /// Opens (creating if needed) a repo persisted under `dir`.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when the directory cannot be created or read, [`Error::Decode`] when
+    /// the snapshot is not valid.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        let (state, entries) = State::load(&dir)?;
+        let journal_path = dir.join(JOURNAL);
+        let journal = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal_path)
+            .map_err(|e| io_error(&journal_path, e))?;
+        let mut persist = Persist {
+            dir,
+            journal,
+            entries,
+        };
+        // Start from a clean snapshot: this also drops a torn journal tail for good.
+        persist.compact(&state)?;
+        Ok(Self {
+            inner: Mutex::new(Inner {
+                state,
+                persist: Some(persist),
+            }),
+        })
+    }
+
+    /// The whole state as a snapshot.
+    pub fn snapshot(&self) -> MetadataSnapshot {
+        lock(&self.inner).state.to_snapshot()
+    }
+
+    fn commit(&self, inner: &mut Inner, change: Change) -> Result<()> {
+        if let Some(persist) = inner.persist.as_mut() {
+            persist.append(&change)?;
+        }
+        inner.state.apply(&change);
+        if let Some(persist) = inner.persist.as_mut() {
+            if persist.entries >= COMPACT_AFTER {
+                // A failed compaction loses nothing: the journal still holds every change.
+                if let Err(e) = persist.compact(&inner.state) {
+                    tracing::warn!(error = %e, "metadata snapshot compaction failed");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> Error {
+    Error::backend(format!("metadata file {}", path.display()), e)
+}
+
+fn name_taken(state: &State, name: &str, except_id: &str) -> bool {
+    state
+        .users
+        .values()
+        .any(|u| u.id != except_id && u.name.to_lowercase() == name.to_lowercase())
+}
+
+fn is_descendant(state: &State, item: &Item, ancestor: &str) -> bool {
+    let mut parent = item.parent_id.as_deref();
+    let mut hops = 0;
+    while let Some(p) = parent {
+        if p == ancestor {
+            return true;
+        }
+        hops += 1;
+        if hops > 256 {
+            return false; // a cycle in bad data must not hang a listing
+        }
+        parent = state.items.get(p).and_then(|i| i.parent_id.as_deref());
+    }
+    false
+}
+
+#[async_trait]
+impl MetadataRepo for MemoryMetadataRepo {
+    async fn create_user(&self, user: &User) -> Result<()> {
+        crate::lease::validate_name("user id", &user.id)?;
+        crate::lease::validate_name("user name", &user.name)?;
+        let mut inner = lock(&self.inner);
+        if inner.state.users.contains_key(&user.id) || name_taken(&inner.state, &user.name, "") {
+            return Err(Error::Conflict(format!("user {:?} exists", user.name)));
+        }
+        self.commit(&mut inner, Change::PutUser(user.clone()))
+    }
+
+    async fn update_user(&self, user: &User) -> Result<()> {
+        crate::lease::validate_name("user name", &user.name)?;
+        let mut inner = lock(&self.inner);
+        if !inner.state.users.contains_key(&user.id) {
+            return Err(Error::NotFound(format!("user {}", user.id)));
+        }
+        if name_taken(&inner.state, &user.name, &user.id) {
+            return Err(Error::Conflict(format!("user name {:?} taken", user.name)));
+        }
+        self.commit(&mut inner, Change::PutUser(user.clone()))
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<User>> {
+        Ok(lock(&self.inner).state.users.get(id).cloned())
+    }
+
+    async fn get_user_by_name(&self, name: &str) -> Result<Option<User>> {
+        let wanted = name.to_lowercase();
+        Ok(lock(&self.inner)
+            .state
+            .users
+            .values()
+            .find(|u| u.name.to_lowercase() == wanted)
+            .cloned())
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let mut users: Vec<_> = lock(&self.inner).state.users.values().cloned().collect();
+        users.sort_by(|a, b| (a.name.to_lowercase(), &a.id).cmp(&(b.name.to_lowercase(), &b.id)));
+        Ok(users)
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<bool> {
+        let mut inner = lock(&self.inner);
+        if !inner.state.users.contains_key(id) {
+            return Ok(false);
+        }
+        self.commit(&mut inner, Change::DeleteUser(id.to_owned()))?;
+        Ok(true)
+    }
+
+    async fn upsert_item(&self, item: &Item) -> Result<()> {
+        crate::lease::validate_name("item id", &item.id)?;
+        if item.path.is_empty() {
+            return Err(Error::Invalid("item path must not be empty".into()));
+        }
+        let mut inner = lock(&self.inner);
+        if let Some(other) = inner
+            .state
+            .items
+            .values()
+            .find(|i| i.path == item.path && i.id != item.id)
+        {
+            return Err(Error::Conflict(format!(
+                "path {:?} already belongs to item {}",
+                item.path, other.id
+            )));
+        }
+        self.commit(&mut inner, Change::PutItem(item.clone()))
+    }
+
+    async fn get_item(&self, id: &str) -> Result<Option<Item>> {
+        Ok(lock(&self.inner).state.items.get(id).cloned())
+    }
+
+    async fn get_item_by_path(&self, path: &str) -> Result<Option<Item>> {
+        Ok(lock(&self.inner)
+            .state
+            .items
+            .values()
+            .find(|i| i.path == path)
+            .cloned())
+    }
+
+    async fn query_items(&self, query: &ItemQuery) -> Result<Page<Item>> {
+        let inner = lock(&self.inner);
+        let state = &inner.state;
+        let search = query.search_term.as_ref().map(|s| s.to_lowercase());
+        let mut matched: Vec<&Item> = state
+            .items
+            .values()
+            .filter(|item| match (&query.parent_id, query.recursive) {
+                (None, false) => item.parent_id.is_none(),
+                (None, true) => true,
+                (Some(p), false) => item.parent_id.as_deref() == Some(p.as_str()),
+                (Some(p), true) => is_descendant(state, item, p),
+            })
+            .filter(|item| query.kinds.is_empty() || query.kinds.contains(&item.kind))
+            .filter(|item| {
+                search
+                    .as_ref()
+                    .is_none_or(|s| item.name.to_lowercase().contains(s.as_str()))
+            })
+            .collect();
+        matched.sort_by(|a, b| {
+            let primary = match query.sort {
+                ItemSort::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                ItemSort::DateAdded => a.date_added_ms.cmp(&b.date_added_ms),
+            };
+            let ordering = primary.then_with(|| a.id.cmp(&b.id));
+            if query.descending {
+                ordering.reverse()
+            } else {
+                ordering
+            }
+        });
+        let total = matched.len() as u64;
+        let limit = query.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
+        let items = matched
+            .into_iter()
+            .skip(query.start_index as usize)
+            .take(limit)
+            .cloned()
+            .collect();
+        Ok(Page { items, total })
+    }
+
+    async fn delete_item(&self, id: &str) -> Result<bool> {
+        let mut inner = lock(&self.inner);
+        if !inner.state.items.contains_key(id) {
+            return Ok(false);
+        }
+        self.commit(&mut inner, Change::DeleteItem(id.to_owned()))?;
+        Ok(true)
+    }
+
+    async fn get_user_data(&self, user_id: &str, item_id: &str) -> Result<Option<UserItemData>> {
+        Ok(lock(&self.inner)
+            .state
+            .user_data
+            .get(&(user_id.to_owned(), item_id.to_owned()))
+            .cloned())
+    }
+
+    async fn put_user_data(&self, data: &UserItemData) -> Result<()> {
+        let mut inner = lock(&self.inner);
+        if !inner.state.users.contains_key(&data.user_id) {
+            return Err(Error::NotFound(format!("user {}", data.user_id)));
+        }
+        if !inner.state.items.contains_key(&data.item_id) {
+            return Err(Error::NotFound(format!("item {}", data.item_id)));
+        }
+        self.commit(&mut inner, Change::PutUserData(data.clone()))
+    }
+
+    async fn list_user_data(
+        &self,
+        user_id: &str,
+        item_ids: &[String],
+    ) -> Result<Vec<UserItemData>> {
+        let inner = lock(&self.inner);
+        Ok(item_ids
+            .iter()
+            .filter_map(|item| {
+                inner
+                    .state
+                    .user_data
+                    .get(&(user_id.to_owned(), item.clone()))
+                    .cloned()
+            })
+            .collect())
+    }
+
+    async fn upsert_device(&self, device: &Device) -> Result<()> {
+        crate::lease::validate_name("device id", &device.id)?;
+        let mut inner = lock(&self.inner);
+        self.commit(&mut inner, Change::PutDevice(device.clone()))
+    }
+
+    async fn list_devices(&self, user_id: Option<&str>) -> Result<Vec<Device>> {
+        let mut devices: Vec<_> = lock(&self.inner)
+            .state
+            .devices
+            .values()
+            .filter(|d| user_id.is_none_or(|u| d.user_id == u))
+            .cloned()
+            .collect();
+        devices.sort_by(|a, b| b.last_seen_ms.cmp(&a.last_seen_ms).then(a.id.cmp(&b.id)));
+        Ok(devices)
+    }
+
+    async fn append_activity(&self, entry: &NewActivity) -> Result<u64> {
+        let mut inner = lock(&self.inner);
+        let id = inner.state.activity.last().map_or(1, |a| a.id + 1);
+        let activity = Activity {
+            id,
+            entry: entry.clone(),
+        };
+        self.commit(&mut inner, Change::PutActivity(activity))?;
+        Ok(id)
+    }
+
+    async fn recent_activity(&self, limit: u32) -> Result<Vec<Activity>> {
+        let inner = lock(&self.inner);
+        Ok(inner
+            .state
+            .activity
+            .iter()
+            .rev()
+            .take(limit.min(MAX_PAGE) as usize)
+            .cloned()
+            .collect())
+    }
+}

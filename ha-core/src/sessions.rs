@@ -1,0 +1,93 @@
+//! Client sessions that any replica can read, so a client needs no sticky load balancer.
+//!
+//! Sessions are keyed by the *hash* of the access token ([`crate::auth::hash_token`]): a copy of
+//! the store (a Redis dump, a backup) does not hand out working tokens.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+/// What a session is playing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NowPlaying {
+    /// The item played.
+    pub item_id: String,
+    /// The play session (one per playback start).
+    pub play_session_id: Option<String>,
+    /// The media source chosen.
+    pub media_source_id: Option<String>,
+    /// Position in 100 ns ticks (Jellyfin's unit).
+    pub position_ticks: i64,
+    /// Paused?
+    pub is_paused: bool,
+}
+
+/// A client session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Public session id (shown by `/Sessions`).
+    pub id: String,
+    /// Hash of the access token; the store key.
+    pub token_hash: String,
+    /// The signed-in user.
+    pub user_id: String,
+    /// The user's name, for listings.
+    pub user_name: String,
+    /// Client-chosen device id.
+    pub device_id: String,
+    /// Device name.
+    pub device_name: String,
+    /// Client application name.
+    pub client: String,
+    /// Client application version.
+    pub client_version: String,
+    /// What is playing, if anything.
+    pub now_playing: Option<NowPlaying>,
+    /// Created, ms since the Unix epoch.
+    pub created_ms: u64,
+    /// Last activity, ms since the Unix epoch.
+    pub last_activity_ms: u64,
+}
+
+/// Expiring client sessions.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use ha_core::{auth, memory::MemorySessionStore, Session, SessionStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> ha_core::Result<()> {
+/// let sessions = MemorySessionStore::new();
+/// let token = auth::generate_token();
+/// let session = Session {
+///     id: "s1".into(), token_hash: auth::hash_token(&token), user_id: "u1".into(),
+///     user_name: "alice".into(), device_id: "d1".into(), device_name: "Phone".into(),
+///     client: "Jellyfin Android".into(), client_version: "2.6".into(), now_playing: None,
+///     created_ms: 0, last_activity_ms: 0,
+/// };
+/// sessions.put(&session, Duration::from_secs(3600)).await?;
+/// let found = sessions.get(&auth::hash_token(&token)).await?.expect("live");
+/// assert_eq!(found.user_id, "u1");
+/// # Ok(())
+/// # }
+/// ```
+#[async_trait]
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
+    /// Stores (creates or replaces) `session`, live for `ttl` from now.
+    async fn put(&self, session: &Session, ttl: Duration) -> Result<()>;
+    /// The live session with this token hash.
+    async fn get(&self, token_hash: &str) -> Result<Option<Session>>;
+    /// Extends a live session by `ttl` from now and stamps its last activity. Returns `false`
+    /// when no live session has this token hash.
+    async fn touch(&self, token_hash: &str, ttl: Duration) -> Result<bool>;
+    /// Ends a session (logout). Returns whether one was live.
+    async fn remove(&self, token_hash: &str) -> Result<bool>;
+    /// Every live session.
+    async fn list(&self) -> Result<Vec<Session>>;
+}

@@ -1,0 +1,1 @@
+//! PostgreSQL backends for the media-ha contracts: metadata, leases, transcode jobs, sessions and events.
