@@ -1,1 +1,10 @@
-//! Media pipeline of media-ha: probe, playback decision, isolated transcode worker (software and Intel QSV), segment-exact HLS.
+//! # ha-transcode: the media pipeline of media-ha
+//!
+//! Probe a file, decide how a client can play it, and when it must be transcoded run the
+//! transcode in an isolated, supervised worker process that writes segment-exact HLS, so a
+//! segment produced on one replica splices with the next one produced on another.
+//!
+//! This is the only crate of media-ha that links FFmpeg.
+//!
+//! ## Layout
+//! (modules are listed here as they land)
