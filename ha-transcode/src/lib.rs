@@ -8,3 +8,11 @@
 //!
 //! ## Layout
 //! (modules are listed here as they land)
+//!
+//! | module | what |
+//! |---|---|
+//! | [`error`] | the crate's one [`Error`], converting into [`ha_core::Error`] |
+
+pub mod error;
+
+pub use error::{Error, Result};
