@@ -47,7 +47,11 @@ impl JobState {
             "completed" => JobState::Completed,
             "failed" => JobState::Failed,
             "stopped" => JobState::Stopped,
-            other => return Err(crate::Error::Invalid(format!("unknown job state {other:?}"))),
+            other => {
+                return Err(crate::Error::Invalid(format!(
+                    "unknown job state {other:?}"
+                )))
+            }
         })
     }
 }
@@ -165,8 +169,12 @@ pub trait TranscodeJobStore: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// [`Error::Fenced`](crate::Error::Fenced) when `token` is not the record's token;
     /// [`Error::NotFound`](crate::Error::NotFound) when there is no record.
-    async fn record_progress(&self, key: &str, token: FencingToken, segment: u32)
-        -> Result<JobRecord>;
+    async fn record_progress(
+        &self,
+        key: &str,
+        token: FencingToken,
+        segment: u32,
+    ) -> Result<JobRecord>;
 
     /// Moves the job to `state` (with an optional failure reason), fenced like progress.
     async fn set_state(

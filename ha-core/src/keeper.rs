@@ -174,7 +174,10 @@ async fn run(
     let mut next_attempt = clock.now() + interval;
 
     loop {
-        let safe_deadline = lease.expires_at.checked_sub(margin).unwrap_or(lease.expires_at);
+        let safe_deadline = lease
+            .expires_at
+            .checked_sub(margin)
+            .unwrap_or(lease.expires_at);
         tokio::select! {
             _ = &mut stop => {
                 let released = manager.release(&lease).await;
@@ -216,7 +219,11 @@ async fn run(
                 next_attempt = clock.now() + backoff;
             }
             Err(_elapsed) => {
-                lose(&status, &lease, "renewal still pending at the safety deadline");
+                lose(
+                    &status,
+                    &lease,
+                    "renewal still pending at the safety deadline",
+                );
                 return;
             }
         }
@@ -229,4 +236,3 @@ fn lose(status: &watch::Sender<KeeperStatus>, lease: &Lease, reason: &str) {
         reason: reason.to_owned(),
     });
 }
-

@@ -44,7 +44,9 @@ pub mod conformance;
 
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use error::{BoxError, Error, Result};
-pub use events::{BusMessage, Event, EventBus, EventPublisher, GapDetector, Subscription, Transport};
+pub use events::{
+    BusMessage, Event, EventBus, EventPublisher, GapDetector, Subscription, Transport,
+};
 pub use jobs::{JobClaim, JobRecord, JobState, TranscodeJobStore};
 pub use keeper::{KeeperConfig, KeeperStatus, LeaseKeeper};
 pub use lease::{FencingToken, Lease, LeaseManager};

@@ -1,0 +1,397 @@
+//! [`MetadataRepo`] semantics every backend must show. Tests share one repo, so each builds its
+//! own users and its own library subtree and never asserts on global counts.
+
+use std::sync::Arc;
+
+use super::unique;
+use crate::{
+    auth, ids, Device, Error, Item, ItemKind, ItemQuery, ItemSort, MetadataRepo, NewActivity, User,
+    UserItemData,
+};
+
+fn user(name: &str) -> User {
+    User {
+        id: ids::new_id(),
+        name: name.to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        is_admin: false,
+        created_ms: 1_700_000_000_000,
+    }
+}
+
+fn item(parent: Option<&Item>, name: &str, kind: ItemKind, added: u64) -> Item {
+    let path = match parent {
+        Some(p) => format!("{}/{name}", p.path),
+        None => format!("/media/{}/{name}", unique("lib")),
+    };
+    Item {
+        id: ids::item_id_for_path(&path),
+        parent_id: parent.map(|p| p.id.clone()),
+        path,
+        kind,
+        name: name.to_owned(),
+        date_added_ms: added,
+        size_bytes: (!kind.is_folder()).then_some(1_234_567),
+        runtime_ticks: (!kind.is_folder()).then_some(600_000_000),
+        container: (!kind.is_folder()).then(|| "matroska".to_owned()),
+        probe_json: (!kind.is_folder()).then(|| r#"{"streams":[{"codec":"h264"}]}"#.to_owned()),
+    }
+}
+
+/// Users: create, find by id and case-insensitive name, conflicts, update, delete.
+pub async fn metadata_users_crud_and_case_insensitive_names(r: Arc<dyn MetadataRepo>) {
+    let name = unique("Alice");
+    let mut u = user(&name);
+    u.password_hash = auth::hash_password("s3cret").unwrap();
+    r.create_user(&u).await.unwrap();
+    assert_eq!(r.get_user(&u.id).await.unwrap(), Some(u.clone()));
+    let by_name = r
+        .get_user_by_name(&name.to_uppercase())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_name.id, u.id);
+    assert!(auth::verify_password("s3cret", &by_name.password_hash));
+
+    let clash = user(&name.to_lowercase());
+    assert!(matches!(
+        r.create_user(&clash).await,
+        Err(Error::Conflict(_))
+    ));
+    let same_id = User {
+        name: unique("other"),
+        ..u.clone()
+    };
+    assert!(matches!(
+        r.create_user(&same_id).await,
+        Err(Error::Conflict(_))
+    ));
+
+    let bob = user(&unique("bob"));
+    r.create_user(&bob).await.unwrap();
+    let renamed_onto_alice = User {
+        name: name.clone(),
+        ..bob.clone()
+    };
+    assert!(matches!(
+        r.update_user(&renamed_onto_alice).await,
+        Err(Error::Conflict(_))
+    ));
+    let promoted = User {
+        is_admin: true,
+        name: format!("{name}-renamed"),
+        ..u.clone()
+    };
+    r.update_user(&promoted).await.unwrap();
+    assert_eq!(r.get_user(&u.id).await.unwrap(), Some(promoted.clone()));
+    assert!(matches!(
+        r.update_user(&user(&unique("ghost"))).await,
+        Err(Error::NotFound(_))
+    ));
+
+    let listed = r.list_users().await.unwrap();
+    assert!(listed.iter().any(|x| x == &promoted) && listed.iter().any(|x| x.id == bob.id));
+    assert!(r.delete_user(&bob.id).await.unwrap());
+    assert!(!r.delete_user(&bob.id).await.unwrap());
+    assert!(r.get_user(&bob.id).await.unwrap().is_none());
+    assert!(r.get_user_by_name(&bob.name).await.unwrap().is_none());
+}
+
+/// Items: upsert by id, lookup by id and path, one item per path.
+pub async fn metadata_items_upsert_and_path_uniqueness(r: Arc<dyn MetadataRepo>) {
+    let root = item(None, "Movies", ItemKind::CollectionFolder, 1);
+    let film = item(Some(&root), "Film.mkv", ItemKind::Movie, 2);
+    r.upsert_item(&root).await.unwrap();
+    r.upsert_item(&film).await.unwrap();
+    assert_eq!(r.get_item(&film.id).await.unwrap(), Some(film.clone()));
+    assert_eq!(
+        r.get_item_by_path(&film.path).await.unwrap(),
+        Some(film.clone())
+    );
+    assert!(r.get_item(&ids::new_id()).await.unwrap().is_none());
+
+    let probed = Item {
+        name: "Film (2024)".into(),
+        probe_json: Some(r#"{"duration":61.5}"#.into()),
+        ..film.clone()
+    };
+    r.upsert_item(&probed).await.unwrap();
+    assert_eq!(r.get_item(&film.id).await.unwrap(), Some(probed.clone()));
+
+    let squatter = Item {
+        id: ids::new_id(),
+        ..film.clone()
+    };
+    assert!(matches!(
+        r.upsert_item(&squatter).await,
+        Err(Error::Conflict(_))
+    ));
+
+    assert!(r.delete_item(&film.id).await.unwrap());
+    assert!(!r.delete_item(&film.id).await.unwrap());
+    assert!(r.get_item_by_path(&film.path).await.unwrap().is_none());
+}
+
+/// Listings: children vs descendants, kind and name filters, both sorts, stable paging.
+pub async fn metadata_item_queries_filter_sort_and_page(r: Arc<dyn MetadataRepo>) {
+    let root = item(None, "Library", ItemKind::CollectionFolder, 1);
+    let folder = item(Some(&root), "Season 1", ItemKind::Folder, 2);
+    let e1 = item(Some(&folder), "b episode", ItemKind::Episode, 30);
+    let e2 = item(Some(&folder), "A Episode", ItemKind::Episode, 10);
+    let e3 = item(Some(&folder), "c episode", ItemKind::Episode, 20);
+    let m1 = item(Some(&root), "Zulu", ItemKind::Movie, 5);
+    let m2 = item(Some(&root), "alpha", ItemKind::Movie, 6);
+    for i in [&root, &folder, &e1, &e2, &e3, &m1, &m2] {
+        r.upsert_item(i).await.unwrap();
+    }
+    let names = |p: &crate::Page<Item>| p.items.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
+
+    let children = r
+        .query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(children.total, 3);
+    assert_eq!(names(&children), ["alpha", "Season 1", "Zulu"]);
+
+    let all = r
+        .query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            recursive: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.total, 6);
+
+    let episodes_newest_first = r
+        .query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            recursive: true,
+            kinds: vec![ItemKind::Episode],
+            sort: ItemSort::DateAdded,
+            descending: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&episodes_newest_first),
+        ["b episode", "c episode", "A Episode"]
+    );
+
+    let search = r
+        .query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            recursive: true,
+            search_term: Some("EPISODE".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(names(&search), ["A Episode", "b episode", "c episode"]);
+
+    let page = r
+        .query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            recursive: true,
+            start_index: 2,
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 6);
+    assert_eq!(names(&page), ["b episode", "c episode"]);
+
+    let beyond = r
+        .query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            start_index: 100,
+            limit: Some(u32::MAX),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((beyond.total, beyond.items.len()), (3, 0));
+
+    let movies_desc = r
+        .query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            kinds: vec![ItemKind::Movie],
+            descending: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(names(&movies_desc), ["Zulu", "alpha"]);
+
+    let roots = r.query_items(&ItemQuery::default()).await.unwrap();
+    assert!(roots.items.iter().all(|i| i.parent_id.is_none()));
+    assert!(roots.items.iter().any(|i| i.id == root.id));
+    assert!(!roots.items.iter().any(|i| i.id == folder.id));
+    let everywhere = r
+        .query_items(&ItemQuery {
+            recursive: true,
+            kinds: vec![ItemKind::Episode],
+            search_term: Some("episode".into()),
+            limit: Some(crate::metadata::MAX_PAGE),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!([&e1, &e2, &e3]
+        .iter()
+        .all(|e| everywhere.items.iter().any(|i| i.id == e.id)));
+}
+
+/// Per-user item data: round trip, batch read, and removal with its user or item.
+pub async fn metadata_user_data_round_trip_and_cascade(r: Arc<dyn MetadataRepo>) {
+    let u = user(&unique("viewer"));
+    r.create_user(&u).await.unwrap();
+    let root = item(None, "Shows", ItemKind::CollectionFolder, 1);
+    let a = item(Some(&root), "a.mkv", ItemKind::Video, 2);
+    let b = item(Some(&root), "b.mkv", ItemKind::Video, 3);
+    for i in [&root, &a, &b] {
+        r.upsert_item(i).await.unwrap();
+    }
+    assert!(r.get_user_data(&u.id, &a.id).await.unwrap().is_none());
+    let mut data = UserItemData::empty(&u.id, &a.id);
+    data.position_ticks = 42_000_000_000;
+    data.last_played_ms = Some(1_700_000_123_456);
+    r.put_user_data(&data).await.unwrap();
+    data.played = true;
+    data.play_count = 3;
+    data.is_favorite = true;
+    r.put_user_data(&data).await.unwrap();
+    assert_eq!(
+        r.get_user_data(&u.id, &a.id).await.unwrap(),
+        Some(data.clone())
+    );
+
+    let batch = r
+        .list_user_data(&u.id, &[a.id.clone(), b.id.clone(), ids::new_id()])
+        .await
+        .unwrap();
+    assert_eq!(batch, vec![data.clone()]);
+
+    let orphan = UserItemData::empty(&ids::new_id(), &a.id);
+    assert!(matches!(
+        r.put_user_data(&orphan).await,
+        Err(Error::NotFound(_))
+    ));
+    let no_item = UserItemData::empty(&u.id, &ids::new_id());
+    assert!(matches!(
+        r.put_user_data(&no_item).await,
+        Err(Error::NotFound(_))
+    ));
+
+    r.put_user_data(&UserItemData::empty(&u.id, &b.id))
+        .await
+        .unwrap();
+    assert!(r.delete_item(&a.id).await.unwrap());
+    assert!(r.get_user_data(&u.id, &a.id).await.unwrap().is_none());
+    assert!(r.delete_user(&u.id).await.unwrap());
+    assert!(r.get_user_data(&u.id, &b.id).await.unwrap().is_none());
+}
+
+/// Devices: upsert by id, listed per user, most recently seen first.
+pub async fn metadata_devices_by_user_newest_first(r: Arc<dyn MetadataRepo>) {
+    let user_id = ids::new_id();
+    let device = |seen: u64| Device {
+        id: unique("dev"),
+        user_id: user_id.clone(),
+        name: "Living room TV".into(),
+        app_name: "Jellyfin Web".into(),
+        app_version: "10.9".into(),
+        last_seen_ms: seen,
+    };
+    let old = device(1_000);
+    let mut new = device(2_000);
+    r.upsert_device(&old).await.unwrap();
+    r.upsert_device(&new).await.unwrap();
+    new.last_seen_ms = 3_000;
+    r.upsert_device(&new).await.unwrap();
+    let mine = r.list_devices(Some(&user_id)).await.unwrap();
+    assert_eq!(mine, vec![new.clone(), old.clone()]);
+    let all = r.list_devices(None).await.unwrap();
+    assert!(all.contains(&new) && all.contains(&old));
+}
+
+/// Activity: ids increase; the newest come first.
+pub async fn metadata_activity_ids_increase_newest_first(r: Arc<dyn MetadataRepo>) {
+    let kind = unique("Test");
+    let mut ids = Vec::new();
+    for i in 0..5u64 {
+        let id = r
+            .append_activity(&NewActivity {
+                at_ms: 1_700_000_000_000 + i,
+                user_id: Some("u".into()),
+                kind: kind.clone(),
+                message: format!("entry {i}"),
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    assert!(ids.windows(2).all(|w| w[1] > w[0]), "{ids:?}");
+    let recent = r.recent_activity(1_000).await.unwrap();
+    let mine: Vec<_> = recent.iter().filter(|a| a.entry.kind == kind).collect();
+    assert_eq!(mine.len(), 5);
+    assert_eq!(mine[0].entry.message, "entry 4");
+    assert_eq!(mine[4].entry.message, "entry 0");
+    assert!(recent.windows(2).all(|w| w[0].id > w[1].id));
+    assert!(r.recent_activity(2).await.unwrap().len() <= 2);
+}
+
+/// Quotes, SQL, Unicode and long strings are stored and read back exactly.
+pub async fn metadata_hostile_strings_round_trip(r: Arc<dyn MetadataRepo>) {
+    let hostile = [
+        "'; DROP TABLE users; --",
+        "Robert'); DROP TABLE items;--",
+        "quote \" and back\\slash and %wildcard_",
+        "日本語のタイトル 🎬 ñandú",
+        "\u{202e}rtl override",
+    ];
+    let root = item(None, "Hostile", ItemKind::CollectionFolder, 1);
+    r.upsert_item(&root).await.unwrap();
+    for (i, s) in hostile.iter().enumerate() {
+        let u = user(&format!("{s}{}", unique("")));
+        r.create_user(&u).await.unwrap();
+        assert_eq!(r.get_user_by_name(&u.name).await.unwrap(), Some(u.clone()));
+        let mut it = item(Some(&root), s, ItemKind::Video, i as u64);
+        it.probe_json = Some(serde_json::json!({ "title": s }).to_string());
+        r.upsert_item(&it).await.unwrap();
+        assert_eq!(r.get_item(&it.id).await.unwrap(), Some(it.clone()));
+        assert_eq!(
+            r.get_item_by_path(&it.path).await.unwrap(),
+            Some(it.clone())
+        );
+    }
+    let wildcard = r
+        .query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            search_term: Some("%wildcard_".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(wildcard.total, 1, "search terms are literal, not patterns");
+    let none = r
+        .query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            search_term: Some("%".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(none.total, 1);
+
+    let long_name = "x".repeat(100_000);
+    let mut long = item(Some(&root), "long", ItemKind::Video, 9);
+    long.name = long_name.clone();
+    r.upsert_item(&long).await.unwrap();
+    assert_eq!(r.get_item(&long.id).await.unwrap().unwrap().name, long_name);
+}
