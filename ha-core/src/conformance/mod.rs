@@ -7,7 +7,7 @@
 //! generic async functions, and one macro per contract expands them into `#[tokio::test]`s in
 //! the backend's test crate (the tower-sessions-stores pattern):
 //!
-//! ```ignore
+//! ```text
 //! // ha-store-redis/tests/conformance.rs
 //! async fn leases() -> Arc<dyn ha_core::LeaseManager> { /* connect to the test Redis */ }
 //! ha_core::lease_manager_conformance!(leases);
