@@ -86,6 +86,87 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// The publish hook vetoed a finished segment (e.g. the fencing token is stale); the
+    /// segment was deleted and the run stopped.
+    #[error("publishing segment {index} was vetoed")]
+    Vetoed {
+        /// The segment index.
+        index: u32,
+        /// The hook's reason.
+        #[source]
+        source: ha_core::Error,
+    },
+    /// The transcode worker process died (non-zero exit or a signal) before finishing.
+    #[error("transcode worker crashed: {status}")]
+    WorkerCrashed {
+        /// The exit status as reported by the OS, e.g. `signal: 6 (SIGABRT)`.
+        status: String,
+        /// The last lines the worker wrote to stderr.
+        stderr_tail: String,
+    },
+    /// The transcode worker made no progress within the deadline and was killed.
+    #[error("transcode worker stalled: no progress for {after:?}")]
+    WorkerStalled {
+        /// The progress deadline.
+        after: Duration,
+    },
+    /// The transcode worker reported an error and exited.
+    #[error("transcode worker failed: {message}")]
+    WorkerFailed {
+        /// The worker's error message (with its chain).
+        message: String,
+    },
+    /// The worker wrote a line that is not a report.
+    #[error("unreadable report from the transcode worker: {line:?}")]
+    WorkerProtocol {
+        /// The line.
+        line: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The job was cancelled by the caller.
+    #[error("transcode cancelled")]
+    Cancelled,
+    /// The job spec cannot be run (no video stream, bad segment length, ...).
+    #[error("invalid transcode job: {0}")]
+    InvalidJob(String),
+    /// A shared store (leases, job records, slots, events) failed.
+    #[error("store error")]
+    Store(#[source] ha_core::Error),
+    /// The job failed on `attempts` claims and is refused until its cool-down ends.
+    #[error("transcode job {key} failed {attempts} times; refused for now")]
+    Poisoned {
+        /// The job key.
+        key: String,
+        /// Claims so far.
+        attempts: u32,
+    },
+    /// No capacity left for another transcode (node, user or device limit).
+    #[error("no transcode capacity: {what}")]
+    CapacityExhausted {
+        /// Which limit.
+        what: String,
+    },
+    /// This node is shutting down and starts no jobs.
+    #[error("shutting down: no new transcodes")]
+    ShuttingDown,
+    /// A segment did not become available in time.
+    #[error("segment {index} not ready after {after:?}")]
+    SegmentTimeout {
+        /// The segment.
+        index: u32,
+        /// How long we waited.
+        after: Duration,
+    },
+    /// A segment index past the end of the rendition.
+    #[error("segment {index} out of range (the rendition has {count})")]
+    SegmentOutOfRange {
+        /// The segment asked for.
+        index: u32,
+        /// How many there are.
+        count: u32,
+    },
 }
 
 impl Error {
@@ -119,6 +200,26 @@ impl From<Error> for ha_core::Error {
             | Error::NotMedia { .. }
             | Error::NoStreams { .. } => ha_core::Error::decode("media file", err),
             Error::InvalidProfile { .. } => ha_core::Error::decode("device profile", err),
+            // A veto carries the manager's own reason (Fenced, LeaseLost): hand it back as is.
+            Error::Vetoed { source, .. } => source,
+            Error::WorkerStalled { after } => ha_core::Error::Timeout {
+                what: "transcode worker".into(),
+                after,
+            },
+            Error::InvalidJob(reason) => ha_core::Error::Invalid(reason),
+            Error::Store(inner) => inner,
+            Error::SegmentTimeout { index, after } => ha_core::Error::Timeout {
+                what: format!("segment {index}"),
+                after,
+            },
+            Error::SegmentOutOfRange { .. } => ha_core::Error::NotFound(err.to_string()),
+            Error::ShuttingDown => ha_core::Error::Unavailable {
+                what: "transcoding on this node".into(),
+                source: Some(Box::new(err)),
+            },
+            Error::Poisoned { .. } | Error::CapacityExhausted { .. } => {
+                ha_core::Error::Conflict(err.to_string())
+            }
             other => ha_core::Error::backend("transcode", other),
         }
     }

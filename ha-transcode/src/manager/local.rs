@@ -1,0 +1,201 @@
+//! A job this node owns: its lease keeper, its current run, and the task that drives both.
+//!
+//! One task per owned job selects over: the run ending, the lease being lost, a restart request
+//! (a viewer seeked far ahead), the idle timer, slot renewals and shutdown. Whatever ends the
+//! task, it cleans up the same way: cancel the run, give back slots, release the lease (unless
+//! it was lost), drop the job from the local table.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ha_core::{JobClaim, JobState, KeeperStatus, LeaseKeeper, Slot};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::gate::FencedGate;
+use super::plan::LocalRun;
+use super::runner::RunOutcome;
+use super::{Inner, Rendition};
+use crate::worker::spec::HardwarePreference;
+
+/// What the manager keeps about an owned job.
+#[derive(Debug)]
+pub(crate) struct LocalJob {
+    pub(crate) run_start: AtomicU32,
+    pub(crate) next: Arc<AtomicU32>,
+    pub(crate) last_fetch: Mutex<Instant>,
+    pub(crate) restart: mpsc::Sender<u32>,
+}
+
+impl LocalJob {
+    pub(crate) fn run(&self) -> LocalRun {
+        LocalRun {
+            start: self.run_start.load(Ordering::SeqCst),
+            next: self.next.load(Ordering::SeqCst),
+        }
+    }
+
+    pub(crate) fn touch(&self, now: Instant) {
+        *super::lock(&self.last_fetch) = now;
+    }
+}
+
+/// Everything the driving task owns.
+pub(crate) struct Owned {
+    pub(crate) key: String,
+    pub(crate) rendition: Rendition,
+    pub(crate) claim: JobClaim,
+    pub(crate) keeper: LeaseKeeper,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) hardware: HardwarePreference,
+    pub(crate) job: Arc<LocalJob>,
+    pub(crate) restarts: mpsc::Receiver<u32>,
+}
+
+enum End {
+    Completed,
+    Failed(String),
+    Idle,
+    LeaseLost,
+    Shutdown,
+}
+
+pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
+    let key = owned.key.clone();
+    let mut shutdown = inner.shutdown.subscribe();
+    let mut lease_status = owned.keeper.status();
+    let mut start = owned.claim.start_segment;
+    let slot_every = inner.config.lease_ttl / 3;
+    let mut slot_tick = tokio::time::interval(slot_every);
+    slot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut idle_tick = tokio::time::interval(Duration::from_millis(500).min(inner.config.idle_timeout));
+    idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    let end = 'runs: loop {
+        owned.job.run_start.store(start, Ordering::SeqCst);
+        owned.job.next.store(start, Ordering::SeqCst);
+        let gate = Arc::new(FencedGate {
+            key: key.clone(),
+            token: owned.claim.token,
+            jobs: inner.jobs.clone(),
+            lease: owned.keeper.status(),
+            next: owned.job.next.clone(),
+        });
+        let dir = match inner.storage.prepare_job_dir(&key).await {
+            Ok(dir) => dir,
+            Err(e) => break End::Failed(format!("cannot prepare segment directory: {e}")),
+        };
+        let spec = owned.rendition.spec(dir, start, owned.hardware);
+        let mut running = match inner.runner.start(spec, gate).await {
+            Ok(r) => r,
+            Err(e) => break End::Failed(format!("cannot start worker: {e}")),
+        };
+        tracing::info!(start, "run started");
+        loop {
+            tokio::select! {
+                outcome = running.wait() => match outcome {
+                    RunOutcome::Completed => break 'runs End::Completed,
+                    RunOutcome::Failed(e) => break 'runs End::Failed(error_chain(&e)),
+                    RunOutcome::Cancelled => break 'runs End::Shutdown,
+                },
+                _ = lease_status.changed() => {
+                    if !matches!(&*lease_status.borrow(), KeeperStatus::Held(_)) {
+                        running.cancel();
+                        let _ = running.wait().await;
+                        break 'runs End::LeaseLost;
+                    }
+                }
+                Some(at) = owned.restarts.recv() => {
+                    running.cancel();
+                    let _ = running.wait().await;
+                    let reclaim = JobClaim { start_segment: at, ..owned.claim.clone() };
+                    match inner.jobs.claim(&reclaim).await {
+                        Ok(_) => {
+                            tracing::info!(at, "run restarted for a seek");
+                            start = at;
+                            continue 'runs;
+                        }
+                        Err(e) => break 'runs End::Failed(format!("cannot restart at {at}: {e}")),
+                    }
+                }
+                _ = idle_tick.tick() => {
+                    let last = *super::lock(&owned.job.last_fetch);
+                    if inner.clock.now().saturating_duration_since(last) > inner.config.idle_timeout {
+                        running.cancel();
+                        let _ = running.wait().await;
+                        break 'runs End::Idle;
+                    }
+                }
+                _ = slot_tick.tick() => {
+                    for slot in &mut owned.slots {
+                        match inner.slots.renew(slot).await {
+                            Ok(renewed) => *slot = renewed,
+                            Err(e) => tracing::warn!(pool = %slot.pool, error = %e, "slot renewal failed"),
+                        }
+                    }
+                }
+                _ = shutdown.changed() => {
+                    running.cancel();
+                    let _ = running.wait().await;
+                    break 'runs End::Shutdown;
+                }
+            }
+        }
+    };
+
+    let token = owned.claim.token;
+    let (state, failure, topic) = match &end {
+        End::Completed => (Some(JobState::Completed), None, "transcode.finished"),
+        End::Failed(reason) => (Some(JobState::Failed), Some(reason.clone()), "transcode.failed"),
+        End::Idle => (Some(JobState::Stopped), None, "transcode.stopped"),
+        // Lost: somebody else owns the record now. Shutdown: leave it Running so a survivor
+        // resumes it at once.
+        End::LeaseLost => (None, None, "transcode.lease_lost"),
+        End::Shutdown => (None, None, "transcode.handed_over"),
+    };
+    if let Some(state) = state {
+        if let Err(e) = inner.jobs.set_state(&key, token, state, failure.as_deref()).await {
+            tracing::warn!(error = %e, %state, "could not record the job's end");
+        }
+    }
+    match &end {
+        End::Failed(reason) => tracing::warn!(reason, "job failed"),
+        _ => tracing::info!(topic, "job ended"),
+    }
+    inner
+        .publish(topic, serde_json::json!({ "key": key, "node": inner.config.node_id, "failure": failure }))
+        .await;
+    for slot in &owned.slots {
+        let _ = inner.slots.release(slot).await;
+    }
+    super::lock(&inner.local).remove(&key);
+    if !matches!(end, End::LeaseLost) {
+        owned.keeper.shutdown().await;
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+pub(crate) fn new_local_job(start: u32, now: Instant) -> (Arc<LocalJob>, mpsc::Receiver<u32>) {
+    let (restart, restarts) = mpsc::channel(4);
+    (
+        Arc::new(LocalJob {
+            run_start: AtomicU32::new(start),
+            next: Arc::new(AtomicU32::new(start)),
+            last_fetch: Mutex::new(now),
+            restart,
+        }),
+        restarts,
+    )
+}
+

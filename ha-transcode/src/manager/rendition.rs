@@ -1,0 +1,140 @@
+//! What a viewer asks for, and the job key that makes viewers of the same rendition share one
+//! job cluster-wide.
+//!
+//! # Why the key leaves the viewer out
+//!
+//! Jellyfin names its transcode output after the device and play session, so two people watching
+//! the same film at the same quality cost two transcodes. Here the key is a hash of *what is
+//! produced* — the source, the output settings, the stream choices, the segment length — and
+//! nothing about who watches or which encoder runs it (QSV and libx264 produce interchangeable
+//! segments). Every replica derives the same key on its own.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::worker::spec::{AudioSettings, HardwarePreference, JobSpec, VideoSettings};
+
+/// One HLS rendition of one source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rendition {
+    /// The library item (part of the key: two items never share a job, even with one path).
+    pub item_id: String,
+    /// The source file, as every replica sees it.
+    pub source: PathBuf,
+    /// Source duration in milliseconds (from the probe): fixes the segment count.
+    pub duration_ms: u64,
+    /// Segment length T in milliseconds.
+    pub segment_ms: u32,
+    /// Video output.
+    pub video: VideoSettings,
+    /// Audio output (`None`: no audio).
+    pub audio: Option<AudioSettings>,
+    /// Which source audio stream, if chosen.
+    pub audio_stream: Option<u32>,
+    /// Which subtitle stream is burnt in, if any.
+    pub subtitle_stream: Option<u32>,
+    /// Preferred encoder family (not part of the key).
+    pub hardware: HardwarePreference,
+}
+
+#[derive(Serialize)]
+struct KeyMaterial<'a> {
+    item_id: &'a str,
+    source: &'a PathBuf,
+    segment_ms: u32,
+    video: &'a VideoSettings,
+    audio: &'a Option<AudioSettings>,
+    audio_stream: Option<u32>,
+    subtitle_stream: Option<u32>,
+}
+
+impl Rendition {
+    /// The cluster-wide job key: 32 hex digits of the SHA-256 of what is produced.
+    pub fn job_key(&self) -> String {
+        let material = KeyMaterial {
+            item_id: &self.item_id,
+            source: &self.source,
+            segment_ms: self.segment_ms,
+            video: &self.video,
+            audio: &self.audio,
+            audio_stream: self.audio_stream,
+            subtitle_stream: self.subtitle_stream,
+        };
+        // Serialising plain structs and options cannot fail.
+        let json = serde_json::to_vec(&material).unwrap_or_default();
+        Sha256::digest(&json)[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// How many segments the rendition has (the last may be shorter).
+    pub fn segment_count(&self) -> u32 {
+        let t = u64::from(self.segment_ms.max(1));
+        (self.duration_ms.div_ceil(t)).max(1) as u32
+    }
+
+    /// The worker spec for a run from `start_segment` into `output_dir`.
+    pub fn spec(&self, output_dir: PathBuf, start_segment: u32, hardware: HardwarePreference) -> JobSpec {
+        JobSpec {
+            input: self.source.clone(),
+            output_dir,
+            start_segment,
+            end_segment: None,
+            segment_ms: self.segment_ms,
+            video: self.video.clone(),
+            audio: self.audio,
+            hardware,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::spec::RateControl;
+
+    fn rendition() -> Rendition {
+        Rendition {
+            item_id: "item".into(),
+            source: "/media/a.mkv".into(),
+            duration_ms: 10_500,
+            segment_ms: 2_000,
+            video: VideoSettings {
+                codec: Default::default(),
+                target_height: Some(360),
+                rate: RateControl::Crf { crf: 23, maxrate: None, bufsize: None },
+                preset: "veryfast".into(),
+                profile: None,
+                level: None,
+                low_power: false,
+            },
+            audio: Some(AudioSettings::default()),
+            audio_stream: None,
+            subtitle_stream: None,
+            hardware: HardwarePreference::Software,
+        }
+    }
+
+    #[test]
+    fn key_depends_on_output_not_on_encoder() {
+        let a = rendition();
+        let qsv = Rendition { hardware: HardwarePreference::Qsv, ..a.clone() };
+        assert_eq!(a.job_key(), qsv.job_key());
+        assert_eq!(a.job_key().len(), 32);
+        let mut taller = a.clone();
+        taller.video.target_height = Some(720);
+        assert_ne!(a.job_key(), taller.job_key());
+        let other_audio = Rendition { audio_stream: Some(1), ..a.clone() };
+        assert_ne!(a.job_key(), other_audio.job_key());
+    }
+
+    #[test]
+    fn segment_count_rounds_up() {
+        assert_eq!(rendition().segment_count(), 6);
+        assert_eq!(Rendition { duration_ms: 10_000, ..rendition() }.segment_count(), 5);
+        assert_eq!(Rendition { duration_ms: 0, ..rendition() }.segment_count(), 1);
+    }
+}

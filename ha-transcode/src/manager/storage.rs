@@ -1,0 +1,129 @@
+//! Where published segments live.
+//!
+//! # Why a trait with one implementation
+//!
+//! The first deployment shape is a directory every replica mounts (NFS, a Kubernetes RWX
+//! volume, or one disk on a one-machine cluster): any replica can then serve any segment by
+//! itself. Node-local storage needs requests proxied to the owner's advertised address instead;
+//! the trait is the seam for that, and for an object store later.
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use crate::hls::naming::segment_file_name;
+
+/// Segment storage, one directory per job key.
+#[async_trait]
+pub trait SegmentStorage: Send + Sync + Debug + 'static {
+    /// The directory a job's worker writes into (created if missing).
+    async fn prepare_job_dir(&self, key: &str) -> std::io::Result<PathBuf>;
+    /// The published segment, if it exists.
+    async fn segment(&self, key: &str, index: u32) -> Option<PathBuf>;
+    /// Deletes a job's directory and everything in it.
+    async fn remove_job(&self, key: &str) -> std::io::Result<()>;
+    /// Every job directory with its last modification time.
+    async fn jobs(&self) -> std::io::Result<Vec<(String, SystemTime)>>;
+}
+
+/// A directory shared by every replica: `<root>/<job key>/seg-000007.ts`.
+#[derive(Debug, Clone)]
+pub struct SharedDirStorage {
+    root: PathBuf,
+}
+
+impl SharedDirStorage {
+    /// Storage under `root` (created on first use).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A job key is 32 hex digits (see [`super::Rendition::job_key`]); anything else (a path
+    /// traversal attempt included) never reaches the file system.
+    fn dir(&self, key: &str) -> Option<PathBuf> {
+        (key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())).then(|| self.root.join(key))
+    }
+}
+
+fn bad_key(key: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid job key {key:?}"))
+}
+
+#[async_trait]
+impl SegmentStorage for SharedDirStorage {
+    async fn prepare_job_dir(&self, key: &str) -> std::io::Result<PathBuf> {
+        let dir = self.dir(key).ok_or_else(|| bad_key(key))?;
+        tokio::fs::create_dir_all(&dir).await?;
+        Ok(dir)
+    }
+
+    async fn segment(&self, key: &str, index: u32) -> Option<PathBuf> {
+        let path = self.dir(key)?.join(segment_file_name(index));
+        tokio::fs::metadata(&path).await.ok().filter(|m| m.is_file())?;
+        Some(path)
+    }
+
+    async fn remove_job(&self, key: &str) -> std::io::Result<()> {
+        let dir = self.dir(key).ok_or_else(|| bad_key(key))?;
+        match tokio::fs::remove_dir_all(&dir).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn jobs(&self) -> std::io::Result<Vec<(String, SystemTime)>> {
+        let mut out = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&self.root).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if self.dir(&name).is_none() {
+                continue; // not ours: never touch foreign files in a shared directory
+            }
+            let meta = entry.metadata().await?;
+            if meta.is_dir() {
+                out.push((name, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn traversal_keys_never_touch_the_file_system() {
+        let dir = std::env::temp_dir().join(format!("ha-seg-{}", std::process::id()));
+        let s = SharedDirStorage::new(&dir);
+        for key in ["../etc", "..", "/etc/passwd", "abc", &"g".repeat(32)] {
+            assert!(s.prepare_job_dir(key).await.is_err(), "{key}");
+            assert!(s.segment(key, 0).await.is_none());
+            assert!(s.remove_job(key).await.is_err());
+        }
+        let key = "0123456789abcdef0123456789abcdef";
+        let job = s.prepare_job_dir(key).await.unwrap();
+        std::fs::write(job.join(segment_file_name(3)), b"ts").unwrap();
+        std::fs::create_dir_all(dir.join("not-a-job")).unwrap();
+        assert_eq!(s.segment(key, 3).await, Some(job.join("seg-000003.ts")));
+        assert!(s.segment(key, 4).await.is_none());
+        let jobs = s.jobs().await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].0, key);
+        s.remove_job(key).await.unwrap();
+        assert!(s.segment(key, 3).await.is_none());
+        assert!(dir.join("not-a-job").exists(), "foreign directories are left alone");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
