@@ -12,7 +12,9 @@
 //! | module | what |
 //! |---|---|
 //! | [`error`] | the crate's one [`Error`], converting into [`ha_core::Error`] |
+//! | [`probe`] | [`probe::probe`]: what is in a file, as serde data ([`probe::MediaProbe`]) |
 
 pub mod error;
+pub mod probe;
 
 pub use error::{Error, Result};

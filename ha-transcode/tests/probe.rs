@@ -1,0 +1,407 @@
+//! Probe against real files made by the ffmpeg CLI (see `support/clips.rs`), and against the
+//! bad inputs a library scan meets: corrupt, truncated, empty, text, directories, FIFOs.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use ha_transcode::probe::{
+    probe, probe_blocking, probe_blocking_with, FieldOrder, HdrFormat, MediaProbe, ProbeOptions,
+    StreamKind, VideoRangeType,
+};
+use ha_transcode::Error;
+use support::{scratch_dir, Clip};
+
+fn approx(a: Option<f64>, b: f64, tol: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() <= tol)
+}
+
+#[test]
+fn h264_aac_1080p_mp4() {
+    let path = Clip::h264_aac_1080p().make();
+    let p = probe_blocking(&path).expect("probe");
+    assert_eq!(p.container, "mp4");
+    assert!(p.format_name.contains("mp4"), "{}", p.format_name);
+    assert!(approx(p.duration_secs, 2.0, 0.1), "{:?}", p.duration_secs);
+    assert!(p.bit_rate.is_some_and(|b| b > 0));
+    assert_eq!(p.size, std::fs::metadata(&path).unwrap().len());
+    assert_eq!(p.streams.len(), 2);
+
+    let v = p.video().expect("video stream");
+    assert_eq!((v.index, v.kind), (0, StreamKind::Video));
+    assert_eq!(v.codec, "h264");
+    assert_eq!(v.profile.as_deref(), Some("High"));
+    assert!(v.level.is_some_and(|l| l >= 40), "{:?}", v.level);
+    assert!(v.is_default);
+    let vi = v.video.as_ref().unwrap();
+    assert_eq!((vi.width, vi.height), (1920, 1080));
+    assert!(approx(vi.avg_frame_rate, 25.0, 0.01));
+    assert!(approx(vi.real_frame_rate, 25.0, 0.01));
+    assert_eq!(vi.pixel_format.as_deref(), Some("yuv420p"));
+    assert_eq!(vi.bit_depth, Some(8));
+    assert!(!vi.interlaced);
+    assert_eq!(vi.hdr, HdrFormat::Sdr);
+    assert_eq!(vi.range_type, VideoRangeType::Sdr);
+    assert!(vi.dovi.is_none());
+
+    let a = p.audio(None).expect("audio stream");
+    assert_eq!((a.index, a.codec.as_str()), (1, "aac"));
+    assert_eq!(a.profile.as_deref(), Some("LC"));
+    let ai = a.audio.as_ref().unwrap();
+    assert_eq!((ai.channels, ai.sample_rate), (2, 48_000));
+    assert_eq!(ai.channel_layout.as_deref(), Some("stereo"));
+    assert!(a.bit_rate.is_some_and(|b| (100_000..160_000).contains(&b)));
+}
+
+#[test]
+fn hevc_main10_hdr10_mkv() {
+    let p = probe_blocking(Clip::hevc10_hdr10().make()).expect("probe");
+    assert_eq!(p.container, "mkv");
+    let v = p.video().expect("video");
+    assert_eq!(v.codec, "hevc");
+    assert_eq!(v.profile.as_deref(), Some("Main 10"));
+    let vi = v.video.as_ref().unwrap();
+    assert_eq!((vi.width, vi.height), (1280, 720));
+    assert_eq!(vi.pixel_format.as_deref(), Some("yuv420p10le"));
+    assert_eq!(vi.bit_depth, Some(10));
+    assert_eq!(vi.color_transfer.as_deref(), Some("smpte2084"));
+    assert_eq!(vi.color_primaries.as_deref(), Some("bt2020"));
+    assert_eq!(vi.color_space.as_deref(), Some("bt2020nc"));
+    assert_eq!(vi.color_range.as_deref(), Some("tv"));
+    assert_eq!(vi.hdr, HdrFormat::Hdr10);
+    assert_eq!(vi.range_type, VideoRangeType::Hdr10);
+    let ai = p.audio(None).unwrap().audio.as_ref().unwrap();
+    assert_eq!(ai.channels, 6);
+    assert_eq!(ai.channel_layout.as_deref(), Some("5.1"));
+}
+
+#[test]
+fn hevc_hlg_is_hlg() {
+    let p = probe_blocking(Clip::hevc10_hlg().make()).expect("probe");
+    let vi = p.video().unwrap().video.clone().unwrap();
+    assert_eq!(vi.color_transfer.as_deref(), Some("arib-std-b67"));
+    assert_eq!(
+        (vi.hdr, vi.range_type),
+        (HdrFormat::Hlg, VideoRangeType::Hlg)
+    );
+    assert!(p.audio(None).is_none());
+}
+
+#[test]
+fn interlaced_mpeg2_ts() {
+    let p = probe_blocking(Clip::mpeg2_interlaced().make()).expect("probe");
+    assert_eq!(p.container, "ts");
+    assert_eq!(p.format_name, "mpegts");
+    let v = p.video().unwrap();
+    assert_eq!(v.codec, "mpeg2video");
+    assert_eq!(v.profile.as_deref(), Some("Main"));
+    let vi = v.video.as_ref().unwrap();
+    assert_eq!((vi.width, vi.height), (720, 576));
+    assert!(vi.interlaced, "{:?}", vi.field_order);
+    assert_eq!(vi.field_order, FieldOrder::TopFirst);
+    assert!(approx(vi.avg_frame_rate, 25.0, 0.01));
+    assert_eq!(p.audio(None).unwrap().codec, "mp2");
+}
+
+#[test]
+fn audio_only_aac_and_mp3() {
+    let p = probe_blocking(Clip::audio_only_aac().make()).expect("probe");
+    assert_eq!(p.container, "m4a");
+    assert!(p.video().is_none());
+    assert_eq!(p.streams.len(), 1);
+    let a = p.audio(None).unwrap();
+    assert_eq!(a.codec, "aac");
+    assert_eq!(a.language.as_deref(), Some("eng"));
+    let ai = a.audio.as_ref().unwrap();
+    assert_eq!((ai.channels, ai.sample_rate), (2, 44_100));
+
+    let p = probe_blocking(Clip::audio_only_mp3().make()).expect("probe");
+    assert_eq!(p.container, "mp3");
+    let a = p.audio(None).unwrap();
+    assert_eq!(a.codec, "mp3");
+    assert_eq!(
+        a.audio.as_ref().unwrap().channel_layout.as_deref(),
+        Some("mono")
+    );
+    assert!(approx(p.duration_secs, 2.0, 0.1), "{:?}", p.duration_secs);
+}
+
+#[test]
+fn video_without_audio() {
+    let p = probe_blocking(Clip::h264_no_audio().make()).expect("probe");
+    assert_eq!(p.streams.len(), 1);
+    assert!(p.audio(None).is_none());
+    let vi = p.video().unwrap().video.clone().unwrap();
+    assert!(
+        approx(vi.avg_frame_rate, 29.97, 0.01),
+        "{:?}",
+        vi.avg_frame_rate
+    );
+}
+
+#[test]
+fn tags_and_dispositions() {
+    // Two audio tracks and a text subtitle in Matroska, with languages, titles and flags.
+    let dir = scratch_dir("tags");
+    let srt = dir.join("subs.srt");
+    std::fs::write(&srt, "1\n00:00:00,000 --> 00:00:01,000\nHello\n").unwrap();
+    let clip = Clip::new("tagged.mkv")
+        .video(320, 240, "25")
+        .audio(48_000)
+        .args([
+            "-i",
+            srt.to_str().unwrap(),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-map",
+            "1:a",
+            "-map",
+            "2:s",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-c:s",
+            "srt",
+            "-metadata:s:a:0",
+            "language=eng",
+            "-metadata:s:a:1",
+            "language=fra",
+            "-metadata:s:a:1",
+            "title=Commentaire",
+            "-metadata:s:s:0",
+            "language=ger",
+            "-disposition:a:0",
+            "0",
+            "-disposition:a:1",
+            "default",
+            "-disposition:s:0",
+            "forced",
+        ]);
+    let out = dir.join("tagged.mkv");
+    clip.make_at(&out);
+    let p = probe_blocking(&out).expect("probe");
+    assert_eq!(p.streams.len(), 4);
+    let a = p.audio(None).unwrap();
+    assert_eq!(a.index, 2, "the default audio track is picked");
+    assert_eq!(a.language.as_deref(), Some("fra"));
+    assert_eq!(a.title.as_deref(), Some("Commentaire"));
+    assert_eq!(p.audio(Some(1)).unwrap().language.as_deref(), Some("eng"));
+    assert!(p.audio(Some(0)).is_none(), "stream 0 is video");
+    let s = p.subtitle(3).unwrap();
+    assert_eq!((s.kind, s.codec.as_str()), (StreamKind::Subtitle, "subrip"));
+    assert_eq!(s.language.as_deref(), Some("ger"));
+    assert!(s.is_forced);
+    assert!(s.subtitle.as_ref().unwrap().is_text);
+}
+
+#[test]
+fn serialises_to_json_and_back() {
+    let p = probe_blocking(Clip::hevc10_hdr10().make()).expect("probe");
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(json.contains("\"HDR10\""), "{json}");
+    let back: MediaProbe = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, p);
+    // Older or partial JSON still loads.
+    let partial: MediaProbe = serde_json::from_str(r#"{"container":"mkv"}"#).unwrap();
+    assert_eq!(partial.container, "mkv");
+}
+
+#[tokio::test]
+async fn async_probe_runs_on_the_blocking_pool() {
+    let path = Clip::h264_no_audio().make();
+    let p = probe(path).await.expect("probe");
+    assert_eq!(p.video().unwrap().codec, "h264");
+}
+
+fn expect_err(path: &Path) -> Error {
+    match probe_blocking(path) {
+        Ok(p) => panic!("{} probed as media: {p:?}", path.display()),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn corrupt_file_is_not_media() {
+    let dir = scratch_dir("corrupt");
+    let path = dir.join("random.mkv");
+    // Deterministic pseudo-random bytes (xorshift), 256 KiB.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes: Vec<u8> = (0..256 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(&path, bytes).unwrap();
+    let err = expect_err(&path);
+    assert!(matches!(err, Error::NotMedia { .. }), "{err:?}");
+    assert!(err.is_bad_input());
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "ffmpeg error kept"
+    );
+}
+
+#[test]
+fn truncated_mp4_is_not_media() {
+    let dir = scratch_dir("truncated");
+    let full = std::fs::read(Clip::h264_aac_1080p().make()).unwrap();
+    let path = dir.join("half.mp4");
+    std::fs::write(&path, &full[..full.len() / 2]).unwrap();
+    let err = expect_err(&path);
+    assert!(matches!(err, Error::NotMedia { .. }), "{err:?}");
+}
+
+#[test]
+fn zero_byte_file_is_empty() {
+    let dir = scratch_dir("empty");
+    let path = dir.join("empty.mp4");
+    std::fs::write(&path, b"").unwrap();
+    assert!(matches!(expect_err(&path), Error::EmptyFile { .. }));
+}
+
+#[test]
+fn text_file_named_mp4_is_not_media() {
+    let dir = scratch_dir("text");
+    let path = dir.join("readme.mp4");
+    std::fs::write(&path, "This is not a video.\n".repeat(200)).unwrap();
+    let err = expect_err(&path);
+    assert!(matches!(err, Error::NotMedia { .. }), "{err:?}");
+}
+
+#[test]
+fn directory_and_missing_path() {
+    let dir = scratch_dir("dir");
+    assert!(matches!(expect_err(&dir), Error::NotAFile { .. }));
+    let missing = dir.join("nope.mkv");
+    let err = expect_err(&missing);
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(matches!(
+        ha_core::Error::from(err),
+        ha_core::Error::NotFound(_)
+    ));
+}
+
+#[test]
+fn data_only_file_has_no_streams() {
+    // An FFmetadata file is a valid "container" with no streams at all.
+    let dir = scratch_dir("nostreams");
+    let path = dir.join("meta.ffmeta");
+    std::fs::write(&path, ";FFMETADATA1\ntitle=nothing\n").unwrap();
+    let err = expect_err(&path);
+    assert!(
+        matches!(err, Error::NoStreams { .. } | Error::NotMedia { .. }),
+        "{err:?}"
+    );
+}
+
+#[cfg(unix)]
+mod fifo {
+    use super::*;
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    fn mkfifo(path: &Path) {
+        let ok = Command::new("mkfifo").arg(path).status().unwrap().success();
+        assert!(ok, "mkfifo");
+    }
+
+    #[test]
+    fn fifo_is_refused_by_default() {
+        let dir = scratch_dir("fifo-refused");
+        let path = dir.join("stream.ts");
+        mkfifo(&path);
+        let started = Instant::now();
+        assert!(matches!(expect_err(&path), Error::NotAFile { .. }));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn endless_fifo_is_bounded_by_probesize() {
+        let dir = scratch_dir("fifo-endless");
+        let path = dir.join("endless.ts");
+        mkfifo(&path);
+        // An endless live MPEG-TS writer (no -t): the probe must return on its own.
+        let mut writer = Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-hide_banner",
+                "-loglevel",
+                "quiet",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x240:rate=25",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-f",
+                "mpegts",
+                "-y",
+            ])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ffmpeg writer");
+        let options = ProbeOptions {
+            allow_special_files: true,
+            probe_size: 200_000,
+            analyze_duration: Duration::from_secs(1),
+            deadline: Duration::from_secs(20),
+        };
+        let started = Instant::now();
+        let result = probe_blocking_with(&path, &options);
+        let took = started.elapsed();
+        let _ = writer.kill();
+        let _ = writer.wait();
+        let p = result.expect("live stream probes");
+        assert_eq!(p.container, "ts");
+        assert_eq!(p.video().unwrap().codec, "h264");
+        assert!(took < Duration::from_secs(15), "took {took:?}");
+    }
+
+    #[test]
+    fn deadline_interrupts_a_slow_source() {
+        let dir = scratch_dir("fifo-slow");
+        let path = dir.join("slow.ts");
+        mkfifo(&path);
+        // A writer that trickles a little valid data and then keeps the FIFO open, sending
+        // nothing more for a while, but keeps its write end open: reads block, then the
+        // interrupt fires when the next read returns.
+        let mut writer = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec 3>'{}'; printf 'G' >&3; i=0; while [ $i -lt 40 ]; do sleep 0.1; printf '\\0' >&3; i=$((i+1)); done",
+                path.display()
+            ))
+            .spawn()
+            .expect("spawn writer");
+        let options = ProbeOptions {
+            allow_special_files: true,
+            deadline: Duration::from_millis(500),
+            ..ProbeOptions::default()
+        };
+        let started = Instant::now();
+        let result = probe_blocking_with(&path, &options);
+        let took = started.elapsed();
+        let _ = writer.kill();
+        let _ = writer.wait();
+        let err = result.expect_err("a trickle of zeros is not media");
+        assert!(
+            matches!(err, Error::ProbeTimeout { .. } | Error::NotMedia { .. }),
+            "{err:?}"
+        );
+        assert!(took < Duration::from_secs(4), "took {took:?}");
+    }
+}
