@@ -86,10 +86,12 @@ as_pg() {
 
 # .test-services/pg holds data/ and postgres.log. When root and the repo is somewhere the postgres
 # user cannot reach (e.g. under /root), it is a symlink to a directory under /var/tmp instead.
+# Prints the resolved path: postgres must be given a path it can traverse.
 pg_home() {
     local home="$DIR/pg"
     if [[ -e "$home" || -L "$home" ]]; then
-        echo "$home"
+        mkdir -p "$(readlink -f "$home")"
+        readlink -f "$home"
         return
     fi
     mkdir -p "$DIR"
@@ -102,8 +104,8 @@ pg_home() {
     else
         mkdir -p "$home"
     fi
-    [[ -n "$PG_OS_USER" ]] && chown "$PG_OS_USER": "$(readlink -f "$home")"
-    echo "$home"
+    if [[ -n "$PG_OS_USER" ]]; then chown "$PG_OS_USER": "$(readlink -f "$home")"; fi
+    readlink -f "$home"
 }
 
 pg_answers() {
@@ -146,8 +148,9 @@ CONF
 }
 
 pg_stop() {
-    local bin data="$DIR/pg/data"
+    local bin data
     bin="$(pg_bin_dir)"
+    data="$(readlink -f "$DIR/pg" 2>/dev/null || true)/data"
     if [[ -f "$data/postmaster.pid" ]]; then
         as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
         log "postgres: stopped"
