@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ha_core::{JobClaim, JobState, KeeperStatus, LeaseKeeper, Slot};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::gate::FencedGate;

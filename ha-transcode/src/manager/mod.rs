@@ -31,6 +31,7 @@ pub mod plan;
 mod rendition;
 mod runner;
 mod storage;
+mod worker_runner;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -50,6 +51,7 @@ pub use config::ManagerConfig;
 pub use rendition::Rendition;
 pub use runner::{JobRunner, RunOutcome, RunningJob};
 pub use storage::{SegmentStorage, SharedDirStorage};
+pub use worker_runner::WorkerRunner;
 
 use crate::worker::spec::HardwarePreference;
 use crate::{Error, Result};
