@@ -12,9 +12,15 @@
 //! | module | what |
 //! |---|---|
 //! | [`error`] | the crate's one [`Error`], converting into [`ha_core::Error`] |
+//! | [`hls`] | segment-exact HLS: segment math, VOD playlists, atomic vetoable publish |
+//! | [`encode`] | libx264/AAC and Intel QSV settings as pure builders; the QSV probe |
+//! | [`worker`] | the isolated transcode worker process and its [`Supervisor`](worker::Supervisor) |
 //! | [`probe`] | [`probe::probe`]: what is in a file, as serde data ([`probe::MediaProbe`]) |
 
+pub mod encode;
 pub mod error;
+pub mod hls;
+pub mod worker;
 pub mod probe;
 
 pub use error::{Error, Result};

@@ -1,0 +1,21 @@
+//! What the worker says about a segment it has finished writing.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A segment the worker has written to its temp name, not yet published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentReport {
+    /// The segment index (segment `i` covers `[i·T, (i+1)·T)` of the source).
+    pub index: u32,
+    /// Where the worker wrote it (`seg-000007.ts.tmp` in the output directory).
+    pub temp_path: PathBuf,
+    /// Duration of its video in seconds (frame count × frame duration, as muxed).
+    pub duration_secs: f64,
+    /// PTS of its first video frame in presentation order, 90 kHz, including
+    /// [`TS_OFFSET_90K`](super::TS_OFFSET_90K).
+    pub first_pts: i64,
+    /// Number of video frames in it.
+    pub frame_count: u32,
+}
