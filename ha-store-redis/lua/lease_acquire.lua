@@ -1,0 +1,26 @@
+-- Takes a lease if nobody holds a live one, and issues its fencing token.
+--
+-- The token is max(last issued + 1, server time in microseconds): it grows per key, and it
+-- keeps growing after a restart that lost the counter, because the server clock moved on.
+--
+-- KEYS[1]  the lease hash (holder, token, ttl), expires with the lease
+-- KEYS[2]  the last token issued for this key (same hash tag), outlives the lease
+-- ARGV[1]  holder
+-- ARGV[2]  ttl in milliseconds
+-- ARGV[3]  how long the fence counter is kept, in milliseconds
+-- Returns the token as a decimal string, or false when the lease is held.
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return false
+end
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+local token = now_us
+if last + 1 > token then
+  token = last + 1
+end
+local s = string.format('%.0f', token)
+redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'token', s, 'ttl', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], s, 'PX', ARGV[3])
+return s

@@ -1,0 +1,48 @@
+//! The Lua scripts, one per file in `lua/`, loaded once.
+//!
+//! Every check-and-change runs as one script so it is atomic on the server: no other client's
+//! command runs between the check (holder, token, expiry) and the change. `redis::Script` sends
+//! `EVALSHA` and falls back to loading the script when the server answers `NOSCRIPT` (after a
+//! restart or a failover, the script cache is empty).
+
+use redis::Script;
+
+/// Every script this crate runs.
+#[derive(Debug)]
+pub(crate) struct Scripts {
+    pub lease_acquire: Script,
+    pub lease_renew: Script,
+    pub lease_release: Script,
+    pub lease_current: Script,
+    pub job_claim: Script,
+    pub job_progress: Script,
+    pub job_state: Script,
+    pub index_prune: Script,
+    pub session_put: Script,
+    pub session_touch: Script,
+    pub slot_acquire: Script,
+    pub slot_renew: Script,
+    pub slot_release: Script,
+    pub slot_in_use: Script,
+}
+
+impl Scripts {
+    pub fn new() -> Self {
+        Self {
+            lease_acquire: Script::new(include_str!("../lua/lease_acquire.lua")),
+            lease_renew: Script::new(include_str!("../lua/lease_renew.lua")),
+            lease_release: Script::new(include_str!("../lua/lease_release.lua")),
+            lease_current: Script::new(include_str!("../lua/lease_current.lua")),
+            job_claim: Script::new(include_str!("../lua/job_claim.lua")),
+            job_progress: Script::new(include_str!("../lua/job_progress.lua")),
+            job_state: Script::new(include_str!("../lua/job_state.lua")),
+            index_prune: Script::new(include_str!("../lua/index_prune.lua")),
+            session_put: Script::new(include_str!("../lua/session_put.lua")),
+            session_touch: Script::new(include_str!("../lua/session_touch.lua")),
+            slot_acquire: Script::new(include_str!("../lua/slot_acquire.lua")),
+            slot_renew: Script::new(include_str!("../lua/slot_renew.lua")),
+            slot_release: Script::new(include_str!("../lua/slot_release.lua")),
+            slot_in_use: Script::new(include_str!("../lua/slot_in_use.lua")),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! [`RedisSessionStore`]: sessions as expiring hashes keyed by the token hash.
+//!
+//! # Design
+//!
+//! A session is the hash `{P:session:H}` with the session as JSON in `json` and, once touched,
+//! the server-clock time of the last touch in `touched_ms` (so a touch is a tiny script that
+//! never has to re-encode JSON); `PEXPIRE ttl` on every put and touch. `list` reads the loose
+//! index `{P:sessions}` (see [`crate::index`]).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ha_core::{Result, Session, SessionStore};
+use redis::Value;
+
+use crate::error::RedisStoreError;
+use crate::lease::ttl_ms;
+use crate::RedisStore;
+
+/// Expiring client sessions on Redis. Made by [`RedisStore::session_store`].
+#[derive(Debug, Clone)]
+pub struct RedisSessionStore {
+    store: RedisStore,
+}
+
+impl RedisSessionStore {
+    pub(crate) fn new(store: RedisStore) -> Self {
+        Self { store }
+    }
+}
+
+/// Decodes a session hash (`json`, optional `touched_ms`); `None` when the hash is empty.
+fn decode(json: Option<String>, touched_ms: Option<String>) -> Result<Option<Session>> {
+    let Some(json) = json else {
+        return Ok(None);
+    };
+    let mut session: Session = serde_json::from_str(&json).map_err(|source| {
+        ha_core::Error::from(RedisStoreError::Decode {
+            what: "session",
+            source,
+        })
+    })?;
+    if let Some(ms) = touched_ms.and_then(|s| s.parse::<u64>().ok()) {
+        session.last_activity_ms = ms;
+    }
+    Ok(Some(session))
+}
+
+#[async_trait]
+impl SessionStore for RedisSessionStore {
+    async fn put(&self, session: &Session, ttl: Duration) -> Result<()> {
+        ha_core::lease::validate_name("session token hash", &session.token_hash)?;
+        ha_core::lease::validate_ttl(ttl)?;
+        let json =
+            serde_json::to_string(session).map_err(|e| ha_core::Error::encode("session", e))?;
+        let keys = self.store.keys();
+        let mut invocation = self.store.scripts().session_put.prepare_invoke();
+        invocation
+            .key(keys.session(&session.token_hash))
+            .arg(json)
+            .arg(ttl_ms(ttl));
+        let mut conn = self.store.conn();
+        self.store
+            .call("session put", invocation.invoke_async::<i64>(&mut conn))
+            .await?;
+        // The score only tells `list` whether a member was re-added since it looked (see
+        // `index_prune.lua`), so the local wall clock is good enough.
+        let score = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.store
+            .call(
+                "session index",
+                redis::cmd("ZADD")
+                    .arg(keys.session_index())
+                    .arg(score)
+                    .arg(&session.token_hash)
+                    .query_async::<i64>(&mut conn),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn get(&self, token_hash: &str) -> Result<Option<Session>> {
+        let mut conn = self.store.conn();
+        let (json, touched): (Option<String>, Option<String>) = self
+            .store
+            .call(
+                "session get",
+                redis::cmd("HMGET")
+                    .arg(self.store.keys().session(token_hash))
+                    .arg("json")
+                    .arg("touched_ms")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        decode(json, touched)
+    }
+
+    async fn touch(&self, token_hash: &str, ttl: Duration) -> Result<bool> {
+        ha_core::lease::validate_ttl(ttl)?;
+        let mut invocation = self.store.scripts().session_touch.prepare_invoke();
+        invocation
+            .key(self.store.keys().session(token_hash))
+            .arg(ttl_ms(ttl));
+        let mut conn = self.store.conn();
+        let touched: i64 = self
+            .store
+            .call("session touch", invocation.invoke_async(&mut conn))
+            .await?;
+        Ok(touched == 1)
+    }
+
+    async fn remove(&self, token_hash: &str) -> Result<bool> {
+        let keys = self.store.keys();
+        let mut conn = self.store.conn();
+        let removed: i64 = self
+            .store
+            .call(
+                "session remove",
+                redis::cmd("DEL")
+                    .arg(keys.session(token_hash))
+                    .query_async(&mut conn),
+            )
+            .await?;
+        self.store
+            .call(
+                "session index",
+                redis::cmd("ZREM")
+                    .arg(keys.session_index())
+                    .arg(token_hash)
+                    .query_async::<i64>(&mut conn),
+            )
+            .await?;
+        Ok(removed == 1)
+    }
+
+    async fn list(&self) -> Result<Vec<Session>> {
+        let keys = self.store.keys();
+        let index = keys.session_index();
+        let mut conn = self.store.conn();
+        let members: Vec<(String, f64)> = self
+            .store
+            .call(
+                "session list",
+                redis::cmd("ZRANGE")
+                    .arg(&index)
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (member, _) in &members {
+            pipe.cmd("HMGET")
+                .arg(keys.session(member))
+                .arg("json")
+                .arg("touched_ms");
+        }
+        let rows: Vec<Vec<Value>> = self
+            .store
+            .call("session list", pipe.query_async(&mut conn))
+            .await?;
+        let mut sessions = Vec::with_capacity(members.len());
+        let mut gone = Vec::new();
+        for ((member, score), row) in members.into_iter().zip(rows) {
+            let field = |i: usize| -> Option<String> {
+                match row.get(i) {
+                    Some(Value::BulkString(b)) => String::from_utf8(b.clone()).ok(),
+                    _ => None,
+                }
+            };
+            match decode(field(0), field(1))? {
+                Some(session) => sessions.push(session),
+                None => gone.push((member, score)),
+            }
+        }
+        if !gone.is_empty() {
+            crate::index::prune(&self.store, "session index prune", &index, &gone).await?;
+        }
+        Ok(sessions)
+    }
+}

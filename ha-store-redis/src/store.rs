@@ -1,0 +1,271 @@
+//! [`RedisStore`]: connects once, hands out every backend on the shared connection.
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::RedisResult;
+
+use crate::config::{RedisStoreConfig, Target};
+use crate::conn::Conn;
+use crate::error::{RedisStoreError, StoreResult};
+use crate::keys::Keys;
+use crate::scripts::Scripts;
+use crate::{RedisEventBus, RedisJobStore, RedisLeaseManager, RedisSessionStore, RedisSlotLimiter};
+
+/// A connection to one Redis deployment, and the factory of its backends.
+///
+/// Cloning is cheap; every backend made from one store (and from its clones) shares one
+/// connection. See the [crate docs](crate) for guarantees.
+#[derive(Debug, Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: RwLock<Conn>,
+    sentinel: Option<tokio::sync::Mutex<SentinelClient>>,
+    pubsub: redis::Client,
+    keys: Keys,
+    config: RedisStoreConfig,
+    scripts: Scripts,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("target", &self.config.target)
+            .field("prefix", &self.config.prefix)
+            .field("sentinel", &self.sentinel.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects with default settings to a `redis://`, `rediss://` or `redis+sentinel://` URL.
+    ///
+    /// # Errors
+    /// [`RedisStoreError::Config`] for a bad URL; a connection error when the server cannot be
+    /// reached (convertible into [`ha_core::Error::Unavailable`]).
+    pub async fn connect(url: &str) -> Result<Self, RedisStoreError> {
+        Self::connect_with(RedisStoreConfig::from_url(url)?).await
+    }
+
+    /// Connects with `config`.
+    ///
+    /// # Errors
+    /// As for [`connect`](Self::connect).
+    pub async fn connect_with(config: RedisStoreConfig) -> Result<Self, RedisStoreError> {
+        if config.target.uses_tls() {
+            // rustls needs a process-wide crypto provider; another crate may have installed one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let deadline = config.op_timeout.max(config.connect_timeout);
+        let connecting = async {
+            match &config.target {
+                Target::Standalone(url) => {
+                    let client = redis::Client::open(url.as_str())
+                        .map_err(|e| RedisStoreError::redis("open", e))?;
+                    let manager = manager_for(&client, &config).await?;
+                    Ok((Conn::Single(manager), client, None))
+                }
+                Target::Sentinel { sentinels, service } => {
+                    let mut sentinel = SentinelClient::build(
+                        sentinels.clone(),
+                        service.as_str(),
+                        None,
+                        SentinelServerType::Master,
+                    )
+                    .map_err(|e| RedisStoreError::redis("sentinel", e))?;
+                    let client = sentinel
+                        .async_get_client()
+                        .await
+                        .map_err(|e| RedisStoreError::redis("sentinel master lookup", e))?;
+                    let manager = manager_for(&client, &config).await?;
+                    Ok((
+                        Conn::Single(manager),
+                        client,
+                        Some(tokio::sync::Mutex::new(sentinel)),
+                    ))
+                }
+                Target::Cluster(nodes) => {
+                    let first = nodes.first().ok_or_else(|| {
+                        RedisStoreError::Config("cluster needs at least one node".into())
+                    })?;
+                    let client = redis::cluster::ClusterClient::builder(nodes.clone())
+                        .connection_timeout(config.connect_timeout)
+                        .response_timeout(config.op_timeout)
+                        .build()
+                        .map_err(|e| RedisStoreError::redis("cluster", e))?;
+                    let conn = client
+                        .get_async_connection()
+                        .await
+                        .map_err(|e| RedisStoreError::redis("cluster connect", e))?;
+                    // PUBLISH is broadcast over the cluster bus: any node serves pub/sub.
+                    let pubsub = redis::Client::open(first.as_str())
+                        .map_err(|e| RedisStoreError::redis("open", e))?;
+                    Ok((Conn::Cluster(conn), pubsub, None))
+                }
+            }
+        };
+        let (conn, pubsub, sentinel) =
+            tokio::time::timeout(deadline, connecting)
+                .await
+                .map_err(|_| RedisStoreError::Timeout {
+                    what: "connect",
+                    after: deadline,
+                })??;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                conn: RwLock::new(conn),
+                sentinel,
+                pubsub,
+                keys: Keys::new(&config.prefix),
+                scripts: Scripts::new(),
+                config,
+            }),
+        })
+    }
+
+    /// A [`ha_core::LeaseManager`] on this store.
+    pub fn lease_manager(&self) -> RedisLeaseManager {
+        RedisLeaseManager::new(self.clone())
+    }
+
+    /// A [`ha_core::TranscodeJobStore`] on this store (retention from the config).
+    pub fn job_store(&self) -> RedisJobStore {
+        RedisJobStore::new(self.clone())
+    }
+
+    /// A [`ha_core::SessionStore`] on this store.
+    pub fn session_store(&self) -> RedisSessionStore {
+        RedisSessionStore::new(self.clone())
+    }
+
+    /// A [`ha_core::SlotLimiter`] on this store.
+    pub fn slot_limiter(&self) -> RedisSlotLimiter {
+        RedisSlotLimiter::new(self.clone())
+    }
+
+    /// A [`ha_core::EventBus`] on this store's pub/sub channel.
+    pub fn event_bus(&self) -> RedisEventBus {
+        RedisEventBus::new(self.clone())
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RedisStoreConfig {
+        &self.inner.config
+    }
+
+    /// Checks the server answers (for readiness probes).
+    ///
+    /// # Errors
+    /// [`ha_core::Error::Unavailable`] / [`ha_core::Error::Timeout`] when it does not.
+    pub async fn ping(&self) -> ha_core::Result<()> {
+        let mut conn = self.conn();
+        self.call("ping", async move {
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    pub(crate) fn scripts(&self) -> &Scripts {
+        &self.inner.scripts
+    }
+
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.inner.config.target, Target::Cluster(_))
+    }
+
+    pub(crate) fn pubsub_client(&self) -> &redis::Client {
+        &self.inner.pubsub
+    }
+
+    /// A clone of the shared connection.
+    pub(crate) fn conn(&self) -> Conn {
+        match self.inner.conn.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Runs one Redis call under the configured deadline and classifies its error.
+    pub(crate) async fn call<T>(
+        &self,
+        what: &'static str,
+        fut: impl Future<Output = RedisResult<T>>,
+    ) -> StoreResult<T> {
+        let after = self.inner.config.op_timeout;
+        match tokio::time::timeout(after, fut).await {
+            Err(_) => {
+                self.on_failure();
+                Err(RedisStoreError::Timeout { what, after })
+            }
+            Ok(Err(e)) => {
+                let err = RedisStoreError::redis(what, e);
+                if err.is_unavailable() {
+                    self.on_failure();
+                }
+                Err(err)
+            }
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+
+    /// After a connection failure under Sentinel, asks the sentinels for the primary again and
+    /// swaps the connection when it moved (a failover). Standalone managers reconnect by
+    /// themselves, so there is nothing to do for them.
+    fn on_failure(&self) {
+        if self.inner.sentinel.is_none() {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            let Some(sentinel) = &store.inner.sentinel else {
+                return;
+            };
+            // One re-resolution at a time; the others skip.
+            let Ok(mut sentinel) = sentinel.try_lock() else {
+                return;
+            };
+            let client = match sentinel.async_get_client().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sentinel master lookup failed");
+                    return;
+                }
+            };
+            match manager_for(&client, &store.inner.config).await {
+                Ok(manager) => {
+                    tracing::info!(addr = ?client.get_connection_info().addr(), "redis primary re-resolved through sentinel");
+                    let mut guard = match store.inner.conn.write() {
+                        Ok(g) => g,
+                        Err(poisoned) => poisoned.into_inner(),
+                    };
+                    *guard = Conn::Single(manager);
+                }
+                Err(e) => tracing::warn!(error = %e, "connecting to the sentinel primary failed"),
+            }
+        });
+    }
+}
+
+async fn manager_for(
+    client: &redis::Client,
+    config: &RedisStoreConfig,
+) -> StoreResult<ConnectionManager> {
+    let manager_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.op_timeout))
+        .set_number_of_retries(config.reconnect_attempts)
+        .set_max_delay(std::time::Duration::from_millis(500));
+    ConnectionManager::new_with_config(client.clone(), manager_config)
+        .await
+        .map_err(|e| RedisStoreError::redis("connect", e))
+}
