@@ -1,0 +1,259 @@
+//! TranscodeManager with several managers ("replicas") in one process sharing stores and a
+//! segment directory, running real worker processes on real media.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ha_core::memory::{MemoryEventBus, MemoryJobStore, MemoryLeaseManager, MemorySlotLimiter};
+use ha_core::{JobState, SystemClock};
+use ha_transcode::manager::{
+    ManagerConfig, ManagerStores, Rendition, SharedDirStorage, TranscodeManager, Viewer,
+    WorkerRunner,
+};
+use ha_transcode::worker::spec::{AudioSettings, HardwarePreference, RateControl, VideoSettings};
+use ha_transcode::worker::supervisor::{Supervisor, SupervisorConfig, WorkerCommand};
+use ha_transcode::Error;
+use support::{scratch_dir, Clip};
+
+const FPS: u32 = 25;
+const SECONDS: u32 = 12;
+
+fn source() -> PathBuf {
+    Clip::new("manager-source.mkv")
+        .video(320, 240, "25")
+        .audio(48_000)
+        .duration(f64::from(SECONDS))
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac"])
+        .make()
+}
+
+fn rendition(source: &Path) -> Rendition {
+    Rendition {
+        item_id: "item-1".into(),
+        source: source.to_path_buf(),
+        duration_ms: u64::from(SECONDS) * 1000,
+        segment_ms: 2_000,
+        video: VideoSettings {
+            codec: Default::default(),
+            target_height: Some(240),
+            rate: RateControl::Crf { crf: 28, maxrate: None, bufsize: None },
+            preset: "ultrafast".into(),
+            profile: None,
+            level: None,
+            low_power: false,
+        },
+        audio: Some(AudioSettings::default()),
+        audio_stream: None,
+        subtitle_stream: None,
+        hardware: HardwarePreference::Software,
+    }
+}
+
+fn stores() -> ManagerStores {
+    ManagerStores {
+        leases: Arc::new(MemoryLeaseManager::new()),
+        jobs: Arc::new(MemoryJobStore::new()),
+        slots: Arc::new(MemorySlotLimiter::new()),
+        events: Arc::new(MemoryEventBus::new()),
+    }
+}
+
+fn config(node: &str) -> ManagerConfig {
+    let mut c = ManagerConfig::new(node);
+    c.lease_ttl = Duration::from_secs(2);
+    c.segment_wait = Duration::from_secs(90);
+    c.poll_interval = Duration::from_millis(50);
+    c
+}
+
+async fn manager(config: ManagerConfig, stores: &ManagerStores, segments: &Path) -> TranscodeManager {
+    let worker = WorkerCommand::new(env!("CARGO_BIN_EXE_ha-transcode-worker"));
+    let runner = WorkerRunner::new(Supervisor::new(SupervisorConfig::new(worker)));
+    let m = TranscodeManager::new(
+        config,
+        stores.clone(),
+        Arc::new(SharedDirStorage::new(segments)),
+        Arc::new(runner),
+        SystemClock::shared(),
+    );
+    m.start(stores.events.clone()).await.unwrap();
+    m
+}
+
+fn viewer(user: &str) -> Viewer {
+    Viewer { user_id: user.into(), play_session_id: None }
+}
+
+fn ffprobe(args: &[&str], file: &Path) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("ffprobe");
+    assert!(out.status.success(), "ffprobe failed on {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Concatenates `segments` and checks the result decodes as one stream with every frame once:
+/// presentation timestamps step by exactly one frame from the first to the last.
+fn assert_stitches(segments: &[PathBuf], dir: &Path) {
+    let joined = dir.join("joined.ts");
+    let mut bytes = Vec::new();
+    for s in segments {
+        bytes.extend(std::fs::read(s).unwrap());
+    }
+    std::fs::write(&joined, bytes).unwrap();
+    let pts: Vec<i64> = ffprobe(
+        &["-select_streams", "v:0", "-show_entries", "frame=pts", "-of", "csv=p=0"],
+        &joined,
+    )
+    .lines()
+    .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+    .collect();
+    assert_eq!(pts.len() as u32, FPS * SECONDS, "every frame decoded once");
+    let step = 90_000 / i64::from(FPS);
+    for w in pts.windows(2) {
+        assert_eq!(w[1] - w[0], step, "no gap, duplicate or jump at pts {}", w[0]);
+    }
+}
+
+async fn fetch_all(managers: &[&TranscodeManager], r: &Rendition, from: u32) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for i in from..r.segment_count() {
+        let m = managers[i as usize % managers.len()];
+        out.push(m.segment(r, i, &viewer("u1")).await.unwrap_or_else(|e| panic!("segment {i}: {e}")));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_viewers_on_two_replicas_share_one_job() {
+    let dir = scratch_dir("mgr-shared");
+    let s = stores();
+    let a = manager(config("a"), &s, &dir).await;
+    let b = manager(config("b"), &s, &dir).await;
+    let r = rendition(&source());
+    let (u1, u2) = (viewer("u1"), viewer("u2"));
+    let (sa, sb) = tokio::join!(a.segment(&r, 0, &u1), b.segment(&r, 0, &u2));
+    assert_eq!(sa.unwrap(), sb.unwrap());
+    assert_eq!(a.local_jobs() + b.local_jobs(), 1, "one worker for both viewers");
+    let record = s.jobs.get(&r.job_key()).await.unwrap().unwrap();
+    assert_eq!(record.attempts, 1);
+    let all = fetch_all(&[&b, &a], &r, 0).await;
+    assert_stitches(&all, &dir);
+    a.shutdown(Duration::from_secs(10)).await;
+    b.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices() {
+    let dir = scratch_dir("mgr-takeover");
+    let s = stores();
+    let a = manager(config("a"), &s, &dir).await;
+    let b = manager(config("b"), &s, &dir).await;
+    let r = rendition(&source());
+    let key = r.job_key();
+    let first = a.segment(&r, 0, &viewer("u1")).await.unwrap();
+    let second = a.segment(&r, 1, &viewer("u1")).await.unwrap();
+    // The owner's tenure ends behind its back (as when it pauses past its TTL).
+    let lease = s.leases.current(&format!("transcode:{key}")).await.unwrap().unwrap();
+    assert_eq!(lease.holder, "a");
+    assert!(s.leases.release(&lease).await.unwrap());
+    let mut rest = fetch_all(&[&b], &r, 2).await;
+    let record = s.jobs.get(&key).await.unwrap().unwrap();
+    assert_eq!(record.owner_node, "b");
+    assert!(record.token > lease.token);
+    assert_eq!(record.attempts, 2);
+    // The old owner stopped its worker on its own.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while a.local_jobs() > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("old owner stops after losing its lease");
+    let mut all = vec![first, second];
+    all.append(&mut rest);
+    assert_stitches(&all, &dir);
+    b.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_hands_the_job_over_at_once() {
+    let dir = scratch_dir("mgr-shutdown");
+    let s = stores();
+    let a = manager(config("a"), &s, &dir).await;
+    let b = manager(config("b"), &s, &dir).await;
+    let r = rendition(&source());
+    let mut all = vec![a.segment(&r, 0, &viewer("u1")).await.unwrap()];
+    a.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(a.local_jobs(), 0);
+    assert!(s.leases.current(&format!("transcode:{}", r.job_key())).await.unwrap().is_none(), "released");
+    assert!(matches!(a.segment(&r, 5, &viewer("u1")).await, Err(Error::ShuttingDown) | Ok(_)));
+    all.extend(fetch_all(&[&b], &r, 1).await);
+    assert_stitches(&all, &dir);
+    b.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_file_is_refused_after_max_attempts() {
+    let dir = scratch_dir("mgr-poison");
+    let bad = dir.join("poison.mkv");
+    std::fs::write(&bad, b"\x1a\x45\xdf\xa3 this is not really matroska".repeat(100)).unwrap();
+    let s = stores();
+    let a = manager(config("a"), &s, &dir).await;
+    let b = manager(config("b"), &s, &dir).await;
+    let r = rendition(&bad);
+    let err = a.segment(&r, 0, &viewer("u1")).await.unwrap_err();
+    assert!(matches!(err, Error::Poisoned { attempts: 3, .. }), "{err:?}");
+    let err = b.segment(&r, 0, &viewer("u2")).await.unwrap_err();
+    assert!(matches!(err, Error::Poisoned { .. }), "other replicas refuse it too: {err:?}");
+    let record = s.jobs.get(&r.job_key()).await.unwrap().unwrap();
+    assert_eq!(record.state, JobState::Failed);
+    assert!(record.failure.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_user_limit_refuses_a_second_job_and_frees_on_stop() {
+    let dir = scratch_dir("mgr-limit");
+    let s = stores();
+    let mut c = config("a");
+    c.max_jobs_per_user = Some(1);
+    let a = manager(c, &s, &dir).await;
+    let r1 = rendition(&source());
+    let mut r2 = r1.clone();
+    r2.video.target_height = Some(120);
+    a.segment(&r1, 0, &viewer("u1")).await.unwrap();
+    let err = a.segment(&r2, 0, &viewer("u1")).await.unwrap_err();
+    assert!(matches!(err, Error::CapacityExhausted { .. }), "{err:?}");
+    // Another user is not limited by u1's job.
+    a.segment(&r2, 0, &viewer("u2")).await.unwrap();
+    a.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_removes_only_unreferenced_job_directories() {
+    let dir = scratch_dir("mgr-cleanup");
+    let s = stores();
+    let mut c = config("a");
+    c.keep_window = Duration::ZERO;
+    let a = manager(c, &s, &dir).await;
+    let r = rendition(&source());
+    let all = fetch_all(&[&a], &r, 0).await;
+    let orphan = dir.join("0123456789abcdef0123456789abcdef");
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("seg-000000.ts"), b"old").unwrap();
+    let foreign = dir.join("someone-elses-files");
+    std::fs::create_dir_all(&foreign).unwrap();
+    let removed = a.cleanup().await.unwrap();
+    assert_eq!(removed, 1);
+    assert!(!orphan.exists());
+    assert!(foreign.exists(), "never touch what is not ours");
+    assert!(all.iter().all(|p| p.exists()), "a live record's segments stay");
+    a.shutdown(Duration::from_secs(10)).await;
+}
