@@ -112,12 +112,18 @@ pub struct Supervisor {
 /// A running job: cancel it, watch its progress, wait for its outcome.
 #[derive(Debug)]
 pub struct JobHandle {
+    pid: Option<u32>,
     cancel: Arc<Notify>,
     progress: watch::Receiver<Option<u32>>,
     task: JoinHandle<Result<JobSummary>>,
 }
 
 impl JobHandle {
+    /// The worker's process id (for logs and for checking it was reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
     /// Kills the worker at once; [`wait`](Self::wait) then returns [`Error::Cancelled`].
     pub fn cancel(&self) {
         self.cancel.notify_one();
@@ -173,6 +179,7 @@ impl Supervisor {
             path: cfg.program.clone(),
             source,
         })?;
+        let pid = child.id();
         let cancel = Arc::new(Notify::new());
         let (tx, progress) = watch::channel(None);
         let task = tokio::spawn(drive(
@@ -184,6 +191,7 @@ impl Supervisor {
             tx,
         ));
         Ok(JobHandle {
+            pid,
             cancel,
             progress,
             task,

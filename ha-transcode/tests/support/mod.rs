@@ -8,5 +8,6 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod clips;
+pub mod hls_check;
 
 pub use clips::{scratch_dir, Clip};
