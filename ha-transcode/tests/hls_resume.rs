@@ -63,7 +63,13 @@ async fn run(spec: JobSpec) -> (JobSummary, Vec<SegmentReport>) {
 
 /// Runs `input` fully and from segment `k`, and checks exactness. Returns the published
 /// segment paths of the full run.
-async fn check_resume(name: &str, input: PathBuf, k: u32, audio: bool, height: Option<u32>) -> Vec<PathBuf> {
+async fn check_resume(
+    name: &str,
+    input: PathBuf,
+    k: u32,
+    audio: bool,
+    height: Option<u32>,
+) -> Vec<PathBuf> {
     let full_dir = scratch_dir(&format!("{name}-full"));
     let res_dir = scratch_dir(&format!("{name}-resumed"));
     let (full_sum, full) = run(spec(&input, &full_dir, 0, audio, height)).await;
@@ -79,18 +85,42 @@ async fn check_resume(name: &str, input: PathBuf, k: u32, audio: bool, height: O
     );
     for r in &resumed {
         let f = &full[r.index as usize];
-        assert_eq!(r.first_pts, f.first_pts, "{name}: first PTS of segment {}", r.index);
-        assert_eq!(r.frame_count, f.frame_count, "{name}: frames of segment {}", r.index);
+        assert_eq!(
+            r.first_pts, f.first_pts,
+            "{name}: first PTS of segment {}",
+            r.index
+        );
+        assert_eq!(
+            r.frame_count, f.frame_count,
+            "{name}: frames of segment {}",
+            r.index
+        );
     }
 
     // Every published segment decodes alone, with the reported frame count and first PTS.
-    let full_paths: Vec<PathBuf> = (0..n).map(|i| full_dir.join(segment_file_name(i))).collect();
+    let full_paths: Vec<PathBuf> = (0..n)
+        .map(|i| full_dir.join(segment_file_name(i)))
+        .collect();
     let res_paths: Vec<PathBuf> = (k..n).map(|i| res_dir.join(segment_file_name(i))).collect();
-    for (path, report) in full_paths.iter().zip(&full).chain(res_paths.iter().zip(&resumed)) {
+    for (path, report) in full_paths
+        .iter()
+        .zip(&full)
+        .chain(res_paths.iter().zip(&resumed))
+    {
         assert!(path.exists(), "{} published", path.display());
         assert!(!report.temp_path.exists(), "temp file renamed away");
-        assert_eq!(decoded_frames(path), u64::from(report.frame_count), "{}", path.display());
-        assert_eq!(video_pts(path).first().copied(), Some(report.first_pts), "{}", path.display());
+        assert_eq!(
+            decoded_frames(path),
+            u64::from(report.frame_count),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            video_pts(path).first().copied(),
+            Some(report.first_pts),
+            "{}",
+            path.display()
+        );
     }
 
     // Full 0..k + resumed k..n splice into one stream: all source frames, no gap, no duplicate.
@@ -99,7 +129,11 @@ async fn check_resume(name: &str, input: PathBuf, k: u32, audio: bool, height: O
     parts.extend(res_paths.iter().cloned());
     concat(&parts, &spliced);
     let source_frames = decoded_frames(&input);
-    assert_eq!(decoded_frames(&spliced), source_frames, "{name}: spliced frame count");
+    assert_eq!(
+        decoded_frames(&spliced),
+        source_frames,
+        "{name}: spliced frame count"
+    );
     let pts = video_pts(&spliced);
     assert_eq!(pts.len() as u64, source_frames);
     let step = pts[1] - pts[0];
@@ -116,16 +150,37 @@ async fn h264_aac_resume_matches_full_run() {
         .video(320, 240, "25")
         .audio(44_100)
         .duration(8.0)
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "48", "-c:a", "aac"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "48",
+            "-c:a",
+            "aac",
+        ])
         .make();
     let paths = check_resume("h264-aac", clip, 2, true, None).await;
     // Audio survives: every segment has an AAC stream.
     let audio = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(&paths[1])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&audio.stdout).lines().next(), Some("aac"));
+    assert_eq!(
+        String::from_utf8_lossy(&audio.stdout).lines().next(),
+        Some("aac")
+    );
 }
 
 #[tokio::test]
@@ -133,7 +188,14 @@ async fn ntsc_rate_without_audio_resumes_exactly_and_scales() {
     let clip = Clip::new("hls-ntsc-noaudio.mp4")
         .video(640, 360, "30000/1001")
         .duration(6.0)
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
         .make();
     let paths = check_resume("ntsc", clip, 1, true, Some(240)).await;
     assert_eq!(video_stream_entry(&paths[0], "width,height"), "428,240");

@@ -74,7 +74,14 @@ pub fn decoded_frames(file: &Path) -> u64 {
 /// PTS (90 kHz) of every video frame of `file`, in presentation order.
 pub fn video_pts(file: &Path) -> Vec<i64> {
     let s = ffprobe(
-        &["-select_streams", "v:0", "-show_entries", "frame=pts", "-of", "csv=p=0"],
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=pts",
+            "-of",
+            "csv=p=0",
+        ],
         file,
     );
     let mut v: Vec<i64> = s
