@@ -16,11 +16,15 @@
 //! | [`encode`] | libx264/AAC and Intel QSV settings as pure builders; the QSV probe |
 //! | [`worker`] | the isolated transcode worker process and its [`Supervisor`](worker::Supervisor) |
 //! | [`probe`] | [`probe::probe`]: what is in a file, as serde data ([`probe::MediaProbe`]) |
+//! | [`decision`] | [`decision::decide`]: direct play, direct stream or transcode, from a Jellyfin device profile |
+//! | [`manager`] | [`manager::TranscodeManager`]: cluster-wide job ownership, takeover, dedup, admission, cleanup |
 
 pub mod encode;
 pub mod error;
 pub mod hls;
+pub mod manager;
 pub mod worker;
 pub mod probe;
+pub mod decision;
 
 pub use error::{Error, Result};

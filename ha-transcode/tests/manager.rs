@@ -27,7 +27,16 @@ fn source() -> PathBuf {
         .video(320, 240, "25")
         .audio(48_000)
         .duration(f64::from(SECONDS))
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "50",
+            "-c:a",
+            "aac",
+        ])
         .make()
 }
 
@@ -40,7 +49,11 @@ fn rendition(source: &Path) -> Rendition {
         video: VideoSettings {
             codec: Default::default(),
             target_height: Some(240),
-            rate: RateControl::Crf { crf: 28, maxrate: None, bufsize: None },
+            rate: RateControl::Crf {
+                crf: 28,
+                maxrate: None,
+                bufsize: None,
+            },
             preset: "ultrafast".into(),
             profile: None,
             level: None,
@@ -70,7 +83,11 @@ fn config(node: &str) -> ManagerConfig {
     c
 }
 
-async fn manager(config: ManagerConfig, stores: &ManagerStores, segments: &Path) -> TranscodeManager {
+async fn manager(
+    config: ManagerConfig,
+    stores: &ManagerStores,
+    segments: &Path,
+) -> TranscodeManager {
     let worker = WorkerCommand::new(env!("CARGO_BIN_EXE_ha-transcode-worker"));
     let runner = WorkerRunner::new(Supervisor::new(SupervisorConfig::new(worker)));
     let m = TranscodeManager::new(
@@ -85,7 +102,10 @@ async fn manager(config: ManagerConfig, stores: &ManagerStores, segments: &Path)
 }
 
 fn viewer(user: &str) -> Viewer {
-    Viewer { user_id: user.into(), play_session_id: None }
+    Viewer {
+        user_id: user.into(),
+        play_session_id: None,
+    }
 }
 
 fn ffprobe(args: &[&str], file: &Path) -> String {
@@ -95,7 +115,12 @@ fn ffprobe(args: &[&str], file: &Path) -> String {
         .arg(file)
         .output()
         .expect("ffprobe");
-    assert!(out.status.success(), "ffprobe failed on {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe failed on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -109,7 +134,14 @@ fn assert_stitches(segments: &[PathBuf], dir: &Path) {
     }
     std::fs::write(&joined, bytes).unwrap();
     let pts: Vec<i64> = ffprobe(
-        &["-select_streams", "v:0", "-show_entries", "frame=pts", "-of", "csv=p=0"],
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=pts",
+            "-of",
+            "csv=p=0",
+        ],
         &joined,
     )
     .lines()
@@ -118,7 +150,12 @@ fn assert_stitches(segments: &[PathBuf], dir: &Path) {
     assert_eq!(pts.len() as u32, FPS * SECONDS, "every frame decoded once");
     let step = 90_000 / i64::from(FPS);
     for w in pts.windows(2) {
-        assert_eq!(w[1] - w[0], step, "no gap, duplicate or jump at pts {}", w[0]);
+        assert_eq!(
+            w[1] - w[0],
+            step,
+            "no gap, duplicate or jump at pts {}",
+            w[0]
+        );
     }
 }
 
@@ -126,7 +163,11 @@ async fn fetch_all(managers: &[&TranscodeManager], r: &Rendition, from: u32) -> 
     let mut out = Vec::new();
     for i in from..r.segment_count() {
         let m = managers[i as usize % managers.len()];
-        out.push(m.segment(r, i, &viewer("u1")).await.unwrap_or_else(|e| panic!("segment {i}: {e}")));
+        out.push(
+            m.segment(r, i, &viewer("u1"))
+                .await
+                .unwrap_or_else(|e| panic!("segment {i}: {e}")),
+        );
     }
     out
 }
@@ -141,7 +182,11 @@ async fn two_viewers_on_two_replicas_share_one_job() {
     let (u1, u2) = (viewer("u1"), viewer("u2"));
     let (sa, sb) = tokio::join!(a.segment(&r, 0, &u1), b.segment(&r, 0, &u2));
     assert_eq!(sa.unwrap(), sb.unwrap());
-    assert_eq!(a.local_jobs() + b.local_jobs(), 1, "one worker for both viewers");
+    assert_eq!(
+        a.local_jobs() + b.local_jobs(),
+        1,
+        "one worker for both viewers"
+    );
     let record = s.jobs.get(&r.job_key()).await.unwrap().unwrap();
     assert_eq!(record.attempts, 1);
     let all = fetch_all(&[&b, &a], &r, 0).await;
@@ -161,7 +206,12 @@ async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices() {
     let first = a.segment(&r, 0, &viewer("u1")).await.unwrap();
     let second = a.segment(&r, 1, &viewer("u1")).await.unwrap();
     // The owner's tenure ends behind its back (as when it pauses past its TTL).
-    let lease = s.leases.current(&format!("transcode:{key}")).await.unwrap().unwrap();
+    let lease = s
+        .leases
+        .current(&format!("transcode:{key}"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(lease.holder, "a");
     assert!(s.leases.release(&lease).await.unwrap());
     let mut rest = fetch_all(&[&b], &r, 2).await;
@@ -193,8 +243,18 @@ async fn graceful_shutdown_hands_the_job_over_at_once() {
     let mut all = vec![a.segment(&r, 0, &viewer("u1")).await.unwrap()];
     a.shutdown(Duration::from_secs(10)).await;
     assert_eq!(a.local_jobs(), 0);
-    assert!(s.leases.current(&format!("transcode:{}", r.job_key())).await.unwrap().is_none(), "released");
-    assert!(matches!(a.segment(&r, 5, &viewer("u1")).await, Err(Error::ShuttingDown) | Ok(_)));
+    assert!(
+        s.leases
+            .current(&format!("transcode:{}", r.job_key()))
+            .await
+            .unwrap()
+            .is_none(),
+        "released"
+    );
+    assert!(matches!(
+        a.segment(&r, 5, &viewer("u1")).await,
+        Err(Error::ShuttingDown) | Ok(_)
+    ));
     all.extend(fetch_all(&[&b], &r, 1).await);
     assert_stitches(&all, &dir);
     b.shutdown(Duration::from_secs(10)).await;
@@ -204,15 +264,25 @@ async fn graceful_shutdown_hands_the_job_over_at_once() {
 async fn a_poison_file_is_refused_after_max_attempts() {
     let dir = scratch_dir("mgr-poison");
     let bad = dir.join("poison.mkv");
-    std::fs::write(&bad, b"\x1a\x45\xdf\xa3 this is not really matroska".repeat(100)).unwrap();
+    std::fs::write(
+        &bad,
+        b"\x1a\x45\xdf\xa3 this is not really matroska".repeat(100),
+    )
+    .unwrap();
     let s = stores();
     let a = manager(config("a"), &s, &dir).await;
     let b = manager(config("b"), &s, &dir).await;
     let r = rendition(&bad);
     let err = a.segment(&r, 0, &viewer("u1")).await.unwrap_err();
-    assert!(matches!(err, Error::Poisoned { attempts: 3, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Poisoned { attempts: 3, .. }),
+        "{err:?}"
+    );
     let err = b.segment(&r, 0, &viewer("u2")).await.unwrap_err();
-    assert!(matches!(err, Error::Poisoned { .. }), "other replicas refuse it too: {err:?}");
+    assert!(
+        matches!(err, Error::Poisoned { .. }),
+        "other replicas refuse it too: {err:?}"
+    );
     let record = s.jobs.get(&r.job_key()).await.unwrap().unwrap();
     assert_eq!(record.state, JobState::Failed);
     assert!(record.failure.is_some());
@@ -254,6 +324,9 @@ async fn cleanup_removes_only_unreferenced_job_directories() {
     assert_eq!(removed, 1);
     assert!(!orphan.exists());
     assert!(foreign.exists(), "never touch what is not ours");
-    assert!(all.iter().all(|p| p.exists()), "a live record's segments stay");
+    assert!(
+        all.iter().all(|p| p.exists()),
+        "a live record's segments stay"
+    );
     a.shutdown(Duration::from_secs(10)).await;
 }

@@ -69,7 +69,8 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
     let slot_every = inner.config.lease_ttl / 3;
     let mut slot_tick = tokio::time::interval(slot_every);
     slot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut idle_tick = tokio::time::interval(Duration::from_millis(500).min(inner.config.idle_timeout));
+    let mut idle_tick =
+        tokio::time::interval(Duration::from_millis(500).min(inner.config.idle_timeout));
     idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let end = 'runs: loop {
@@ -147,7 +148,11 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
     let token = owned.claim.token;
     let (state, failure, topic) = match &end {
         End::Completed => (Some(JobState::Completed), None, "transcode.finished"),
-        End::Failed(reason) => (Some(JobState::Failed), Some(reason.clone()), "transcode.failed"),
+        End::Failed(reason) => (
+            Some(JobState::Failed),
+            Some(reason.clone()),
+            "transcode.failed",
+        ),
         End::Idle => (Some(JobState::Stopped), None, "transcode.stopped"),
         // Lost: somebody else owns the record now. Shutdown: leave it Running so a survivor
         // resumes it at once.
@@ -155,7 +160,11 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
         End::Shutdown => (None, None, "transcode.handed_over"),
     };
     if let Some(state) = state {
-        if let Err(e) = inner.jobs.set_state(&key, token, state, failure.as_deref()).await {
+        if let Err(e) = inner
+            .jobs
+            .set_state(&key, token, state, failure.as_deref())
+            .await
+        {
             tracing::warn!(error = %e, %state, "could not record the job's end");
         }
     }
@@ -164,7 +173,10 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
         _ => tracing::info!(topic, "job ended"),
     }
     inner
-        .publish(topic, serde_json::json!({ "key": key, "node": inner.config.node_id, "failure": failure }))
+        .publish(
+            topic,
+            serde_json::json!({ "key": key, "node": inner.config.node_id, "failure": failure }),
+        )
         .await;
     for slot in &owned.slots {
         let _ = inner.slots.release(slot).await;
@@ -198,4 +210,3 @@ pub(crate) fn new_local_job(start: u32, now: Instant) -> (Arc<LocalJob>, mpsc::R
         restarts,
     )
 }
-

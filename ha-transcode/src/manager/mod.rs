@@ -190,7 +190,9 @@ impl TranscodeManager {
                     msg = sub.next() => msg,
                     _ = shutdown.changed() => return,
                 };
-                let (Some(msg), Some(inner)) = (msg, weak.upgrade()) else { return };
+                let (Some(msg), Some(inner)) = (msg, weak.upgrade()) else {
+                    return;
+                };
                 if let BusMessage::Event(e) = msg {
                     handle_event(&inner, &e.topic, &e.payload);
                 }
@@ -230,7 +232,12 @@ impl TranscodeManager {
     /// # Errors
     /// [`Error::SegmentOutOfRange`], [`Error::Poisoned`], [`Error::CapacityExhausted`],
     /// [`Error::ShuttingDown`], [`Error::SegmentTimeout`], or a store error.
-    pub async fn segment(&self, rendition: &Rendition, index: u32, viewer: &Viewer) -> Result<PathBuf> {
+    pub async fn segment(
+        &self,
+        rendition: &Rendition,
+        index: u32,
+        viewer: &Viewer,
+    ) -> Result<PathBuf> {
         let inner = &self.inner;
         let count = rendition.segment_count();
         if index >= count {
@@ -273,20 +280,29 @@ impl TranscodeManager {
                     return Err(Error::Poisoned { key, attempts });
                 }
                 Action::Start { from, takeover } => {
-                    self.start_local(rendition, &key, from, takeover, viewer).await?;
+                    self.start_local(rendition, &key, from, takeover, viewer)
+                        .await?;
                 }
                 Action::Restart { at } => {
                     let job = lock(&inner.local).get(&key).cloned();
                     if let Some(job) = job {
-                        if inner.should_send("restart", &format!("{key}/{at}"), inner.config.segment_wait) {
+                        if inner.should_send(
+                            "restart",
+                            &format!("{key}/{at}"),
+                            inner.config.segment_wait,
+                        ) {
                             let _ = job.restart.try_send(at);
                         }
                     }
                 }
                 Action::AskOwner { at } => {
-                    if inner.should_send("seek", &format!("{key}/{at}"), inner.config.segment_wait) {
+                    if inner.should_send("seek", &format!("{key}/{at}"), inner.config.segment_wait)
+                    {
                         inner
-                            .publish("transcode.seek", serde_json::json!({ "key": key, "segment": at }))
+                            .publish(
+                                "transcode.seek",
+                                serde_json::json!({ "key": key, "segment": at }),
+                            )
                             .await;
                     }
                 }
@@ -310,7 +326,9 @@ impl TranscodeManager {
         if !lock(&inner.local).contains_key(key)
             && inner.should_send("ping", key, inner.config.idle_timeout / 4)
         {
-            inner.publish("transcode.ping", serde_json::json!({ "key": key })).await;
+            inner
+                .publish("transcode.ping", serde_json::json!({ "key": key }))
+                .await;
         }
     }
 
@@ -329,14 +347,22 @@ impl TranscodeManager {
         }
         if lock(&inner.local).len() >= config.max_local_jobs as usize {
             return Err(Error::CapacityExhausted {
-                what: format!("node {} runs {} jobs", config.node_id, config.max_local_jobs),
+                what: format!(
+                    "node {} runs {} jobs",
+                    config.node_id, config.max_local_jobs
+                ),
             });
         }
         let slot_ttl = config.lease_ttl * 3;
         let mut slots = Vec::new();
         if let Some(limit) = config.max_jobs_per_user {
             let pool = format!("user:{}", viewer.user_id);
-            match inner.slots.try_acquire(&pool, key, limit, slot_ttl).await.map_err(store_err)? {
+            match inner
+                .slots
+                .try_acquire(&pool, key, limit, slot_ttl)
+                .await
+                .map_err(store_err)?
+            {
                 Some(slot) => slots.push(slot),
                 None => {
                     return Err(Error::CapacityExhausted {
@@ -348,7 +374,11 @@ impl TranscodeManager {
         let mut hardware = HardwarePreference::Software;
         if rendition.hardware == HardwarePreference::Qsv && config.qsv_slots > 0 {
             let pool = format!("qsv:{}", config.node_id);
-            match inner.slots.try_acquire(&pool, key, config.qsv_slots, slot_ttl).await {
+            match inner
+                .slots
+                .try_acquire(&pool, key, config.qsv_slots, slot_ttl)
+                .await
+            {
                 Ok(Some(slot)) => {
                     slots.push(slot);
                     hardware = HardwarePreference::Qsv;
@@ -402,10 +432,24 @@ impl TranscodeManager {
         );
         let (job, restarts) = local::new_local_job(from, inner.clock.now());
         lock(&inner.local).insert(key.to_owned(), job.clone());
-        let topic = if takeover { "transcode.taken_over" } else { "transcode.started" };
-        tracing::info!(key, from, attempts = record.attempts, ?hardware, topic, "job owned");
+        let topic = if takeover {
+            "transcode.taken_over"
+        } else {
+            "transcode.started"
+        };
+        tracing::info!(
+            key,
+            from,
+            attempts = record.attempts,
+            ?hardware,
+            topic,
+            "job owned"
+        );
         inner
-            .publish(topic, serde_json::json!({ "key": key, "node": config.node_id, "from": from }))
+            .publish(
+                topic,
+                serde_json::json!({ "key": key, "node": config.node_id, "from": from }),
+            )
             .await;
         let owned = local::Owned {
             key: key.to_owned(),
@@ -450,7 +494,8 @@ impl TranscodeManager {
         match job {
             Some(job) => {
                 // An idle deadline in the past stops it on the next idle tick.
-                *lock(&job.last_fetch) = self.inner.clock.now() - self.inner.config.idle_timeout * 2;
+                *lock(&job.last_fetch) =
+                    self.inner.clock.now() - self.inner.config.idle_timeout * 2;
                 true
             }
             None => false,
@@ -459,7 +504,9 @@ impl TranscodeManager {
 }
 
 fn handle_event(inner: &Arc<Inner>, topic: &str, payload: &serde_json::Value) {
-    let Some(key) = payload.get("key").and_then(|k| k.as_str()) else { return };
+    let Some(key) = payload.get("key").and_then(|k| k.as_str()) else {
+        return;
+    };
     let job = lock(&inner.local).get(key).cloned();
     let Some(job) = job else { return };
     match topic {
@@ -494,7 +541,11 @@ async fn cleanup(inner: &Arc<Inner>) -> Result<usize> {
             continue;
         }
         match inner.jobs.get(&key).await {
-            Ok(Some(record)) if record.state == JobState::Running || record.state == JobState::Completed => continue,
+            Ok(Some(record))
+                if record.state == JobState::Running || record.state == JobState::Completed =>
+            {
+                continue
+            }
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "job store unavailable: cleanup skipped");

@@ -72,12 +72,15 @@ pub fn plan(f: &Facts<'_>) -> Action {
             return Action::RefusePoisoned;
         }
     }
-    let within = |start: u32, next: u32| f.index >= start && f.index <= next.saturating_add(f.reach);
+    let within =
+        |start: u32, next: u32| f.index >= start && f.index <= next.saturating_add(f.reach);
     match f.holder {
         None => {
             let from = match f.record {
                 // Resume right after the last completed segment when the viewer is there.
-                Some(r) if within(r.start_segment, r.next_segment()) && f.index >= r.next_segment() => {
+                Some(r)
+                    if within(r.start_segment, r.next_segment()) && f.index >= r.next_segment() =>
+                {
                     r.next_segment()
                 }
                 _ => f.index,
@@ -94,7 +97,9 @@ pub fn plan(f: &Facts<'_>) -> Action {
             None => Action::Wait,
         },
         Some(_) => match f.record {
-            Some(r) if r.state == JobState::Running && !within(r.start_segment, r.next_segment()) => {
+            Some(r)
+                if r.state == JobState::Running && !within(r.start_segment, r.next_segment()) =>
+            {
                 Action::AskOwner { at: f.index }
             }
             _ => Action::Wait,
@@ -150,33 +155,115 @@ mod tests {
         let poisoned = record(0, Some(4), JobState::Failed, 3);
         let run = Some(LocalRun { start: 0, next: 5 });
         let cases: Vec<(&str, Facts<'_>, Action)> = vec![
-            ("fresh job", facts(0, None, None, None), Action::Start { from: 0, takeover: false }),
-            ("fresh job, seek", facts(9, None, None, None), Action::Start { from: 9, takeover: false }),
-            ("orphan, viewer at the edge", facts(5, Some(&running), None, None),
-                Action::Start { from: 5, takeover: true }),
-            ("orphan, viewer a bit ahead resumes at first missing", facts(7, Some(&running), None, None),
-                Action::Start { from: 5, takeover: true }),
-            ("orphan, viewer far ahead", facts(40, Some(&running), None, None),
-                Action::Start { from: 40, takeover: true }),
-            ("orphan, viewer behind (segment deleted)", facts(2, Some(&running), None, None),
-                Action::Start { from: 2, takeover: true }),
-            ("failed once is retried", facts(5, Some(&failed_once), None, None),
-                Action::Start { from: 5, takeover: true }),
-            ("poisoned is refused", facts(5, Some(&poisoned), None, None), Action::RefusePoisoned),
-            ("poisoned is refused even while owned", facts(5, Some(&poisoned), Some("b"), None),
-                Action::RefusePoisoned),
-            ("mine, within reach", facts(7, Some(&running), Some("a"), run), Action::Wait),
-            ("mine, far ahead", facts(30, Some(&running), Some("a"), run), Action::Restart { at: 30 }),
-            ("mine, run not yet registered", facts(3, Some(&running), Some("a"), None), Action::Wait),
-            ("theirs, within reach", facts(6, Some(&running), Some("b"), None), Action::Wait),
-            ("theirs, far ahead", facts(30, Some(&running), Some("b"), None), Action::AskOwner { at: 30 }),
-            ("theirs, no record yet", facts(30, None, Some("b"), None), Action::Wait),
+            (
+                "fresh job",
+                facts(0, None, None, None),
+                Action::Start {
+                    from: 0,
+                    takeover: false,
+                },
+            ),
+            (
+                "fresh job, seek",
+                facts(9, None, None, None),
+                Action::Start {
+                    from: 9,
+                    takeover: false,
+                },
+            ),
+            (
+                "orphan, viewer at the edge",
+                facts(5, Some(&running), None, None),
+                Action::Start {
+                    from: 5,
+                    takeover: true,
+                },
+            ),
+            (
+                "orphan, viewer a bit ahead resumes at first missing",
+                facts(7, Some(&running), None, None),
+                Action::Start {
+                    from: 5,
+                    takeover: true,
+                },
+            ),
+            (
+                "orphan, viewer far ahead",
+                facts(40, Some(&running), None, None),
+                Action::Start {
+                    from: 40,
+                    takeover: true,
+                },
+            ),
+            (
+                "orphan, viewer behind (segment deleted)",
+                facts(2, Some(&running), None, None),
+                Action::Start {
+                    from: 2,
+                    takeover: true,
+                },
+            ),
+            (
+                "failed once is retried",
+                facts(5, Some(&failed_once), None, None),
+                Action::Start {
+                    from: 5,
+                    takeover: true,
+                },
+            ),
+            (
+                "poisoned is refused",
+                facts(5, Some(&poisoned), None, None),
+                Action::RefusePoisoned,
+            ),
+            (
+                "poisoned is refused even while owned",
+                facts(5, Some(&poisoned), Some("b"), None),
+                Action::RefusePoisoned,
+            ),
+            (
+                "mine, within reach",
+                facts(7, Some(&running), Some("a"), run),
+                Action::Wait,
+            ),
+            (
+                "mine, far ahead",
+                facts(30, Some(&running), Some("a"), run),
+                Action::Restart { at: 30 },
+            ),
+            (
+                "mine, run not yet registered",
+                facts(3, Some(&running), Some("a"), None),
+                Action::Wait,
+            ),
+            (
+                "theirs, within reach",
+                facts(6, Some(&running), Some("b"), None),
+                Action::Wait,
+            ),
+            (
+                "theirs, far ahead",
+                facts(30, Some(&running), Some("b"), None),
+                Action::AskOwner { at: 30 },
+            ),
+            (
+                "theirs, no record yet",
+                facts(30, None, Some("b"), None),
+                Action::Wait,
+            ),
         ];
         for (name, f, want) in cases {
             assert_eq!(plan(&f), want, "{name}");
         }
         let mut cooled = facts(5, Some(&poisoned), None, None);
         cooled.in_cooldown = false;
-        assert_eq!(plan(&cooled), Action::Start { from: 5, takeover: true }, "cool-down over");
+        assert_eq!(
+            plan(&cooled),
+            Action::Start {
+                from: 5,
+                takeover: true
+            },
+            "cool-down over"
+        );
     }
 }

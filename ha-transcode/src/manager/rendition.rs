@@ -77,7 +77,12 @@ impl Rendition {
     }
 
     /// The worker spec for a run from `start_segment` into `output_dir`.
-    pub fn spec(&self, output_dir: PathBuf, start_segment: u32, hardware: HardwarePreference) -> JobSpec {
+    pub fn spec(
+        &self,
+        output_dir: PathBuf,
+        start_segment: u32,
+        hardware: HardwarePreference,
+    ) -> JobSpec {
         JobSpec {
             input: self.source.clone(),
             output_dir,
@@ -105,7 +110,11 @@ mod tests {
             video: VideoSettings {
                 codec: Default::default(),
                 target_height: Some(360),
-                rate: RateControl::Crf { crf: 23, maxrate: None, bufsize: None },
+                rate: RateControl::Crf {
+                    crf: 23,
+                    maxrate: None,
+                    bufsize: None,
+                },
                 preset: "veryfast".into(),
                 profile: None,
                 level: None,
@@ -121,20 +130,40 @@ mod tests {
     #[test]
     fn key_depends_on_output_not_on_encoder() {
         let a = rendition();
-        let qsv = Rendition { hardware: HardwarePreference::Qsv, ..a.clone() };
+        let qsv = Rendition {
+            hardware: HardwarePreference::Qsv,
+            ..a.clone()
+        };
         assert_eq!(a.job_key(), qsv.job_key());
         assert_eq!(a.job_key().len(), 32);
         let mut taller = a.clone();
         taller.video.target_height = Some(720);
         assert_ne!(a.job_key(), taller.job_key());
-        let other_audio = Rendition { audio_stream: Some(1), ..a.clone() };
+        let other_audio = Rendition {
+            audio_stream: Some(1),
+            ..a.clone()
+        };
         assert_ne!(a.job_key(), other_audio.job_key());
     }
 
     #[test]
     fn segment_count_rounds_up() {
         assert_eq!(rendition().segment_count(), 6);
-        assert_eq!(Rendition { duration_ms: 10_000, ..rendition() }.segment_count(), 5);
-        assert_eq!(Rendition { duration_ms: 0, ..rendition() }.segment_count(), 1);
+        assert_eq!(
+            Rendition {
+                duration_ms: 10_000,
+                ..rendition()
+            }
+            .segment_count(),
+            5
+        );
+        assert_eq!(
+            Rendition {
+                duration_ms: 0,
+                ..rendition()
+            }
+            .segment_count(),
+            1
+        );
     }
 }

@@ -28,7 +28,8 @@ pub enum RunOutcome {
 #[async_trait]
 pub trait JobRunner: Send + Sync + Debug + 'static {
     /// Starts `spec`; every finished segment goes through `gate` before it is published.
-    async fn start(&self, spec: JobSpec, gate: Arc<dyn SegmentGate>) -> Result<Box<dyn RunningJob>>;
+    async fn start(&self, spec: JobSpec, gate: Arc<dyn SegmentGate>)
+        -> Result<Box<dyn RunningJob>>;
 }
 
 /// A run in progress.

@@ -53,7 +53,10 @@ impl SharedDirStorage {
 }
 
 fn bad_key(key: &str) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid job key {key:?}"))
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("invalid job key {key:?}"),
+    )
 }
 
 #[async_trait]
@@ -66,7 +69,10 @@ impl SegmentStorage for SharedDirStorage {
 
     async fn segment(&self, key: &str, index: u32) -> Option<PathBuf> {
         let path = self.dir(key)?.join(segment_file_name(index));
-        tokio::fs::metadata(&path).await.ok().filter(|m| m.is_file())?;
+        tokio::fs::metadata(&path)
+            .await
+            .ok()
+            .filter(|m| m.is_file())?;
         Some(path)
     }
 
@@ -123,7 +129,10 @@ mod tests {
         assert_eq!(jobs[0].0, key);
         s.remove_job(key).await.unwrap();
         assert!(s.segment(key, 3).await.is_none());
-        assert!(dir.join("not-a-job").exists(), "foreign directories are left alone");
+        assert!(
+            dir.join("not-a-job").exists(),
+            "foreign directories are left alone"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

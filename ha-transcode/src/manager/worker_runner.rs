@@ -35,7 +35,11 @@ struct WorkerRun {
 
 #[async_trait]
 impl JobRunner for WorkerRunner {
-    async fn start(&self, spec: JobSpec, gate: Arc<dyn SegmentGate>) -> Result<Box<dyn RunningJob>> {
+    async fn start(
+        &self,
+        spec: JobSpec,
+        gate: Arc<dyn SegmentGate>,
+    ) -> Result<Box<dyn RunningJob>> {
         let handle = self.supervisor.spawn(spec, gate)?;
         let cancel = handle.canceller();
         Ok(Box::new(WorkerRun {
