@@ -1,0 +1,233 @@
+//! Command line and environment → one resolved [`Config`].
+//!
+//! Why two types: [`Args`] is what a person types (every field optional, `MEDIA_HA_*` variables
+//! as fallbacks, so a container needs no command line); [`Config`] is what the server runs on,
+//! with every default filled in. Tests build a [`Config`] directly and never touch the process
+//! environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// The reference server's command line. Every flag can also be set as `MEDIA_HA_<FLAG>`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "reference-server",
+    about = "A Jellyfin-compatible media server built on media-ha; run several replicas on one Redis/PostgreSQL."
+)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "MEDIA_HA_LISTEN", default_value = "127.0.0.1:8096")]
+    pub listen: SocketAddr,
+    /// A media directory (a library root); repeat for several. None: a generated demo library.
+    #[arg(long = "media", env = "MEDIA_HA_MEDIA", value_delimiter = ',')]
+    pub media: Vec<PathBuf>,
+    /// Where this replica keeps its files (in-process metadata, demo library, server id).
+    #[arg(long, env = "MEDIA_HA_DATA", default_value = "./media-ha-data")]
+    pub data: PathBuf,
+    /// Where transcodes are written (default: `<data>/transcodes`; share it between replicas).
+    #[arg(long, env = "MEDIA_HA_TRANSCODE_DIR")]
+    pub transcode_dir: Option<PathBuf>,
+    /// Redis URL: leases, jobs, sessions, events and slots live there.
+    #[arg(long, env = "MEDIA_HA_REDIS")]
+    pub redis: Option<String>,
+    /// PostgreSQL URL: metadata lives there (and everything else when no Redis is given).
+    #[arg(long, env = "MEDIA_HA_POSTGRES")]
+    pub postgres: Option<String>,
+    /// This replica's id (lease holder name). Default: the host name plus a random suffix.
+    #[arg(long, env = "MEDIA_HA_NODE_ID")]
+    pub node_id: Option<String>,
+    /// The URL clients and other replicas reach this replica at (default: `http://<listen>`).
+    #[arg(long, env = "MEDIA_HA_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// Name of an administrator to create (or whose password to set) at start.
+    #[arg(long, env = "MEDIA_HA_ADMIN_USER", requires = "admin_password")]
+    pub admin_user: Option<String>,
+    /// That administrator's password.
+    #[arg(long, env = "MEDIA_HA_ADMIN_PASSWORD", requires = "admin_user")]
+    pub admin_password: Option<String>,
+    /// Concurrent Intel QSV transcodes this replica's GPU takes.
+    #[arg(long, env = "MEDIA_HA_QSV_SLOTS", default_value_t = 8)]
+    pub qsv_slots: u32,
+    /// Concurrent transcodes one user may hold, cluster-wide.
+    #[arg(long, env = "MEDIA_HA_MAX_TRANSCODES_PER_USER", default_value_t = 3)]
+    pub max_transcodes_per_user: u32,
+    /// A fixed server id (32 hex digits) clients see; default: derived (see `state::server_id`).
+    #[arg(long, env = "MEDIA_HA_SERVER_ID")]
+    pub server_id: Option<String>,
+    /// Rescan the library this often (seconds; 0: only at start and on request).
+    #[arg(long, env = "MEDIA_HA_SCAN_INTERVAL", default_value_t = 1800)]
+    pub scan_interval: u64,
+}
+
+/// Where metadata and the cluster state live.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreUrls {
+    /// Redis URL.
+    pub redis: Option<String>,
+    /// PostgreSQL URL.
+    pub postgres: Option<String>,
+}
+
+impl StoreUrls {
+    /// True when state is shared with other replicas.
+    pub fn is_shared(&self) -> bool {
+        self.redis.is_some() || self.postgres.is_some()
+    }
+}
+
+/// The administrator to ensure at start.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminSeed {
+    /// User name.
+    pub name: String,
+    /// Password (never logged: `Debug` hides it).
+    pub password: String,
+}
+
+impl std::fmt::Debug for AdminSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSeed")
+            .field("name", &self.name)
+            .field("password", &"<hidden>")
+            .finish()
+    }
+}
+
+/// Everything the server runs on, defaults resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on (port 0: any free port, see `Server::local_addr`).
+    pub listen: SocketAddr,
+    /// Library roots. Empty: generate a demo library under `data_dir`.
+    pub media: Vec<PathBuf>,
+    /// This replica's own directory.
+    pub data_dir: PathBuf,
+    /// Transcode output directory.
+    pub transcode_dir: PathBuf,
+    /// Shared stores, if any.
+    pub stores: StoreUrls,
+    /// Lease holder name of this replica.
+    pub node_id: String,
+    /// Advertised URL (`None`: derived from the bound address).
+    pub advertise: Option<String>,
+    /// Administrator to ensure.
+    pub admin: Option<AdminSeed>,
+    /// QSV slots of this replica.
+    pub qsv_slots: u32,
+    /// Per-user transcode limit.
+    pub max_transcodes_per_user: u32,
+    /// Fixed server id.
+    pub server_id: Option<String>,
+    /// Periodic rescan (`None`: never).
+    pub scan_interval: Option<Duration>,
+    /// How long a session lives without use.
+    pub session_ttl: Duration,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Longest time a request may take to produce its response head.
+    pub request_timeout: Duration,
+}
+
+impl Config {
+    /// Defaults for a single node keeping its files under `data_dir` (what tests start from).
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8096)),
+            media: Vec::new(),
+            transcode_dir: data_dir.join("transcodes"),
+            data_dir,
+            stores: StoreUrls::default(),
+            node_id: default_node_id(),
+            advertise: None,
+            admin: None,
+            qsv_slots: 8,
+            max_transcodes_per_user: 3,
+            server_id: None,
+            scan_interval: None,
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_body_bytes: 1 << 20,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl From<Args> for Config {
+    fn from(args: Args) -> Self {
+        let mut config = Config::new(args.data);
+        config.listen = args.listen;
+        config.media = args.media;
+        if let Some(dir) = args.transcode_dir {
+            config.transcode_dir = dir;
+        }
+        config.stores = StoreUrls {
+            redis: args.redis.filter(|s| !s.is_empty()),
+            postgres: args.postgres.filter(|s| !s.is_empty()),
+        };
+        if let Some(id) = args.node_id.filter(|s| !s.is_empty()) {
+            config.node_id = id;
+        }
+        config.advertise = args.advertise.filter(|s| !s.is_empty());
+        config.admin = match (args.admin_user, args.admin_password) {
+            (Some(name), Some(password)) => Some(AdminSeed { name, password }),
+            _ => None,
+        };
+        config.qsv_slots = args.qsv_slots;
+        config.max_transcodes_per_user = args.max_transcodes_per_user;
+        config.server_id = args.server_id.filter(|s| !s.is_empty());
+        config.scan_interval =
+            (args.scan_interval > 0).then(|| Duration::from_secs(args.scan_interval));
+        config
+    }
+}
+
+/// The host name (from `HOSTNAME` or `/etc/hostname`) plus a short random suffix, so two
+/// processes on one host never share a lease holder name.
+fn default_node_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned());
+    format!("{host}-{}", &media_ha::core::ids::new_id()[..6])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_resolve_into_config() {
+        let args = Args::try_parse_from([
+            "reference-server",
+            "--listen",
+            "0.0.0.0:9000",
+            "--media",
+            "/a",
+            "--media",
+            "/b",
+            "--admin-user",
+            "root",
+            "--admin-password",
+            "pw",
+            "--scan-interval",
+            "0",
+        ])
+        .unwrap();
+        let config = Config::from(args);
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.media.len(), 2);
+        assert_eq!(config.admin.as_ref().unwrap().name, "root");
+        assert!(config.scan_interval.is_none());
+        assert!(!format!("{:?}", config.admin).contains("pw\""));
+    }
+
+    #[test]
+    fn admin_user_requires_password() {
+        assert!(Args::try_parse_from(["reference-server", "--admin-user", "root"]).is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! The one error type handlers return, and how it becomes an HTTP response.
+//!
+//! Why one type: every handler can use `?` on store calls and on client-input checks alike, and
+//! the mapping to status codes lives in one place. Client mistakes become 400/401/403/404 with a
+//! message saying what was wrong; only store failures become 5xx, and those are logged here with
+//! their full source chain (the client sees a short message, never internals).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use media_ha::core::Error as CoreError;
+
+/// An HTTP error: a status and a message for the client.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The status to answer with.
+    pub status: StatusCode,
+    /// A short, client-safe explanation.
+    pub message: String,
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// 400: the request is malformed.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 401: no valid credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 403: authenticated, but not allowed.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// 404: no such thing.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// Any status.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(err: CoreError) -> Self {
+        let status = match &err {
+            CoreError::NotFound(_) => StatusCode::NOT_FOUND,
+            CoreError::Invalid(_) => StatusCode::BAD_REQUEST,
+            CoreError::Conflict(_) => StatusCode::CONFLICT,
+            CoreError::Unavailable { .. } | CoreError::Timeout { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %chain(&err), "store call failed");
+            let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+                "a store is unavailable; try again"
+            } else {
+                "internal error"
+            };
+            return Self::new(status, message);
+        }
+        Self::new(status, err.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, self.message).into_response()
+    }
+}
+
+/// An error and its sources, joined with `: ` (for logs).
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

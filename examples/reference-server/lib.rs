@@ -1,0 +1,236 @@
+//! # The media-ha reference server
+//!
+//! A subset of Jellyfin's HTTP API built only from media-ha's public crates, so that real
+//! Jellyfin clients work against it — and against several replicas of it behind any plain load
+//! balancer, because every piece of state a request needs lives in the stores.
+//!
+//! This file is the server as a library: [`start`] opens the stores, binds, and returns a
+//! [`Server`] handle; `main.rs` only parses the command line and waits for a signal, and the
+//! tests (`tests/server_*.rs`) include this file and start real servers in-process.
+//!
+//! Whoever includes it must name the module `server` at its crate root
+//! (`#[path = "…/lib.rs"] mod server;`): the modules refer to each other as `crate::server::…`.
+//!
+//! ## Layout
+//!
+//! | module | what |
+//! |---|---|
+//! | `config` | command line / environment → [`Config`] |
+//! | `stores` | which backend serves each contract (the one file that changes with the store crates) |
+//! | `state` | what handlers share; the server id |
+//! | `auth` | Jellyfin's authorization header (pure parsing) and the `Caller` extractor |
+//! | `dto` | Jellyfin's JSON shapes |
+//! | `routes/*` | the API, one file per area |
+//! | `scan`, `probe` | the lease-guarded library scan and what it learns per file |
+//! | `demo` | the generated demo library |
+//! | `bootstrap` | the first administrator |
+//! | `transcoder` | the seam the HLS routes call (`TranscodeManager` plugs in there) |
+//! | `error`, `timefmt` | the handlers' error type; Jellyfin's date format |
+
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod demo;
+pub mod dto;
+pub mod error;
+pub mod probe;
+pub mod routes;
+pub mod scan;
+pub mod state;
+pub mod stores;
+pub mod timefmt;
+pub mod transcoder;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use media_ha::core::{BusMessage, EventPublisher};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::Config;
+
+use crate::server::state::{AppState, Shared};
+use crate::server::stores::Stores;
+
+/// Why the server could not start.
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    serve: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// The address it listens on (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<local_addr>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The shared state (stores, scan trigger), for tests and embedding.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (for up to `grace`), stops
+    /// the scan loop — releasing its lease so another replica can scan at once.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        match tokio::time::timeout(grace, self.serve).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => tracing::warn!(error = %err, "server ended with an error"),
+            Ok(Err(err)) => tracing::warn!(error = %err, "server task failed"),
+            Err(_) => tracing::warn!(
+                ?grace,
+                "requests still running after the grace period; dropping them"
+            ),
+        }
+        for task in self.background {
+            if tokio::time::timeout(grace, task).await.is_err() {
+                tracing::warn!("a background task did not stop in time");
+            }
+        }
+        tracing::info!("server stopped");
+    }
+}
+
+/// Opens the stores, prepares the library, binds `config.listen` and starts serving.
+///
+/// # Errors
+/// When the data directory, a store or the listening socket cannot be opened.
+pub async fn start(config: Config) -> Result<Server, StartError> {
+    tokio::fs::create_dir_all(&config.data_dir).await?;
+    let library_roots = if config.media.is_empty() {
+        vec![demo::ensure_demo_library(&config.data_dir, 15).await]
+    } else {
+        config.media.clone()
+    };
+    let stores = Stores::open(&config).await?;
+    bootstrap::ensure_admin(&stores, config.admin.as_ref()).await?;
+    let server_id = state::server_id(&config)?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let local_address = config
+        .advertise
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    tracing::info!(%addr, node = %config.node_id, server_id = %server_id, stores = %stores.description, roots = ?library_roots, "media-ha reference server starting");
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (scanner, scan_loop) = scan::channel();
+    let publisher = EventPublisher::new(stores.events.clone(), &config.node_id);
+    let events = stores.events.clone();
+    let state = AppState::new(Shared {
+        server_name: format!("media-ha ({})", config.node_id),
+        config,
+        stores,
+        server_id,
+        local_address,
+        library_roots,
+        publisher,
+        scanner,
+        transcoder: None,
+    });
+
+    let mut background = vec![tokio::spawn(
+        scan_loop.run(state.clone(), shutdown_rx.clone()),
+    )];
+    match events.subscribe().await {
+        Ok(sub) => background.push(tokio::spawn(log_events(sub, shutdown_rx.clone()))),
+        Err(err) => tracing::warn!(error = %err, "cannot subscribe to cluster events"),
+    }
+
+    let app = app(state.clone());
+    let mut stop = shutdown_rx;
+    let serve = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    Ok(Server {
+        addr,
+        state,
+        shutdown,
+        serve,
+        background,
+    })
+}
+
+/// The routes with every layer: request id, tracing, CORS, timeout, body limit.
+pub fn app(state: AppState) -> Router {
+    let config = &state.config;
+    let timeout = config.request_timeout;
+    let max_body = config.max_body_bytes;
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+    });
+    // Jellyfin allows any origin: web clients are often served from another host.
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .max_age(Duration::from_secs(3600));
+    routes::router()
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(trace)
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Logs cluster events (there is no cache to invalidate yet; a gap or resync is logged so an
+/// operator sees a flaky bus).
+async fn log_events(mut sub: media_ha::core::Subscription, mut stop: watch::Receiver<bool>) {
+    loop {
+        let msg = tokio::select! {
+            m = sub.next() => m,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match msg {
+            Some(BusMessage::Event(e)) => {
+                tracing::info!(topic = %e.topic, origin = %e.origin, seq = e.seq, payload = %e.payload, "cluster event")
+            }
+            Some(BusMessage::Gap {
+                origin,
+                expected,
+                received,
+            }) => tracing::warn!(%origin, expected, received, "cluster events missed"),
+            Some(BusMessage::Resync { reason }) => {
+                tracing::warn!(%reason, "cluster event bus resync")
+            }
+            None => return,
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The seam where the HLS routes meet a transcode manager.
+//!
+//! Why a trait here: the server's HLS routes (`routes::playback`) need four things — a master
+//! playlist, a media playlist, "give me segment *i* (waiting for it, taking the job over if its
+//! owner died)", and "stop this device's encodings" — while `ha-transcode`'s `TranscodeManager`
+//! is still being written. The routes depend on this trait only; wiring the manager in is one
+//! adapter implementing it, set as `Shared::transcoder` in `lib.rs`. Until then those routes
+//! answer 501 and never fake a segment.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use media_ha::core::Item;
+
+use crate::server::error::ApiError;
+
+/// One client's HLS request, as the routes parsed it.
+#[derive(Debug, Clone)]
+pub struct HlsRequest {
+    /// The source item.
+    pub item: Item,
+    /// The caller.
+    pub user_id: String,
+    /// The caller's device id.
+    pub device_id: String,
+    /// The play session (from PlaybackInfo).
+    pub play_session_id: Option<String>,
+    /// Every query parameter (lower-cased keys): codecs, bitrates, sizes, stream indexes.
+    pub params: HashMap<String, String>,
+}
+
+/// Transcoding as the HLS routes need it.
+#[async_trait]
+pub trait Transcoder: Send + Sync + std::fmt::Debug + 'static {
+    /// `master.m3u8`: the variant list pointing at `main.m3u8`.
+    async fn master_playlist(&self, req: &HlsRequest) -> Result<String, ApiError>;
+    /// `main.m3u8`: every segment listed up front (VOD), so seeking works at once.
+    async fn media_playlist(&self, req: &HlsRequest) -> Result<String, ApiError>;
+    /// Segment `index`: its file once written (waiting for the owner, or taking over an orphan).
+    async fn segment(&self, req: &HlsRequest, index: u32) -> Result<PathBuf, ApiError>;
+    /// `DELETE /Videos/ActiveEncodings`: the device stopped watching.
+    async fn stop(&self, device_id: &str, play_session_id: Option<&str>) -> Result<(), ApiError>;
+}
