@@ -90,7 +90,7 @@ pub(crate) fn job_reply(what: &'static str, v: Value) -> StoreResult<JobReply> {
 
 /// A job hash as a flat `field, value, …` list (HGETALL).
 pub(crate) fn job_record(what: &'static str, flat: &[Value]) -> StoreResult<JobRecord> {
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return Err(RedisStoreError::protocol(what, "odd field list"));
     }
     let mut fields = HashMap::with_capacity(flat.len() / 2);

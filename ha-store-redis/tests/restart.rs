@@ -1,0 +1,101 @@
+//! A Redis restart that loses every key: tokens keep growing, the client reconnects by itself.
+
+mod common;
+
+use std::time::Duration;
+
+use ha_core::LeaseManager;
+use ha_testkit::RedisServer;
+
+/// Retries `f` until it succeeds or `secs` pass (the server is coming back).
+async fn eventually<T, F, Fut>(secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ha_core::Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                assert!(
+                    e.is_transient(),
+                    "only transient errors expected, got {e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("no success within {secs} s: {e:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_grow_across_a_restart_that_lost_all_data() {
+    let mut redis = RedisServer::start().await;
+    let store = common::store_at(&redis.url()).await;
+    let leases = store.lease_manager();
+    let ttl = Duration::from_secs(30);
+
+    // Several tenures on a key before the restart.
+    let mut before = Vec::new();
+    for _ in 0..5 {
+        let lease = leases
+            .try_acquire("job:1", "a", ttl)
+            .await
+            .unwrap()
+            .unwrap();
+        before.push(lease.token);
+        assert!(leases.release(&lease).await.unwrap());
+    }
+    assert!(before.windows(2).all(|w| w[0] < w[1]), "{before:?}");
+    let last_before = *before.last().unwrap();
+    let held = leases
+        .try_acquire("job:1", "a", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+
+    redis.restart().await; // same port, empty data set, empty script cache
+
+    // The same client reconnects by itself; the old lease is gone with the data.
+    let after = eventually(15, || leases.try_acquire("job:1", "b", ttl)).await;
+    let after = after.expect("the key is free after a restart that lost it");
+    assert!(
+        after.token > held.token && after.token > last_before,
+        "token after restart {} not above {} (before restart)",
+        after.token,
+        held.token
+    );
+    // The old holder is fenced out: its renewal fails.
+    assert!(matches!(
+        leases.renew(&held).await,
+        Err(ha_core::Error::LeaseLost { .. })
+    ));
+    // And tokens keep growing from there.
+    assert!(leases.release(&after).await.unwrap());
+    let next = leases
+        .try_acquire("job:1", "c", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(next.token > after.token);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_backend_works_again_after_a_restart() {
+    let mut redis = RedisServer::start().await;
+    let store = common::store_at(&redis.url()).await;
+    store.ping().await.unwrap();
+    redis.restart().await;
+    eventually(15, || store.ping()).await;
+
+    // Scripts were flushed with the restart: EVALSHA reloads them (NOSCRIPT) transparently.
+    let slots = store.slot_limiter();
+    use ha_core::SlotLimiter;
+    let slot = eventually(15, || {
+        slots.try_acquire("pool", "a", 1, Duration::from_secs(5))
+    })
+    .await
+    .unwrap();
+    assert!(slots.release(&slot).await.unwrap());
+}
