@@ -113,7 +113,7 @@ async fn pump(
 }
 
 async fn run(
-    client: redis::Client,
+    store: RedisStore,
     channel: String,
     deadline: Duration,
     mut conn: (PubSubSink, PubSubStream),
@@ -133,7 +133,8 @@ async fn run(
                 _ = tx.closed() => return,
                 _ = tokio::time::sleep(delay) => {}
             }
-            match subscribe_once(client.clone(), channel.clone(), deadline).await {
+            // Asked again each time: under Sentinel the primary may have moved meanwhile.
+            match subscribe_once(store.pubsub_client(), channel.clone(), deadline).await {
                 Ok(parts) => break parts,
                 Err(e) => {
                     tracing::debug!(error = %e, ?delay, "event resubscribe failed");
@@ -172,11 +173,17 @@ impl EventBus for RedisEventBus {
     }
 
     async fn subscribe(&self) -> Result<Subscription> {
-        let client = self.store.pubsub_client().clone();
         let deadline = self.store.config().op_timeout;
-        let conn = subscribe_once(client.clone(), self.channel.clone(), deadline).await?;
+        let conn =
+            subscribe_once(self.store.pubsub_client(), self.channel.clone(), deadline).await?;
         let (tx, rx) = mpsc::channel(BUFFER);
-        tokio::spawn(run(client, self.channel.clone(), deadline, conn, tx));
+        tokio::spawn(run(
+            self.store.clone(),
+            self.channel.clone(),
+            deadline,
+            conn,
+            tx,
+        ));
         Ok(Subscription::new(rx))
     }
 }

@@ -71,8 +71,10 @@
 //! - **Eviction.** A lease evicted under memory pressure is a lease silently lost. Run Redis
 //!   with `maxmemory-policy noeviction` (writes fail loudly instead), or a `volatile-*` policy
 //!   if the instance also caches; never `allkeys-*`: it may evict a live lease or job record.
-//! - **Sentinel**: the primary is looked up at connect and again after connection failures;
-//!   calls in flight during a failover fail (`Unavailable`) and should be retried.
+//! - **Sentinel**: the primary is looked up at connect and again after connection failures
+//!   (or `READONLY` from a demoted primary); when it moved, the store switches its connection
+//!   and its subscribers to the new one (tested against a real sentinel failover). Calls in
+//!   flight during a failover fail (`Unavailable`) and should be retried.
 //! - **Cluster**: compiles and is routed by hash tags, but is not tested here; `list` indexes of
 //!   jobs and sessions live in one slot each.
 //!

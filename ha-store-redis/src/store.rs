@@ -26,7 +26,10 @@ pub struct RedisStore {
 struct Inner {
     conn: RwLock<Conn>,
     sentinel: Option<tokio::sync::Mutex<SentinelClient>>,
-    pubsub: redis::Client,
+    /// The address the single connection points at (to notice a Sentinel failover).
+    primary: std::sync::Mutex<String>,
+    /// Where subscribers connect (the primary; re-pointed after a Sentinel failover).
+    pubsub: RwLock<redis::Client>,
     keys: Keys,
     config: RedisStoreConfig,
     scripts: Scripts,
@@ -119,8 +122,12 @@ impl RedisStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 conn: RwLock::new(conn),
+                primary: std::sync::Mutex::new(format!(
+                    "{:?}",
+                    pubsub.get_connection_info().addr()
+                )),
                 sentinel,
-                pubsub,
+                pubsub: RwLock::new(pubsub),
                 keys: Keys::new(&config.prefix),
                 scripts: Scripts::new(),
                 config,
@@ -183,16 +190,21 @@ impl RedisStore {
         matches!(self.inner.config.target, Target::Cluster(_))
     }
 
-    pub(crate) fn pubsub_client(&self) -> &redis::Client {
-        &self.inner.pubsub
+    pub(crate) fn pubsub_client(&self) -> redis::Client {
+        self.inner
+            .pubsub
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// A clone of the shared connection.
     pub(crate) fn conn(&self) -> Conn {
-        match self.inner.conn.read() {
-            Ok(c) => c.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.inner
+            .conn
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Runs one Redis call under the configured deadline and classifies its error.
@@ -241,14 +253,36 @@ impl RedisStore {
                     return;
                 }
             };
+            // A primary that merely restarted keeps its address: its manager reconnects alone.
+            let addr = format!("{:?}", client.get_connection_info().addr());
+            {
+                let current = store
+                    .inner
+                    .primary
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if *current == addr {
+                    return;
+                }
+            }
             match manager_for(&client, &store.inner.config).await {
                 Ok(manager) => {
-                    tracing::info!(addr = ?client.get_connection_info().addr(), "redis primary re-resolved through sentinel");
-                    let mut guard = match store.inner.conn.write() {
-                        Ok(g) => g,
-                        Err(poisoned) => poisoned.into_inner(),
-                    };
-                    *guard = Conn::Single(manager);
+                    tracing::info!(%addr, "redis primary moved (sentinel failover); switching");
+                    *store
+                        .inner
+                        .conn
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Conn::Single(manager);
+                    *store
+                        .inner
+                        .pubsub
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = client;
+                    *store
+                        .inner
+                        .primary
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = addr;
                 }
                 Err(e) => tracing::warn!(error = %e, "connecting to the sentinel primary failed"),
             }

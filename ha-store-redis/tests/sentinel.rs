@@ -1,0 +1,179 @@
+//! The Sentinel path: resolve the primary through a real `redis-server --sentinel`.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ha_core::{BusMessage, EventBus, EventPublisher, LeaseManager};
+use ha_store_redis::{RedisStore, RedisStoreConfig, Target};
+use ha_testkit::RedisServer;
+
+/// A sentinel process, killed on drop.
+struct Sentinel {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Sentinel {
+    async fn start(primary_port: u16) -> Sentinel {
+        let port = ha_testkit::free_port();
+        let dir = std::env::temp_dir().join(ha_testkit::unique("ha-sentinel"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\n\
+                 sentinel monitor media-ha 127.0.0.1 {primary_port} 1\n\
+                 sentinel down-after-milliseconds media-ha 1000\n\
+                 sentinel failover-timeout media-ha 5000\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (sentinel mode) runs");
+        let sentinel = Sentinel { child, port, dir };
+        // Wait until it answers for the service.
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let answer: redis::RedisResult<Vec<String>> = async {
+                let mut c = client.get_multiplexed_async_connection().await?;
+                redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg("media-ha")
+                    .query_async(&mut c)
+                    .await
+            }
+            .await;
+            if answer.is_ok_and(|a| a.len() == 2) {
+                return sentinel;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "sentinel not ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_and_events_through_sentinel() {
+    let primary = RedisServer::start().await;
+    let sentinel = Sentinel::start(primary.port()).await;
+    let url = format!("redis+sentinel://127.0.0.1:{}/media-ha", sentinel.port);
+    assert!(matches!(
+        Target::parse(&url).unwrap(),
+        Target::Sentinel { .. }
+    ));
+    let config = RedisStoreConfig::from_url(&url)
+        .unwrap()
+        .prefix(ha_testkit::unique("sentinel"));
+    let store = RedisStore::connect_with(config).await.unwrap();
+
+    let leases = store.lease_manager();
+    let lease = leases
+        .try_acquire("k", "a", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    // The lease really is on the primary the sentinel named.
+    let mut raw = redis::Client::open(primary.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*sentinel*lease:k}")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(leases.release(&lease).await.unwrap());
+
+    let bus: Arc<dyn EventBus> = Arc::new(store.event_bus());
+    let mut sub = bus.subscribe().await.unwrap();
+    EventPublisher::new(bus.clone(), "n")
+        .publish("t", serde_json::json!({}))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap();
+    assert!(matches!(got, Some(BusMessage::Event(_))), "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_follows_a_sentinel_failover() {
+    let mut primary = RedisServer::start().await;
+    let replica = RedisServer::start().await;
+    let mut raw = redis::Client::open(replica.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(primary.port())
+        .query_async::<()>(&mut raw)
+        .await
+        .unwrap();
+    let sentinel = Sentinel::start(primary.port()).await;
+    let url = format!("redis+sentinel://127.0.0.1:{}/media-ha", sentinel.port);
+    let config = RedisStoreConfig::from_url(&url)
+        .unwrap()
+        .prefix(ha_testkit::unique("failover"))
+        .op_timeout(Duration::from_secs(1));
+    let store = RedisStore::connect_with(config).await.unwrap();
+    let leases = store.lease_manager();
+    let before = leases
+        .try_acquire("k", "a", Duration::from_secs(2))
+        .await
+        .unwrap()
+        .unwrap();
+
+    primary.kill();
+    // Retry until the sentinel promoted the replica and the store switched to it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let after = loop {
+        match leases.try_acquire("k2", "b", Duration::from_secs(2)).await {
+            Ok(Some(lease)) => break lease,
+            Ok(None) => panic!("k2 was never taken"),
+            Err(e) => {
+                assert!(e.is_transient(), "{e:?}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no failover within 40 s: {e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    // Tokens come from the (shared, local) clock: larger than before the failover.
+    assert!(after.token > before.token);
+    // The promotion dropped our old connections to it; open a fresh one.
+    let mut raw = redis::Client::open(replica.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(info.contains("role:master"), "{info}");
+}
