@@ -1,0 +1,296 @@
+//! How to reach PostgreSQL: a URL plus the few knobs that matter for availability.
+//!
+//! # Why these knobs
+//!
+//! * `statement_timeout` is set on every connection at start-up (a `-c` option in the startup
+//!   packet, so it costs no round trip): a statement stuck behind a lock or on a wedged server
+//!   fails with SQLSTATE 57014, which surfaces as [`ha_core::Error::Timeout`] instead of a hang.
+//!   Every call is also bounded on the client side (the timeout plus the pool wait plus a
+//!   second), for a server that stopped answering altogether.
+//! * `wait_timeout` / `connect_timeout` bound the pool: when every connection is busy or the
+//!   server is down, callers get `Timeout`/`Unavailable` quickly instead of queueing forever.
+//! * `schema` puts every table in one schema (created on first start): several deployments or
+//!   test runs can share one database.
+//!
+//! # TLS
+//!
+//! Connections are plain TCP (or Unix sockets) today. For TLS, put the database behind a local
+//! TLS-terminating proxy (e.g. a sidecar) or use a private network; a `tls` feature built on
+//! `tokio-postgres-rustls` is planned (the connector is the only thing that changes: the pool is
+//! built in one place, [`crate::PgStore::connect`]).
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use ha_store_pg::PgStoreConfig;
+//!
+//! let config = PgStoreConfig::from_url("postgres://media@db.internal/media?schema=media_ha&pool_size=8")
+//!     .unwrap()
+//!     .statement_timeout(Duration::from_secs(3));
+//! assert_eq!(config.schema_name(), "media_ha");
+//! assert_eq!(config.max_pool_size(), 8);
+//! ```
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::{PgError, PgResult};
+
+/// Where and how to connect. Build it with [`PgStoreConfig::from_url`] and the builder methods.
+#[derive(Debug, Clone)]
+pub struct PgStoreConfig {
+    pub(crate) pg: tokio_postgres::Config,
+    pub(crate) schema: String,
+    pub(crate) pool_size: usize,
+    pub(crate) statement_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) wait_timeout: Duration,
+    pub(crate) verify_on_checkout: bool,
+}
+
+/// The parameters this crate reads from a URL's query string (the rest go to tokio-postgres).
+const OWN_PARAMS: [&str; 5] = [
+    "schema",
+    "pool_size",
+    "statement_timeout_ms",
+    "wait_timeout_ms",
+    "verify_on_checkout",
+];
+
+impl PgStoreConfig {
+    /// Parses a `postgres://user:password@host:port/dbname?...` URL (or a `key=value`
+    /// connection string). Besides tokio-postgres' own parameters (`connect_timeout`,
+    /// `application_name`, `options`, …) the query string may carry `schema`, `pool_size`,
+    /// `statement_timeout_ms`, `wait_timeout_ms` and `verify_on_checkout`.
+    ///
+    /// # Errors
+    /// [`ha_core::Error::Invalid`] when the URL or a parameter does not parse.
+    pub fn from_url(url: &str) -> ha_core::Result<Self> {
+        Ok(Self::parse(url)?)
+    }
+
+    fn parse(url: &str) -> PgResult<Self> {
+        let (base, own) = split_own_params(url);
+        let pg = tokio_postgres::Config::from_str(&base)
+            .map_err(|e| PgError::Config(format!("cannot parse postgres URL: {e}")))?;
+        let mut config = Self::from_pg_config(pg);
+        for (key, value) in own {
+            let millis = || {
+                value
+                    .parse::<u64>()
+                    .map(Duration::from_millis)
+                    .map_err(|_| PgError::Config(format!("{key}={value:?} is not a number")))
+            };
+            match key.as_str() {
+                "schema" => config.schema = value.clone(),
+                "pool_size" => {
+                    config.pool_size = value
+                        .parse()
+                        .map_err(|_| PgError::Config(format!("pool_size={value:?}")))?
+                }
+                "statement_timeout_ms" => config.statement_timeout = millis()?,
+                "wait_timeout_ms" => config.wait_timeout = millis()?,
+                "verify_on_checkout" => config.verify_on_checkout = value == "true" || value == "1",
+                _ => {}
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A configuration from an already built tokio-postgres one, with the defaults: schema
+    /// `public`, 16 connections, 5 s statement timeout, 5 s connect timeout (unless set), 5 s
+    /// pool wait, fast recycling.
+    pub fn from_pg_config(pg: tokio_postgres::Config) -> Self {
+        let connect_timeout = pg
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(Duration::from_secs(5));
+        Self {
+            pg,
+            schema: "public".into(),
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(5),
+            connect_timeout,
+            wait_timeout: Duration::from_secs(5),
+            verify_on_checkout: false,
+        }
+    }
+
+    /// Puts every table in `schema` (created if missing). Lower-case ASCII letters, digits and
+    /// `_`, starting with a letter or `_`, at most 63 bytes.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// At most `size` pooled connections (the event bus's listening connections are extra).
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// The server-side `statement_timeout` of every connection.
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = timeout;
+        self
+    }
+
+    /// How long opening a connection may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a call waits for a free pooled connection.
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// Check each connection with a round trip before handing it out (deadpool's
+    /// `RecyclingMethod::Verified`). Off by default: a connection the server closed is noticed
+    /// without it (the driver marks it closed), and a call on one that broke silently fails
+    /// with `Unavailable` once and the connection is discarded.
+    pub fn verify_on_checkout(mut self, verify: bool) -> Self {
+        self.verify_on_checkout = verify;
+        self
+    }
+
+    /// The schema the tables live in.
+    pub fn schema_name(&self) -> &str {
+        &self.schema
+    }
+
+    /// The pool's size.
+    pub fn max_pool_size(&self) -> usize {
+        self.pool_size
+    }
+
+    /// The statement timeout in force.
+    pub fn get_statement_timeout(&self) -> Duration {
+        self.statement_timeout
+    }
+
+    /// The client-side bound on one call: statement timeout + pool wait + connect + 1 s.
+    pub(crate) fn call_deadline(&self) -> Duration {
+        self.statement_timeout + self.wait_timeout + self.connect_timeout + Duration::from_secs(1)
+    }
+
+    pub(crate) fn validate(&self) -> PgResult<()> {
+        validate_schema(&self.schema)?;
+        if self.pool_size == 0 {
+            return Err(PgError::Config("pool_size must be at least 1".into()));
+        }
+        if self.statement_timeout.is_zero() {
+            return Err(PgError::Config(
+                "statement_timeout must be positive (0 would disable it)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The tokio-postgres configuration every connection uses: the caller's, plus
+    /// `search_path`, `statement_timeout` and the connect timeout.
+    pub(crate) fn connection_config(&self) -> tokio_postgres::Config {
+        let mut pg = self.pg.clone();
+        let mut options = pg.get_options().unwrap_or_default().to_owned();
+        if !options.is_empty() {
+            options.push(' ');
+        }
+        options.push_str(&format!(
+            "-c search_path={} -c statement_timeout={}",
+            self.schema,
+            self.statement_timeout.as_millis().max(1)
+        ));
+        pg.options(&options);
+        pg.connect_timeout(self.connect_timeout);
+        pg.keepalives(true);
+        pg.keepalives_idle(Duration::from_secs(30));
+        if pg.get_application_name().is_none() {
+            pg.application_name("media-ha");
+        }
+        pg
+    }
+}
+
+impl FromStr for PgStoreConfig {
+    type Err = ha_core::Error;
+
+    fn from_str(url: &str) -> ha_core::Result<Self> {
+        Self::from_url(url)
+    }
+}
+
+/// Checks a schema name (it ends up in `CREATE SCHEMA` and in the startup options, so only a
+/// plain lower-case identifier is accepted: no quoting, no case folding surprises).
+pub(crate) fn validate_schema(schema: &str) -> PgResult<()> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !schema.as_bytes()[0].is_ascii_digit();
+    if ok {
+        Ok(())
+    } else {
+        Err(PgError::Config(format!(
+            "schema {schema:?} must be 1-63 bytes of [a-z0-9_], not starting with a digit"
+        )))
+    }
+}
+
+/// Splits this crate's own parameters off a URL's query string.
+fn split_own_params(url: &str) -> (String, Vec<(String, String)>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), Vec::new());
+    };
+    let mut own = Vec::new();
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if OWN_PARAMS.contains(&key) {
+            own.push((key.to_owned(), value.to_owned()));
+        } else {
+            rest.push(pair);
+        }
+    }
+    let base = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (base, own)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parameters_are_split_between_us_and_the_driver() {
+        let c = PgStoreConfig::from_url(
+            "postgres://u@localhost:5433/db?schema=s1&application_name=x&pool_size=3&statement_timeout_ms=250",
+        )
+        .unwrap();
+        assert_eq!(c.schema_name(), "s1");
+        assert_eq!(c.max_pool_size(), 3);
+        assert_eq!(c.get_statement_timeout(), Duration::from_millis(250));
+        assert_eq!(c.pg.get_application_name(), Some("x"));
+        assert_eq!(c.pg.get_dbname(), Some("db"));
+        let opts = c.connection_config().get_options().unwrap().to_owned();
+        assert!(opts.contains("search_path=s1"), "{opts}");
+        assert!(opts.contains("statement_timeout=250"), "{opts}");
+    }
+
+    #[test]
+    fn bad_schemas_and_sizes_are_rejected() {
+        for bad in ["", "Upper", "1abc", "a-b", "a;drop", &"x".repeat(64)] {
+            assert!(validate_schema(bad).is_err(), "{bad:?}");
+        }
+        assert!(PgStoreConfig::from_url("postgres://u@h/db?pool_size=0").is_err());
+        assert!(PgStoreConfig::from_url("postgres://u@h/db?pool_size=x").is_err());
+        assert!(PgStoreConfig::from_url("not a url ===").is_err());
+    }
+}

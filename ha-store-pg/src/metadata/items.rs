@@ -1,0 +1,243 @@
+//! The `items` table: upserts, lookups and paged listings (recursive ones with a recursive CTE).
+
+use ha_core::metadata::MAX_PAGE;
+use ha_core::{Item, ItemKind, ItemQuery, ItemSort, Page};
+use sha2::{Digest, Sha256};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use super::validate;
+use crate::convert::{col, opt_to_i64, opt_to_u64, to_i64, to_u64};
+use crate::error::{PgError, PgResult};
+use crate::PgStore;
+
+const COLUMNS: &str = "items.id, items.parent_id, items.path, items.kind, items.name, \
+                       items.date_added_ms, items.size_bytes, items.runtime_ticks, \
+                       items.container, items.probe_json";
+
+const UPSERT: &str = "\
+INSERT INTO items (id, parent_id, path, path_sha256, kind, name, name_key, date_added_ms,
+                   size_bytes, runtime_ticks, container, probe_json)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (id) DO UPDATE SET
+    parent_id = EXCLUDED.parent_id, path = EXCLUDED.path, path_sha256 = EXCLUDED.path_sha256,
+    kind = EXCLUDED.kind, name = EXCLUDED.name, name_key = EXCLUDED.name_key,
+    date_added_ms = EXCLUDED.date_added_ms, size_bytes = EXCLUDED.size_bytes,
+    runtime_ticks = EXCLUDED.runtime_ticks, container = EXCLUDED.container,
+    probe_json = EXCLUDED.probe_json";
+
+const DELETE: &str = "DELETE FROM items WHERE id = $1";
+
+/// Descendants of `$1`. `UNION` (not `UNION ALL`) drops rows already seen, so a parent cycle in
+/// bad data ends the recursion instead of looping.
+const DESCENDANTS: &str = "\
+WITH RECURSIVE tree (id) AS (
+    SELECT id FROM items WHERE parent_id = $1
+    UNION
+    SELECT i.id FROM items i JOIN tree t ON i.parent_id = t.id
+)";
+
+/// The unique key of a path (see the migration: paths of any length stay unique).
+pub(crate) fn path_key(path: &str) -> Vec<u8> {
+    Sha256::digest(path.as_bytes()).to_vec()
+}
+
+pub(super) async fn upsert(store: &PgStore, item: &Item) -> PgResult<()> {
+    validate("item id", &item.id)?;
+    if item.path.is_empty() {
+        return Err(PgError::Invalid("item path must not be empty".into()));
+    }
+    let conn = store.conn("upsert item").await?;
+    let row = Encoded::new(item)?;
+    conn.execute(UPSERT, &row.params())
+        .await
+        .map_err(|e| match e {
+            PgError::Unique { .. } => {
+                tracing::debug!(error = ?e, "item path conflict");
+                PgError::Conflict(format!(
+                    "path {:?} already belongs to another item",
+                    item.path
+                ))
+            }
+            e => e,
+        })?;
+    Ok(())
+}
+
+/// An item's bind parameters (owned, so they outlive the call).
+pub(crate) struct Encoded<'a> {
+    item: &'a Item,
+    path_sha256: Vec<u8>,
+    kind: &'static str,
+    name_key: String,
+    date_added_ms: i64,
+    size_bytes: Option<i64>,
+}
+
+impl<'a> Encoded<'a> {
+    pub(crate) fn new(item: &'a Item) -> PgResult<Self> {
+        Ok(Self {
+            item,
+            path_sha256: path_key(&item.path),
+            kind: item.kind.as_str(),
+            name_key: item.name.to_lowercase(),
+            date_added_ms: to_i64("date_added_ms", item.date_added_ms)?,
+            size_bytes: opt_to_i64("size_bytes", item.size_bytes)?,
+        })
+    }
+
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 12] {
+        [
+            &self.item.id,
+            &self.item.parent_id,
+            &self.item.path,
+            &self.path_sha256,
+            &self.kind,
+            &self.item.name,
+            &self.name_key,
+            &self.date_added_ms,
+            &self.size_bytes,
+            &self.item.runtime_ticks,
+            &self.item.container,
+            &self.item.probe_json,
+        ]
+    }
+}
+
+pub(crate) const UPSERT_SQL: &str = UPSERT;
+
+pub(super) async fn get(store: &PgStore, id: &str) -> PgResult<Option<Item>> {
+    let conn = store.conn("get item").await?;
+    let sql = format!("SELECT {COLUMNS} FROM items WHERE id = $1");
+    conn.query_opt(&sql, &[&id])
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
+}
+
+pub(super) async fn get_by_path(store: &PgStore, path: &str) -> PgResult<Option<Item>> {
+    let conn = store.conn("get item by path").await?;
+    let sql = format!("SELECT {COLUMNS} FROM items WHERE path_sha256 = $1 AND path = $2");
+    conn.query_opt(&sql, &[&path_key(path), &path])
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
+}
+
+pub(super) async fn delete(store: &PgStore, id: &str) -> PgResult<bool> {
+    let conn = store.conn("delete item").await?;
+    Ok(conn.execute(DELETE, &[&id]).await? > 0)
+}
+
+/// One listing, as SQL text built only from the constant fragments above (never from input)
+/// and its parameters.
+struct Listing<'q> {
+    with: &'static str,
+    from: &'static str,
+    filter: String,
+    params: Vec<&'q (dyn ToSql + Sync)>,
+}
+
+impl<'q> Listing<'q> {
+    fn new(query: &'q ItemQuery, kinds: &'q Vec<&'static str>, search: &'q Option<String>) -> Self {
+        let mut params: Vec<&'q (dyn ToSql + Sync)> = Vec::new();
+        let (with, from, mut filter) = match (&query.parent_id, query.recursive) {
+            (None, false) => ("", "FROM items", "items.parent_id IS NULL".to_owned()),
+            (None, true) => ("", "FROM items", "TRUE".to_owned()),
+            (Some(parent), false) => {
+                params.push(parent);
+                ("", "FROM items", "items.parent_id = $1".to_owned())
+            }
+            (Some(parent), true) => {
+                params.push(parent);
+                (
+                    DESCENDANTS,
+                    "FROM items JOIN tree USING (id)",
+                    "TRUE".to_owned(),
+                )
+            }
+        };
+        if !kinds.is_empty() {
+            params.push(kinds);
+            filter.push_str(&format!(" AND items.kind = ANY(${}::text[])", params.len()));
+        }
+        if let Some(term) = search {
+            params.push(term);
+            filter.push_str(&format!(
+                " AND strpos(items.name_key, ${}::text) > 0",
+                params.len()
+            ));
+        }
+        Self {
+            with,
+            from,
+            filter,
+            params,
+        }
+    }
+
+    /// `[WITH …] SELECT <columns> FROM … WHERE …`.
+    fn select(&self, columns: &str) -> String {
+        format!(
+            "{} SELECT {columns} {} WHERE {}",
+            self.with, self.from, self.filter
+        )
+    }
+}
+
+pub(super) async fn query(store: &PgStore, query: &ItemQuery) -> PgResult<Page<Item>> {
+    let kinds: Vec<&'static str> = query.kinds.iter().map(|k| k.as_str()).collect();
+    let search = query.search_term.as_ref().map(|s| s.to_lowercase());
+    let listing = Listing::new(query, &kinds, &search);
+    let dir = if query.descending { "DESC" } else { "ASC" };
+    let order = match query.sort {
+        ItemSort::Name => format!("items.name_key {dir}, items.id {dir}"),
+        ItemSort::DateAdded => format!("items.date_added_ms {dir}, items.id {dir}"),
+    };
+    let limit = i64::from(query.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE));
+    let offset = i64::from(query.start_index);
+    let mut params = listing.params.clone();
+    params.push(&offset);
+    params.push(&limit);
+    let sql = format!(
+        "{} ORDER BY {order} OFFSET ${} LIMIT ${}",
+        listing.select(&format!("{COLUMNS}, count(*) OVER () AS total")),
+        params.len() - 1,
+        params.len()
+    );
+    let conn = store.conn("query items").await?;
+    let rows = conn.query(&sql, &params).await?;
+    let total = match rows.first() {
+        Some(row) => to_u64("total", col(row, "total")?)?,
+        // An empty page says nothing about the total: count separately (rare: past the end).
+        None if offset > 0 => {
+            let sql = listing.select("count(*) AS total");
+            let row = conn.query_one(&sql, &listing.params).await?;
+            to_u64("total", col(&row, "total")?)?
+        }
+        None => 0,
+    };
+    let items = rows.iter().map(decode).collect::<PgResult<_>>()?;
+    Ok(Page { items, total })
+}
+
+pub(crate) fn decode(row: &Row) -> PgResult<Item> {
+    let kind: String = col(row, "kind")?;
+    Ok(Item {
+        id: col(row, "id")?,
+        parent_id: col(row, "parent_id")?,
+        path: col(row, "path")?,
+        kind: ItemKind::parse(&kind).map_err(|e| PgError::Decode {
+            what: "item kind".into(),
+            source: Box::new(e),
+        })?,
+        name: col(row, "name")?,
+        date_added_ms: to_u64("date_added_ms", col(row, "date_added_ms")?)?,
+        size_bytes: opt_to_u64("size_bytes", col(row, "size_bytes")?)?,
+        runtime_ticks: col(row, "runtime_ticks")?,
+        container: col(row, "container")?,
+        probe_json: col(row, "probe_json")?,
+    })
+}

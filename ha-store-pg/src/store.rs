@@ -1,0 +1,249 @@
+//! The connection pool every backend of this crate shares, and the one way calls reach it.
+//!
+//! # Why one helper for every call
+//!
+//! Every contract call does the same four things: take a pooled connection (bounded by the pool
+//! wait timeout), run prepared statements (cached per connection), classify errors, and bound
+//! the whole call on the client side so a server that stopped answering cannot hang the caller.
+//! [`PgStore::call`] and [`Conn`] do them once.
+//!
+//! # Restarts
+//!
+//! When PostgreSQL restarts, calls in flight fail with [`ha_core::Error::Unavailable`]; the
+//! driver marks their connections closed and deadpool drops closed connections when they come
+//! back (or, with [`PgStoreConfig::verify_on_checkout`], after a failed check), so the pool
+//! heals by itself once the server is back. Nothing is retried behind the caller's back: a
+//! write that failed may or may not have committed, and only the caller knows whether
+//! repeating it is safe.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use crate::config::PgStoreConfig;
+use crate::error::{PgError, PgResult};
+use crate::migrate::{self, MigrationReport};
+use crate::{PgEventBus, PgJobStore, PgLeaseManager, PgMetadataRepo, PgSessionStore};
+
+/// A pool of connections to one database schema, and the factory for the backends.
+///
+/// Cheap to clone (an `Arc`). Every backend made from one store shares its pool.
+///
+/// # Example
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use ha_core::MetadataRepo;
+/// use ha_store_pg::{PgStore, PgStoreConfig};
+///
+/// # async fn demo() -> ha_core::Result<()> {
+/// let config = PgStoreConfig::from_url("postgres://media@localhost/media?schema=media_ha")?;
+/// let store = PgStore::connect(config).await?; // runs pending migrations, once per cluster
+/// let repo = store.metadata();
+/// let users = repo.list_users().await?;
+/// let jobs = store.jobs(Duration::from_secs(300));
+/// # let _ = (users, jobs);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: Pool,
+    config: PgStoreConfig,
+}
+
+impl PgStore {
+    /// Builds the pool and brings the schema up to date (see [`crate::migrate`]).
+    ///
+    /// # Errors
+    /// [`ha_core::Error::Invalid`]/`Backend` for a bad configuration or a failed migration,
+    /// [`ha_core::Error::Unavailable`] when the server cannot be reached.
+    pub async fn connect(config: PgStoreConfig) -> ha_core::Result<Self> {
+        let store = Self::connect_without_migrating(config)?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Builds the pool without touching the schema (connections open lazily, on first use).
+    ///
+    /// # Errors
+    /// [`ha_core::Error::Backend`] for an unusable configuration.
+    pub fn connect_without_migrating(config: PgStoreConfig) -> ha_core::Result<Self> {
+        config.validate()?;
+        let manager = Manager::from_config(
+            config.connection_config(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: if config.verify_on_checkout {
+                    RecyclingMethod::Verified
+                } else {
+                    RecyclingMethod::Fast
+                },
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(config.wait_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.statement_timeout))
+            .build()
+            .map_err(|e| PgError::Config(format!("cannot build the pool: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner { pool, config }),
+        })
+    }
+
+    /// Runs pending migrations on a dedicated connection under an advisory lock. Safe to call
+    /// from many replicas at once: exactly one applies each migration.
+    ///
+    /// # Errors
+    /// As for [`connect`](Self::connect).
+    pub async fn migrate(&self) -> ha_core::Result<MigrationReport> {
+        Ok(migrate::run(&self.inner.config).await?)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PgStoreConfig {
+        &self.inner.config
+    }
+
+    /// The underlying pool (for health checks or queries of your own).
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// The [`ha_core::MetadataRepo`] on this store.
+    pub fn metadata(&self) -> PgMetadataRepo {
+        PgMetadataRepo::new(self.clone())
+    }
+
+    /// The [`ha_core::LeaseManager`] on this store.
+    pub fn leases(&self) -> PgLeaseManager {
+        PgLeaseManager::new(self.clone())
+    }
+
+    /// The [`ha_core::TranscodeJobStore`] on this store; records live `retention` after their
+    /// last write.
+    pub fn jobs(&self, retention: Duration) -> PgJobStore {
+        PgJobStore::new(self.clone(), retention)
+    }
+
+    /// The [`ha_core::SessionStore`] on this store.
+    pub fn sessions(&self) -> PgSessionStore {
+        PgSessionStore::new(self.clone())
+    }
+
+    /// The [`ha_core::EventBus`] on this store (LISTEN/NOTIFY on a channel per schema).
+    pub fn events(&self) -> PgEventBus {
+        PgEventBus::new(self.clone())
+    }
+
+    /// Runs `fut` with the client-side deadline, converting the error for the contract.
+    pub(crate) async fn call<T>(
+        &self,
+        what: &'static str,
+        fut: impl Future<Output = PgResult<T>>,
+    ) -> ha_core::Result<T> {
+        let after = self.inner.config.call_deadline();
+        match tokio::time::timeout(after, fut).await {
+            Ok(result) => result.map_err(Into::into),
+            Err(_) => Err(ha_core::Error::Timeout {
+                what: what.to_owned(),
+                after,
+            }),
+        }
+    }
+
+    /// A pooled connection for `what`.
+    pub(crate) async fn conn(&self, what: &'static str) -> PgResult<Conn> {
+        let config = &self.inner.config;
+        let client = self.inner.pool.get().await.map_err(|e| {
+            PgError::from_pool(what, e, config.wait_timeout, config.statement_timeout)
+        })?;
+        Ok(Conn {
+            client,
+            what,
+            statement_timeout: config.statement_timeout,
+        })
+    }
+
+    /// Classifies a driver error for `what`.
+    pub(crate) fn db_error(&self, what: &'static str, err: tokio_postgres::Error) -> PgError {
+        PgError::from_db(what, err, self.inner.config.statement_timeout)
+    }
+}
+
+/// Parameters of a statement.
+pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// A pooled connection bound to one operation, with prepared-statement caching and error
+/// classification.
+pub(crate) struct Conn {
+    client: deadpool_postgres::Object,
+    what: &'static str,
+    statement_timeout: Duration,
+}
+
+impl Conn {
+    fn err(&self, e: tokio_postgres::Error) -> PgError {
+        PgError::from_db(self.what, e, self.statement_timeout)
+    }
+
+    async fn statement(&self, sql: &str) -> PgResult<tokio_postgres::Statement> {
+        self.client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every row.
+    pub(crate) async fn query(&self, sql: &str, params: Params<'_>) -> PgResult<Vec<Row>> {
+        let stmt = self.statement(sql).await?;
+        self.client
+            .query(&stmt, params)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// At most one row.
+    pub(crate) async fn query_opt(&self, sql: &str, params: Params<'_>) -> PgResult<Option<Row>> {
+        let stmt = self.statement(sql).await?;
+        self.client
+            .query_opt(&stmt, params)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Exactly one row.
+    pub(crate) async fn query_one(&self, sql: &str, params: Params<'_>) -> PgResult<Row> {
+        let stmt = self.statement(sql).await?;
+        self.client
+            .query_one(&stmt, params)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// The number of rows changed.
+    pub(crate) async fn execute(&self, sql: &str, params: Params<'_>) -> PgResult<u64> {
+        let stmt = self.statement(sql).await?;
+        self.client
+            .execute(&stmt, params)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// The raw client, for transactions.
+    pub(crate) fn client_mut(&mut self) -> &mut deadpool_postgres::Object {
+        &mut self.client
+    }
+}
