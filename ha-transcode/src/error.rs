@@ -77,6 +77,13 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The file cannot be played as asked: no audio or video stream, or the requested audio or
+    /// subtitle stream does not exist.
+    #[error("not playable: {reason}")]
+    NotPlayable {
+        /// What is missing.
+        reason: String,
+    },
     /// A blocking task (run with `spawn_blocking`) panicked or was cancelled.
     #[error("blocking task for {what} failed")]
     Join {
@@ -186,9 +193,10 @@ impl Error {
 impl From<Error> for ha_core::Error {
     fn from(err: Error) -> Self {
         match err {
-            Error::Io { ref path, ref source }
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
+            Error::Io {
+                ref path,
+                ref source,
+            } if source.kind() == std::io::ErrorKind::NotFound => {
                 ha_core::Error::NotFound(path.display().to_string())
             }
             Error::ProbeTimeout { ref path, after } => ha_core::Error::Timeout {
@@ -200,6 +208,7 @@ impl From<Error> for ha_core::Error {
             | Error::NotMedia { .. }
             | Error::NoStreams { .. } => ha_core::Error::decode("media file", err),
             Error::InvalidProfile { .. } => ha_core::Error::decode("device profile", err),
+            Error::NotPlayable { reason } => ha_core::Error::Invalid(reason),
             // A veto carries the manager's own reason (Fenced, LeaseLost): hand it back as is.
             Error::Vetoed { source, .. } => source,
             Error::WorkerStalled { after } => ha_core::Error::Timeout {
@@ -250,7 +259,10 @@ mod tests {
             path: "/nope".into(),
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         };
-        assert!(matches!(ha_core::Error::from(err), ha_core::Error::NotFound(_)));
+        assert!(matches!(
+            ha_core::Error::from(err),
+            ha_core::Error::NotFound(_)
+        ));
         let err = Error::ProbeTimeout {
             path: "/fifo".into(),
             after: Duration::from_secs(1),
