@@ -28,11 +28,15 @@ pub const DATABASE_URL_VAR: &str = "HA_TEST_DATABASE_URL";
 /// start.
 pub async fn redis_url() -> String {
     if let Some(url) = env_url(REDIS_URL_VAR) {
+        // Captured by the test harness: shown only when the test fails, which is when it helps.
+        eprintln!("ha-testkit: Redis from {REDIS_URL_VAR}: {url}");
         return url;
     }
     #[cfg(feature = "containers")]
     if docker_available() {
-        return crate::containers::redis().await;
+        let url = crate::containers::redis().await;
+        eprintln!("ha-testkit: Redis from a testcontainers container: {url}");
+        return url;
     }
     panic!(
         "{}",
@@ -52,11 +56,14 @@ pub async fn redis_url() -> String {
 /// start.
 pub async fn postgres_url() -> String {
     if let Some(url) = env_url(DATABASE_URL_VAR) {
+        eprintln!("ha-testkit: PostgreSQL from {DATABASE_URL_VAR}: {url}");
         return url;
     }
     #[cfg(feature = "containers")]
     if docker_available() {
-        return crate::containers::postgres().await;
+        let url = crate::containers::postgres().await;
+        eprintln!("ha-testkit: PostgreSQL from a testcontainers container: {url}");
+        return url;
     }
     panic!(
         "{}",
