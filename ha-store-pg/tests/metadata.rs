@@ -16,7 +16,8 @@ async fn repo() -> PgMetadataRepo {
 /// One real Argon2 PHC hash, computed once (hashing is slow in debug builds).
 fn phc() -> String {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| auth::hash_password("pw").unwrap()).clone()
+    HASH.get_or_init(|| auth::hash_password("pw").unwrap())
+        .clone()
 }
 
 fn user(name: &str) -> User {
