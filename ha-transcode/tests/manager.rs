@@ -1,5 +1,6 @@
 //! TranscodeManager with several managers ("replicas") in one process sharing stores and a
-//! segment directory, running real worker processes on real media.
+//! segment directory, running real worker processes on real media. Every scenario runs twice:
+//! on the in-process stores and on a real Redis.
 
 mod support;
 
@@ -66,7 +67,7 @@ fn rendition(source: &Path) -> Rendition {
     }
 }
 
-fn stores() -> ManagerStores {
+fn memory_stores() -> ManagerStores {
     ManagerStores {
         leases: Arc::new(MemoryLeaseManager::new()),
         jobs: Arc::new(MemoryJobStore::new()),
@@ -172,10 +173,8 @@ async fn fetch_all(managers: &[&TranscodeManager], r: &Rendition, from: u32) -> 
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_viewers_on_two_replicas_share_one_job() {
+async fn two_viewers_on_two_replicas_share_one_job(s: ManagerStores) {
     let dir = scratch_dir("mgr-shared");
-    let s = stores();
     let a = manager(config("a"), &s, &dir).await;
     let b = manager(config("b"), &s, &dir).await;
     let r = rendition(&source());
@@ -195,10 +194,8 @@ async fn two_viewers_on_two_replicas_share_one_job() {
     b.shutdown(Duration::from_secs(10)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices() {
+async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices(s: ManagerStores) {
     let dir = scratch_dir("mgr-takeover");
-    let s = stores();
     let a = manager(config("a"), &s, &dir).await;
     let b = manager(config("b"), &s, &dir).await;
     let r = rendition(&source());
@@ -233,10 +230,8 @@ async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices() {
     b.shutdown(Duration::from_secs(10)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graceful_shutdown_hands_the_job_over_at_once() {
+async fn graceful_shutdown_hands_the_job_over_at_once(s: ManagerStores) {
     let dir = scratch_dir("mgr-shutdown");
-    let s = stores();
     let a = manager(config("a"), &s, &dir).await;
     let b = manager(config("b"), &s, &dir).await;
     let r = rendition(&source());
@@ -260,8 +255,7 @@ async fn graceful_shutdown_hands_the_job_over_at_once() {
     b.shutdown(Duration::from_secs(10)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_poison_file_is_refused_after_max_attempts() {
+async fn a_poison_file_is_refused_after_max_attempts(s: ManagerStores) {
     let dir = scratch_dir("mgr-poison");
     let bad = dir.join("poison.mkv");
     std::fs::write(
@@ -269,7 +263,6 @@ async fn a_poison_file_is_refused_after_max_attempts() {
         b"\x1a\x45\xdf\xa3 this is not really matroska".repeat(100),
     )
     .unwrap();
-    let s = stores();
     let a = manager(config("a"), &s, &dir).await;
     let b = manager(config("b"), &s, &dir).await;
     let r = rendition(&bad);
@@ -288,10 +281,8 @@ async fn a_poison_file_is_refused_after_max_attempts() {
     assert!(record.failure.is_some());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn per_user_limit_refuses_a_second_job_and_frees_on_stop() {
+async fn per_user_limit_refuses_a_second_job_and_frees_on_stop(s: ManagerStores) {
     let dir = scratch_dir("mgr-limit");
-    let s = stores();
     let mut c = config("a");
     c.max_jobs_per_user = Some(1);
     let a = manager(c, &s, &dir).await;
@@ -306,10 +297,8 @@ async fn per_user_limit_refuses_a_second_job_and_frees_on_stop() {
     a.shutdown(Duration::from_secs(10)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cleanup_removes_only_unreferenced_job_directories() {
+async fn cleanup_removes_only_unreferenced_job_directories(s: ManagerStores) {
     let dir = scratch_dir("mgr-cleanup");
-    let s = stores();
     let mut c = config("a");
     c.keep_window = Duration::ZERO;
     let a = manager(c, &s, &dir).await;
@@ -330,3 +319,49 @@ async fn cleanup_removes_only_unreferenced_job_directories() {
     );
     a.shutdown(Duration::from_secs(10)).await;
 }
+
+async fn redis_stores() -> ManagerStores {
+    let url = ha_testkit::redis_url().await;
+    let config = ha_store_redis::RedisStoreConfig::from_url(&url)
+        .expect("test redis URL")
+        .prefix(ha_testkit::unique("ha-mgr-test"));
+    let store = ha_store_redis::RedisStore::connect_with(config)
+        .await
+        .expect("connect to the test redis");
+    ManagerStores {
+        leases: Arc::new(store.lease_manager()),
+        jobs: Arc::new(store.job_store()),
+        slots: Arc::new(store.slot_limiter()),
+        events: Arc::new(store.event_bus()),
+    }
+}
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::memory_stores()).await;
+                }
+            )*
+        }
+        mod on_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::redis_stores().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_every_backend!(
+    two_viewers_on_two_replicas_share_one_job,
+    a_replica_losing_its_lease_is_replaced_and_the_stream_splices,
+    graceful_shutdown_hands_the_job_over_at_once,
+    a_poison_file_is_refused_after_max_attempts,
+    per_user_limit_refuses_a_second_job_and_frees_on_stop,
+    cleanup_removes_only_unreferenced_job_directories,
+);

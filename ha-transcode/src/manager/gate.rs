@@ -71,3 +71,79 @@ impl SegmentGate for FencedGate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ha_core::memory::{MemoryJobStore, MemoryLeaseManager};
+    use ha_core::{JobClaim, KeeperConfig, LeaseKeeper, LeaseManager, SystemClock};
+    use std::time::Duration;
+
+    fn claim(node: &str, token: FencingToken) -> JobClaim {
+        JobClaim {
+            key: "job".into(),
+            source: "item".into(),
+            profile: "{}".into(),
+            owner_node: node.into(),
+            owner_addr: None,
+            token,
+            start_segment: 0,
+        }
+    }
+
+    fn report(index: u32) -> SegmentReport {
+        SegmentReport {
+            index,
+            temp_path: "/nonexistent/seg.ts.tmp".into(),
+            duration_secs: 2.0,
+            first_pts: 0,
+            frame_count: 50,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stale_owner_cannot_publish_after_a_takeover() {
+        let leases = Arc::new(MemoryLeaseManager::new());
+        let jobs: Arc<dyn TranscodeJobStore> = Arc::new(MemoryJobStore::new());
+        let ttl = Duration::from_secs(30);
+        let lease = leases.try_acquire("job", "a", ttl).await.unwrap().unwrap();
+        jobs.claim(&claim("a", lease.token)).await.unwrap();
+        let keeper = LeaseKeeper::spawn(
+            leases.clone(),
+            lease.clone(),
+            SystemClock::shared(),
+            KeeperConfig::default(),
+        );
+        let gate = FencedGate {
+            key: "job".into(),
+            token: lease.token,
+            jobs: jobs.clone(),
+            lease: keeper.status(),
+            next: Arc::new(AtomicU32::new(0)),
+        };
+        assert!(matches!(
+            gate.approve(&report(0)).await,
+            PublishDecision::Publish
+        ));
+        gate.published(&report(0), Path::new("/x")).await;
+        assert_eq!(gate.next.load(Ordering::SeqCst), 1);
+
+        // B takes the job over with a newer token while A still believes it holds the lease.
+        jobs.claim(&claim("b", FencingToken(lease.token.0 + 1)))
+            .await
+            .unwrap();
+        match gate.approve(&report(1)).await {
+            PublishDecision::Veto(ha_core::Error::Fenced {
+                presented, current, ..
+            }) => assert!(current > presented),
+            other => panic!("expected a fenced veto, got {other:?}"),
+        }
+        // And A's progress write is fenced too: the record keeps B's state.
+        gate.published(&report(1), Path::new("/x")).await;
+        let record = jobs.get("job").await.unwrap().unwrap();
+        assert_eq!(
+            (record.owner_node.as_str(), record.last_segment),
+            ("b", None)
+        );
+    }
+}
