@@ -104,6 +104,39 @@ pub struct RedisStoreConfig {
     pub(crate) op_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) reconnect_attempts: usize,
+    pub(crate) tls: Option<TlsMaterial>,
+}
+
+/// PEM material for `rediss://` beyond the system trust store (a private CA, mutual TLS).
+#[derive(Clone, Default)]
+pub(crate) struct TlsMaterial {
+    pub root_cert: Option<Vec<u8>>,
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("TlsMaterial")
+            .field("root_cert", &self.root_cert.is_some())
+            .field("client_cert", &self.client.is_some())
+            .finish()
+    }
+}
+
+impl TlsMaterial {
+    pub(crate) fn certificates(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: self
+                .client
+                .as_ref()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: self.root_cert.clone(),
+        }
+    }
 }
 
 impl RedisStoreConfig {
@@ -118,6 +151,7 @@ impl RedisStoreConfig {
             op_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(1),
             reconnect_attempts: 1,
+            tls: None,
         }
     }
 
@@ -166,6 +200,23 @@ impl RedisStoreConfig {
     /// hide short blips but make calls wait longer while the server is down.
     pub fn reconnect_attempts(mut self, attempts: usize) -> Self {
         self.reconnect_attempts = attempts;
+        self
+    }
+
+    /// Trusts this CA (PEM) for `rediss://` instead of the system trust store.
+    pub fn tls_root_cert(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.get_or_insert_with(TlsMaterial::default).root_cert = Some(pem.into());
+        self
+    }
+
+    /// Presents this client certificate and key (PEM) for mutual TLS.
+    pub fn tls_client_cert(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.get_or_insert_with(TlsMaterial::default).client =
+            Some((cert_pem.into(), key_pem.into()));
         self
     }
 

@@ -75,6 +75,9 @@
 //!   (or `READONLY` from a demoted primary); when it moved, the store switches its connection
 //!   and its subscribers to the new one (tested against a real sentinel failover). Calls in
 //!   flight during a failover fail (`Unavailable`) and should be retried.
+//! - **TLS** (`rediss://`, rustls with the *ring* provider): the system trust store by default,
+//!   or a private CA / client certificate through [`RedisStoreConfig::tls_root_cert`] and
+//!   [`RedisStoreConfig::tls_client_cert`] (standalone targets; tested against a TLS server).
 //! - **Cluster**: compiles and is routed by hash tags, but is not tested here; `list` indexes of
 //!   jobs and sessions live in one slot each.
 //!

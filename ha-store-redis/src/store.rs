@@ -68,8 +68,13 @@ impl RedisStore {
         let connecting = async {
             match &config.target {
                 Target::Standalone(url) => {
-                    let client = redis::Client::open(url.as_str())
-                        .map_err(|e| RedisStoreError::redis("open", e))?;
+                    let client = match &config.tls {
+                        Some(tls) => {
+                            redis::Client::build_with_tls(url.as_str(), tls.certificates())
+                        }
+                        None => redis::Client::open(url.as_str()),
+                    }
+                    .map_err(|e| RedisStoreError::redis("open", e))?;
                     let manager = manager_for(&client, &config).await?;
                     Ok((Conn::Single(manager), client, None))
                 }
