@@ -123,7 +123,8 @@ pub struct Config {
     pub server_id: Option<String>,
     /// Periodic rescan (`None`: never).
     pub scan_interval: Option<Duration>,
-    /// How long a session lives without use.
+    /// How long a session lives without use. The stores cap TTLs at one day (`ha_core`'s
+    /// `validate_ttl`), so a client idle for longer signs in again; every request touches it.
     pub session_ttl: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
@@ -148,7 +149,7 @@ impl Config {
             max_transcodes_per_user: 3,
             server_id: None,
             scan_interval: None,
-            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            session_ttl: Duration::from_secs(24 * 3600),
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
         }

@@ -67,6 +67,17 @@ pub struct AuthenticateByName {
     pub pw: Option<String>,
 }
 
+/// `POST /Users/New`.
+#[derive(Debug, Deserialize)]
+pub struct CreateUser {
+    /// User name.
+    #[serde(rename = "name")]
+    pub name: String,
+    /// Password (absent: empty).
+    #[serde(rename = "password", default)]
+    pub password: Option<String>,
+}
+
 /// `POST /Sessions/Playing`, `/Progress`, `/Stopped` (the fields this server uses).
 #[derive(Debug, Deserialize)]
 pub struct PlaybackReport {

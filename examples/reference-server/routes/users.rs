@@ -14,8 +14,8 @@ use media_ha::core::{auth, ids, Device, NewActivity, Session, User};
 use serde_json::{json, Value};
 
 use crate::server::auth::{credentials, query_map, Caller};
-use crate::server::bootstrap::verify;
-use crate::server::dto::{session_dto, user_dto, AuthenticateByName, JsonBody};
+use crate::server::bootstrap::{hash, verify};
+use crate::server::dto::{session_dto, user_dto, AuthenticateByName, CreateUser, JsonBody};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::state::{normalize_id, AppState};
 use crate::server::timefmt::now_ms;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/Sessions/Logout", post(logout))
         .route("/Users/Me", get(me))
         .route("/Users", get(list_users))
+        .route("/Users/New", post(create_user))
         .route("/Users/{user_id}", get(get_user))
 }
 
@@ -137,6 +138,29 @@ async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<
             .map(|u| user_dto(u, &state.server_id))
             .collect(),
     ))
+}
+
+/// `POST /Users/New` (administrators): a new, non-administrator user.
+async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CreateUser>,
+) -> ApiResult<Json<Value>> {
+    caller.ensure_admin()?;
+    let name = body.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("Name must not be empty"));
+    }
+    let user = User {
+        id: ids::new_id(),
+        name: name.to_owned(),
+        password_hash: hash(body.password.as_deref().unwrap_or("")).await?,
+        is_admin: false,
+        created_ms: now_ms(),
+    };
+    state.stores.metadata.create_user(&user).await?;
+    tracing::info!(user = %user.name, by = %caller.user.name, "user created");
+    Ok(Json(user_dto(&user, &state.server_id)))
 }
 
 async fn get_user(

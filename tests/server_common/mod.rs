@@ -1,0 +1,231 @@
+//! Helpers shared by the reference-server tests: a tiny generated library, servers on free
+//! ports, and a small Jellyfin-style HTTP client.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::server::{self, Config, Server};
+
+/// The administrator every test server is seeded with.
+pub const ADMIN: &str = "admin";
+/// Their password.
+pub const ADMIN_PW: &str = "admin-password";
+/// How long a test server gets to shut down.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// A tiny library, generated once per test binary with the ffmpeg CLI:
+/// `Alpha.mp4` (H.264/AAC, 3 s) and `Sub/Beta.mkv` (MPEG-2/MP2, 3 s).
+pub fn media_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-api-media");
+        std::fs::create_dir_all(dir.join("Sub")).unwrap();
+        let clips: [(&str, &[&str]); 2] = [
+            (
+                "Alpha.mp4",
+                &[
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a",
+                    "aac",
+                    "-f",
+                    "mp4",
+                ],
+            ),
+            (
+                "Sub/Beta.mkv",
+                &["-c:v", "mpeg2video", "-c:a", "mp2", "-f", "matroska"],
+            ),
+        ];
+        for (name, codec) in clips {
+            let target = dir.join(name);
+            if target.exists() {
+                continue;
+            }
+            let tmp = dir.join(format!("{name}.partial"));
+            let status = Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-y"])
+                .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+                .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+                .args(["-t", "3"])
+                .args(codec)
+                .arg(&tmp)
+                .status()
+                .expect("the tests need the ffmpeg CLI");
+            assert!(status.success(), "ffmpeg failed for {name}");
+            std::fs::rename(&tmp, &target).unwrap();
+        }
+        dir
+    })
+    .clone()
+}
+
+/// A config for a test server: free port, the admin seeded, no periodic rescans.
+pub fn test_config(data: &Path, media: &Path) -> Config {
+    let mut config = Config::new(data);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.media = vec![media.to_path_buf()];
+    config.node_id = "test-node".into();
+    config.admin = Some(server::config::AdminSeed {
+        name: ADMIN.into(),
+        password: ADMIN_PW.into(),
+    });
+    config
+}
+
+/// Starts a server on `data` over the shared tiny library, after its first scan.
+pub async fn start(data: &Path) -> Server {
+    start_with_media(data, &media_dir()).await
+}
+
+/// Starts a server on `data` over `media`, after its first scan.
+pub async fn start_with_media(data: &Path, media: &Path) -> Server {
+    start_config(test_config(data, media)).await
+}
+
+/// Starts a server from a config and waits for its first scan attempt.
+pub async fn start_config(config: Config) -> Server {
+    let srv = server::start(config).await.expect("server starts");
+    srv.state().scanner.wait_for_runs(1).await;
+    srv
+}
+
+/// A server on a fresh data directory (keep the directory alive as long as the server).
+pub async fn start_fresh() -> (Server, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    (start(data.path()).await, data)
+}
+
+/// A Jellyfin-style client: sends the MediaBrowser authorization header.
+pub struct Client {
+    /// The HTTP client.
+    pub http: reqwest::Client,
+    /// `http://host:port`.
+    pub base: String,
+    /// The access token once signed in.
+    pub token: Option<String>,
+}
+
+impl Client {
+    /// A client of `srv`.
+    pub fn new(srv: &Server) -> Self {
+        Self::for_url(&srv.base_url())
+    }
+
+    /// A client of any server.
+    pub fn for_url(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.to_owned(),
+            token: None,
+        }
+    }
+
+    /// Absolute URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Adds the authorization header.
+    pub fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let mut value = r#"MediaBrowser Client="media-ha tests", Device="Test", DeviceId="test-device", Version="1.0""#.to_owned();
+        if let Some(t) = &self.token {
+            value.push_str(&format!(r#", Token="{t}""#));
+        }
+        req.header("Authorization", value)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let resp = self.authed(req).send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// GET, JSON (or the text as a JSON string).
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    /// GET, text.
+    pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let resp = self
+            .authed(self.http.get(self.url(path)))
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+
+    /// POST a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    /// POST a raw body as JSON.
+    pub async fn post_raw(&self, path: &str, body: &str) -> (StatusCode, Value) {
+        let req = self
+            .http
+            .post(self.url(path))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        self.send(req).await
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.http.delete(self.url(path))).await
+    }
+
+    /// Signs in; panics unless it works. Keeps the token.
+    pub async fn login(&mut self, user: &str, pw: &str) -> Value {
+        let (status, body) = self
+            .post(
+                "/Users/AuthenticateByName",
+                json!({ "Username": user, "Pw": pw }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login of {user}: {body}");
+        self.token = Some(body["AccessToken"].as_str().unwrap().to_owned());
+        body
+    }
+
+    /// Tries to sign in; the status.
+    pub async fn login_status(&self, user: &str, pw: &str) -> StatusCode {
+        self.post(
+            "/Users/AuthenticateByName",
+            json!({ "Username": user, "Pw": pw }),
+        )
+        .await
+        .0
+    }
+}
+
+/// The id and runtime of the movie named `name`.
+pub async fn find_item(c: &Client, name: &str) -> (String, i64) {
+    let (status, items) = c
+        .get(&format!("/Items?Recursive=true&SearchTerm={name}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{items}");
+    let item = items["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["Name"] == json!(name))
+        .unwrap_or_else(|| panic!("no item {name} in {items}"));
+    (
+        item["Id"].as_str().unwrap().to_owned(),
+        item["RunTimeTicks"].as_i64().unwrap_or(0),
+    )
+}
