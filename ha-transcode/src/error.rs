@@ -4,7 +4,7 @@
 //! *what kind* of failure happened — the file is not media, the probe took too long, FFmpeg
 //! failed mid-way — to decide between "mark the item broken", "retry later" and "give up on this
 //! job". Every variant keeps its cause as the [`std::error::Error::source`] (an
-//! [`ffmpeg::Error`], an [`std::io::Error`], ...), so logs still show the whole chain, and the
+//! [`ffmpeg_next::Error`], an [`std::io::Error`], ...), so logs still show the whole chain, and the
 //! enum converts into [`ha_core::Error`] at the contract boundary without flattening it.
 
 use std::path::PathBuf;

@@ -405,3 +405,29 @@ mod fifo {
         assert!(took < Duration::from_secs(4), "took {took:?}");
     }
 }
+
+#[test]
+fn dolby_vision_record_is_detected() {
+    let base = std::fs::read(Clip::hevc10_hdr10_mp4().make()).unwrap();
+    let with_dv = support::dovi::add_dovi_config(&base, &support::dovi::dvcc_profile_8_1())
+        .expect("ffmpeg's mp4 layout");
+    let dir = scratch_dir("dovi");
+    let path = dir.join("dv81.mp4");
+    std::fs::write(&path, with_dv).unwrap();
+
+    let plain = probe_blocking(Clip::hevc10_hdr10_mp4().make()).expect("probe base");
+    assert_eq!(
+        plain.video().unwrap().video.as_ref().unwrap().hdr,
+        HdrFormat::Hdr10
+    );
+
+    let p = probe_blocking(&path).expect("probe dv");
+    let vi = p.video().unwrap().video.clone().unwrap();
+    let dv = vi.dovi.expect("dovi record");
+    assert_eq!((dv.profile, dv.level), (8, 6));
+    assert!(dv.rpu_present && dv.bl_present && !dv.el_present);
+    assert_eq!(dv.bl_signal_compatibility_id, 1);
+    assert_eq!(vi.hdr, HdrFormat::DolbyVision);
+    assert_eq!(vi.range_type, VideoRangeType::DoviWithHdr10);
+    assert_eq!(vi.color_transfer.as_deref(), Some("smpte2084"));
+}

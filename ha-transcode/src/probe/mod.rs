@@ -6,7 +6,7 @@
 //!
 //! Why the care: library scans probe every file a user drops in a folder, including broken
 //! downloads, text files with a video extension and, occasionally, a FIFO. Each of those gives
-//! a typed [`Error`](crate::Error) — `NotMedia`, `EmptyFile`, `NotAFile`, `NoStreams`,
+//! a typed [`Error`](enum@crate::Error) — `NotMedia`, `EmptyFile`, `NotAFile`, `NoStreams`,
 //! `ProbeTimeout` — never a panic, and no probe can take unbounded time or read unbounded data
 //! (see [`ProbeOptions`]). Probing is blocking I/O plus CPU in libavformat, so the async
 //! version runs it on tokio's blocking pool, never on the runtime threads that renew leases.

@@ -173,6 +173,29 @@ impl Clip {
         ])
     }
 
+    /// HEVC Main 10 320x240 HDR10 in MP4 with the `hvc1` tag: the base for a Dolby Vision
+    /// sample (see `support::dovi`).
+    pub fn hevc10_hdr10_mp4() -> Self {
+        Clip::new("hevc10_hdr10.mp4").video(320, 240, "25").args([
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p10le",
+            "-x265-params",
+            "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
+            "-color_primaries",
+            "bt2020",
+            "-color_trc",
+            "smpte2084",
+            "-colorspace",
+            "bt2020nc",
+            "-tag:v",
+            "hvc1",
+        ])
+    }
+
     /// Interlaced (top field first) MPEG-2 720x576 at 25 fps with MP2 audio, in MPEG-TS.
     pub fn mpeg2_interlaced() -> Self {
         Clip::new("mpeg2_interlaced.ts")

@@ -8,6 +8,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod clips;
+pub mod dovi;
 pub mod hls_check;
 
 pub use clips::{scratch_dir, Clip};
