@@ -163,6 +163,27 @@ fn tv() -> DeviceProfile {
     p
 }
 
+fn capped(max_static: u64, max_streaming: u64) -> DeviceProfile {
+    let mut p = web();
+    p.max_static_bitrate = Some(max_static);
+    p.max_streaming_bitrate = Some(max_streaming);
+    p
+}
+
+fn one_audio_stream_only() -> DeviceProfile {
+    let mut p = web();
+    p.container_profiles = vec![ha_transcode::decision::ContainerProfile {
+        kind: MediaKind::Video,
+        container: NameList::parse("mp4"),
+        conditions: vec![ProfileCondition::new(
+            C::LessThanEqual,
+            P::NumAudioStreams,
+            "1",
+        )],
+    }];
+    p
+}
+
 fn empty() -> DeviceProfile {
     DeviceProfile::default()
 }
@@ -522,6 +543,48 @@ fn decision_table() {
                 subtitle_stream_index: Some(2),
                 ..opts()
             },
+        ),
+        with(
+            row(
+                "static context uses MaxStaticBitrate",
+                capped(100_000_000, 3_000_000),
+                file(
+                    "mp4",
+                    8_000_000,
+                    vec![video(H264_1080, 0), audio("aac", 2, 1)],
+                ),
+                DirectPlay,
+                &[],
+                None,
+            ),
+            DecideOptions {
+                static_context: true,
+                ..opts()
+            },
+        ),
+        row(
+            "streaming context uses MaxStreamingBitrate",
+            capped(100_000_000, 3_000_000),
+            file(
+                "mp4",
+                8_000_000,
+                vec![video(H264_1080, 0), audio("aac", 2, 1)],
+            ),
+            Transcode,
+            &[R::ContainerBitrateExceedsLimit],
+            Some((false, true)),
+        ),
+        row(
+            "container profile limits the stream count",
+            one_audio_stream_only(),
+            file(
+                "mp4",
+                5_000_000,
+                vec![video(H264_1080, 0), audio("aac", 2, 1), audio("aac", 2, 2)],
+            ),
+            DirectStream,
+            &[R::StreamCountExceedsLimit],
+            Some((true, true)),
         ),
     ];
 

@@ -431,3 +431,43 @@ fn dolby_vision_record_is_detected() {
     assert_eq!(vi.range_type, VideoRangeType::DoviWithHdr10);
     assert_eq!(vi.color_transfer.as_deref(), Some("smpte2084"));
 }
+
+#[test]
+fn cover_art_is_not_a_video_track() {
+    let clip = Clip::new("mp3_with_cover.mp3")
+        .audio(44_100)
+        .video(64, 64, "1")
+        .args([
+            "-map",
+            "1:a",
+            "-map",
+            "0:v",
+            "-frames:v",
+            "1",
+            "-c:a",
+            "libmp3lame",
+            "-c:v",
+            "mjpeg",
+            "-disposition:v",
+            "attached_pic",
+            "-id3v2_version",
+            "3",
+        ]);
+    let p = probe_blocking(clip.make()).expect("probe");
+    assert_eq!(p.streams.len(), 2);
+    let art = p
+        .streams
+        .iter()
+        .find(|s| s.kind == StreamKind::Video)
+        .unwrap();
+    assert!(art.is_attached_picture);
+    assert!(p.video().is_none(), "cover art is not the video");
+    let d = ha_transcode::decision::decide(
+        &ha_transcode::decision::DeviceProfile::web_browser(),
+        &p,
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(d.method, ha_transcode::decision::PlayMethod::DirectPlay);
+    assert_eq!(d.video_stream_index, None);
+}
