@@ -14,10 +14,15 @@
 //!
 //! # TLS
 //!
-//! Connections are plain TCP (or Unix sockets) today. For TLS, put the database behind a local
-//! TLS-terminating proxy (e.g. a sidecar) or use a private network; a `tls` feature built on
-//! `tokio-postgres-rustls` is planned (the connector is the only thing that changes: the pool is
-//! built in one place, [`crate::PgStore::connect`]).
+//! Without the `tls` feature connections are plain TCP (or Unix sockets): fine on loopback or a
+//! private network, and `sslmode=require` fails to connect rather than silently going plain.
+//! With the `tls` feature (rustls, no OpenSSL), TLS is used when
+//! * the URL has `sslrootcert=/path/ca.pem` (trust exactly those CAs, as libpq does), or
+//! * the URL has `sslmode=require` (trust the operating system's roots), or
+//! * the config was given one with [`PgStoreConfig::tls`] / [`PgStoreConfig::tls_ca_file`].
+//!
+//! Every connection (pooled, migrator, event listeners) uses it. The server name checked
+//! against the certificate is the URL's host.
 //!
 //! # Example
 //!
@@ -47,10 +52,13 @@ pub struct PgStoreConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) wait_timeout: Duration,
     pub(crate) verify_on_checkout: bool,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// The parameters this crate reads from a URL's query string (the rest go to tokio-postgres).
-const OWN_PARAMS: [&str; 5] = [
+const OWN_PARAMS: [&str; 6] = [
+    "sslrootcert",
     "schema",
     "pool_size",
     "statement_timeout_ms",
@@ -92,8 +100,22 @@ impl PgStoreConfig {
                 "statement_timeout_ms" => config.statement_timeout = millis()?,
                 "wait_timeout_ms" => config.wait_timeout = millis()?,
                 "verify_on_checkout" => config.verify_on_checkout = value == "true" || value == "1",
+                #[cfg(feature = "tls")]
+                "sslrootcert" => config = config.tls_ca_file_inner(std::path::Path::new(&value))?,
+                #[cfg(not(feature = "tls"))]
+                "sslrootcert" => {
+                    return Err(PgError::Config(
+                        "sslrootcert needs ha-store-pg's `tls` feature".into(),
+                    ))
+                }
                 _ => {}
             }
+        }
+        #[cfg(feature = "tls")]
+        if config.tls.is_none()
+            && config.pg.get_ssl_mode() == tokio_postgres::config::SslMode::Require
+        {
+            config = config.tls_native_roots_inner()?;
         }
         config.validate()?;
         Ok(config)
@@ -115,6 +137,8 @@ impl PgStoreConfig {
             connect_timeout,
             wait_timeout: Duration::from_secs(5),
             verify_on_checkout: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -212,6 +236,90 @@ impl PgStoreConfig {
             pg.application_name("media-ha");
         }
         pg
+    }
+}
+
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+impl PgStoreConfig {
+    /// Connects with TLS configured by `config` (feature `tls`).
+    pub fn tls(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls = Some(std::sync::Arc::new(config));
+        self
+    }
+
+    /// Connects with TLS, trusting only the CA certificates in the PEM file at `path`.
+    ///
+    /// # Errors
+    /// [`ha_core::Error::Backend`] when the file cannot be read or holds no certificate.
+    pub fn tls_ca_file(self, path: impl AsRef<std::path::Path>) -> ha_core::Result<Self> {
+        Ok(self.tls_ca_file_inner(path.as_ref())?)
+    }
+
+    /// Connects with TLS, trusting the operating system's root certificates.
+    ///
+    /// # Errors
+    /// [`ha_core::Error::Backend`] when no root certificate could be loaded.
+    pub fn tls_native_roots(self) -> ha_core::Result<Self> {
+        Ok(self.tls_native_roots_inner()?)
+    }
+
+    fn tls_ca_file_inner(self, path: &std::path::Path) -> PgResult<Self> {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let mut roots = rustls::RootCertStore::empty();
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| PgError::Config(format!("cannot read {}: {e}", path.display())))?;
+        for cert in certs {
+            let cert =
+                cert.map_err(|e| PgError::Config(format!("bad PEM in {}: {e}", path.display())))?;
+            roots
+                .add(cert)
+                .map_err(|e| PgError::Config(format!("bad CA in {}: {e}", path.display())))?;
+        }
+        if roots.is_empty() {
+            return Err(PgError::Config(format!(
+                "no certificate in {}",
+                path.display()
+            )));
+        }
+        Ok(self.with_roots(roots))
+    }
+
+    fn tls_native_roots_inner(self) -> PgResult<Self> {
+        let mut roots = rustls::RootCertStore::empty();
+        let loaded = rustls_native_certs::load_native_certs();
+        for cert in loaded.certs {
+            // One unusable system certificate must not disable TLS altogether.
+            let _ = roots.add(cert);
+        }
+        if roots.is_empty() {
+            return Err(PgError::Config(
+                "no usable root certificate found in the operating system's store".into(),
+            ));
+        }
+        Ok(self.with_roots(roots))
+    }
+
+    fn with_roots(self, roots: rustls::RootCertStore) -> Self {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+        match config {
+            Ok(config) => self.tls(config),
+            // The ring provider supports the default versions; this cannot fail in practice.
+            Err(e) => {
+                tracing::error!(error = %e, "rustls rejected its default protocol versions");
+                self
+            }
+        }
+    }
+
+    /// The connector, when TLS is configured.
+    pub(crate) fn tls_connector(&self) -> Option<tokio_postgres_rustls::MakeRustlsConnect> {
+        self.tls
+            .as_ref()
+            .map(|c| tokio_postgres_rustls::MakeRustlsConnect::new((**c).clone()))
     }
 }
 

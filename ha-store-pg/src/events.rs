@@ -20,11 +20,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use ha_core::{Event, EventBus, Result, Subscription, Transport};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls, Notification};
 
 use crate::config::PgStoreConfig;
 use crate::error::{PgError, PgResult};
@@ -102,34 +100,14 @@ impl EventBus for PgEventBus {
 /// A connection that has executed `LISTEN`, and the notifications its driver receives.
 struct Listener {
     client: tokio_postgres::Client,
-    notifications: mpsc::Receiver<std::result::Result<Notification, tokio_postgres::Error>>,
+    notifications: crate::connect::Notifications,
 }
 
 impl Listener {
     async fn open(config: &PgStoreConfig, channel: &str) -> PgResult<Self> {
         let what = "listen for events";
         let timeout = config.statement_timeout;
-        let (client, mut connection) = config
-            .connection_config()
-            .connect(NoTls)
-            .await
-            .map_err(|e| PgError::from_db(what, e, timeout))?;
-        let (tx, notifications) = mpsc::channel(1024);
-        tokio::spawn(async move {
-            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-            while let Some(message) = messages.next().await {
-                let item = match message {
-                    Ok(AsyncMessage::Notification(n)) => Ok(n),
-                    Ok(_) => continue,
-                    Err(e) => Err(e),
-                };
-                let failed = item.is_err();
-                if tx.send(item).await.is_err() || failed {
-                    return;
-                }
-            }
-            // The stream ended: the connection closed. Dropping `tx` tells the forwarder.
-        });
+        let (client, notifications) = crate::connect::open(config, what).await?;
         // The channel name is built from a validated schema name: a plain identifier.
         client
             .batch_execute(&format!("LISTEN {channel}"))

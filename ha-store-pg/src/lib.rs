@@ -33,6 +33,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
+mod connect;
 mod convert;
 pub mod error;
 pub mod events;

@@ -12,8 +12,6 @@
 //!
 //! The migrations are the `.sql` files under `migrations/`, embedded at compile time.
 
-use tokio_postgres::NoTls;
-
 use crate::config::PgStoreConfig;
 use crate::error::{PgError, PgResult};
 
@@ -37,21 +35,10 @@ const UNLOCK: &str = "SELECT pg_advisory_unlock(hashtextextended('media-ha migra
 pub(crate) async fn run(config: &PgStoreConfig) -> PgResult<MigrationReport> {
     config.validate()?;
     let what = "schema migration";
-    let timeout = config.statement_timeout;
-    let (mut client, connection) = config
-        .connection_config()
-        .connect(NoTls)
-        .await
-        .map_err(|e| PgError::from_db(what, e, timeout))?;
-    let driver = tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "migration connection ended");
-        }
-    });
+    let (mut client, _notifications) = crate::connect::open(config, what).await?;
     let result = locked(&mut client, config).await;
     // Dropping the client closes the connection, which releases the lock in any case.
     drop(client);
-    let _ = driver.await;
     result
 }
 

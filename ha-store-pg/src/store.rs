@@ -79,17 +79,21 @@ impl PgStore {
     /// [`ha_core::Error::Backend`] for an unusable configuration.
     pub fn connect_without_migrating(config: PgStoreConfig) -> ha_core::Result<Self> {
         config.validate()?;
-        let manager = Manager::from_config(
-            config.connection_config(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: if config.verify_on_checkout {
-                    RecyclingMethod::Verified
-                } else {
-                    RecyclingMethod::Fast
-                },
+        let manager_config = ManagerConfig {
+            recycling_method: if config.verify_on_checkout {
+                RecyclingMethod::Verified
+            } else {
+                RecyclingMethod::Fast
             },
-        );
+        };
+        let pg = config.connection_config();
+        #[cfg(feature = "tls")]
+        let manager = match config.tls_connector() {
+            Some(tls) => Manager::from_config(pg, tls, manager_config),
+            None => Manager::from_config(pg, NoTls, manager_config),
+        };
+        #[cfg(not(feature = "tls"))]
+        let manager = Manager::from_config(pg, NoTls, manager_config);
         let pool = Pool::builder(manager)
             .max_size(config.pool_size)
             .runtime(Runtime::Tokio1)

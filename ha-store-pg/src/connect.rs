@@ -1,0 +1,60 @@
+//! Opening connections outside the pool (the migrator's, the event listeners'), with or
+//! without TLS.
+//!
+//! tokio-postgres' connection type depends on the TLS stream type, so the connection is driven
+//! here, on its own task, and only what callers need leaves this module: the client and the
+//! notifications the server pushes (for `LISTEN`). The channel closing means the connection
+//! ended.
+
+use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_postgres::tls::TlsStream;
+use tokio_postgres::{AsyncMessage, Client, Connection, NoTls, Notification};
+
+use crate::config::PgStoreConfig;
+use crate::error::{PgError, PgResult};
+
+/// Notifications from the server; an `Err` (then the end) when the connection fails.
+pub(crate) type Notifications = mpsc::Receiver<Result<Notification, tokio_postgres::Error>>;
+
+/// Opens a dedicated connection for `what`.
+pub(crate) async fn open(
+    config: &PgStoreConfig,
+    what: &'static str,
+) -> PgResult<(Client, Notifications)> {
+    let pg = config.connection_config();
+    let err = |e| PgError::from_db(what, e, config.statement_timeout);
+    #[cfg(feature = "tls")]
+    if let Some(tls) = config.tls_connector() {
+        let (client, connection) = pg.connect(tls).await.map_err(err)?;
+        return Ok((client, drive(connection)));
+    }
+    let (client, connection) = pg.connect(NoTls).await.map_err(err)?;
+    Ok((client, drive(connection)))
+}
+
+/// Polls `connection` on its own task, forwarding notifications (bounded: a subscriber that
+/// stops reading stops the polling, and the server queues for it).
+fn drive<S, T>(mut connection: Connection<S, T>) -> Notifications
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + TlsStream + Unpin + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            let item = match message {
+                Ok(AsyncMessage::Notification(n)) => Ok(n),
+                Ok(_) => continue,
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    rx
+}
