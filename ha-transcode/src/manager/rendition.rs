@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::hls::SegmentTimeline;
 use crate::worker::spec::{AudioSettings, HardwarePreference, JobSpec, VideoSettings};
 
 /// One HLS rendition of one source.
@@ -70,10 +71,21 @@ impl Rendition {
             .collect()
     }
 
-    /// How many segments the rendition has (the last may be shorter).
+    /// The rendition's segment timeline (`segment_ms` of zero is treated as one second, so a
+    /// malformed request cannot divide by zero).
+    pub fn timeline(&self) -> SegmentTimeline {
+        SegmentTimeline::new(self.segment_ms.max(1), self.duration_ms)
+            .unwrap_or_else(|| unreachable!("segment length is at least 1 ms"))
+    }
+
+    /// How many segments the rendition has (at least one; the last may be shorter).
     pub fn segment_count(&self) -> u32 {
-        let t = u64::from(self.segment_ms.max(1));
-        (self.duration_ms.div_ceil(t)).max(1) as u32
+        self.timeline().segment_count().max(1)
+    }
+
+    /// The VOD media playlist, every segment listed, segment URIs prefixed with `uri_prefix`.
+    pub fn media_playlist(&self, uri_prefix: &str) -> String {
+        crate::hls::media_playlist(&self.timeline(), uri_prefix)
     }
 
     /// The worker spec for a run from `start_segment` into `output_dir`.
