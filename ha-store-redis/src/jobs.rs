@@ -8,7 +8,8 @@
 //! `list` needs an index: the sorted set `{P:jobs}` of job keys scored by claim time. It lives
 //! in another slot than the records (on Cluster a script cannot touch both), so it is written
 //! after the claim and read *loosely*: `list` keeps only members whose record still exists and
-//! prunes the rest with `lua/index_prune.lua` (which spares members re-added meanwhile).
+//! prunes the rest with `lua/index_prune.lua` (which spares members re-added meanwhile). Each
+//! claim also trims entries older than the retention plus a day, so the index stays bounded.
 
 use std::time::Duration;
 
@@ -19,6 +20,10 @@ use redis::Value;
 use crate::lease::ttl_ms;
 use crate::reply::{self, JobReply};
 use crate::RedisStore;
+
+/// How long past the retention a claim stays indexed without being claimed again (one day): a
+/// job written continuously for longer than that drops out of `list` (it stays readable).
+const INDEX_HORIZON_MS: u64 = 86_400_000;
 
 /// Fenced, forward-only job records on Redis. Made by [`RedisStore::job_store`].
 #[derive(Debug, Clone)]
@@ -78,17 +83,24 @@ impl TranscodeJobStore for RedisJobStore {
             claim.token,
             reply::job_reply("job claim", value)?,
         )?;
+        // Index it, and trim entries claimed long ago (their records expired unless written for
+        // a whole day since) so the index stays bounded even if nobody calls `list`.
         let index = self.store.keys().job_index();
         let score = record.updated_ms;
+        let horizon = score.saturating_sub(ttl_ms(self.retention) + INDEX_HORIZON_MS);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD")
+            .arg(&index)
+            .arg(score)
+            .arg(&claim.key)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(format!("({horizon}"))
+            .ignore();
         self.store
-            .call(
-                "job index",
-                redis::cmd("ZADD")
-                    .arg(&index)
-                    .arg(score)
-                    .arg(&claim.key)
-                    .query_async::<i64>(&mut conn),
-            )
+            .call("job index", pipe.query_async::<()>(&mut conn))
             .await?;
         Ok(record)
     }
