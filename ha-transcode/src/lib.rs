@@ -19,12 +19,12 @@
 //! | [`decision`] | [`decision::decide`]: direct play, direct stream or transcode, from a Jellyfin device profile |
 //! | [`manager`] | [`manager::TranscodeManager`]: cluster-wide job ownership, takeover, dedup, admission, cleanup |
 
+pub mod decision;
 pub mod encode;
 pub mod error;
 pub mod hls;
 pub mod manager;
-pub mod worker;
 pub mod probe;
-pub mod decision;
+pub mod worker;
 
 pub use error::{Error, Result};
