@@ -5,10 +5,20 @@
 //! |---|---|
 //! | [`history`] | events with wall-clock intervals; in memory or JSON lines per process |
 //! | [`checker`] | the four properties, a pure function over a history |
+//! | [`contender`] | careless holders: acquire, claim, write, renew, release or walk away |
+//! | [`backends`] | which store, opened afresh by every process |
+//! | [`child`] | contender processes: the test binary re-executing itself |
+//! | [`faults`] | store restart, SIGSTOP/SIGCONT of a contender, dropped connections |
+//! | [`driver`] | one run: contenders + fault rotation + collection + check |
 
 #![allow(dead_code)]
 
+pub mod backends;
 pub mod checker;
 #[cfg(test)]
 mod checker_tests;
+pub mod child;
+pub mod contender;
+pub mod driver;
+pub mod faults;
 pub mod history;
