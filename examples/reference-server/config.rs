@@ -54,6 +54,9 @@ pub struct Args {
     /// Concurrent transcodes one user may hold, cluster-wide.
     #[arg(long, env = "MEDIA_HA_MAX_TRANSCODES_PER_USER", default_value_t = 3)]
     pub max_transcodes_per_user: u32,
+    /// Redis key prefix and PostgreSQL schema (several clusters on one Redis / database).
+    #[arg(long, env = "MEDIA_HA_NAMESPACE")]
+    pub namespace: Option<String>,
     /// A fixed server id (32 hex digits) clients see; default: derived (see `state::server_id`).
     #[arg(long, env = "MEDIA_HA_SERVER_ID")]
     pub server_id: Option<String>,
@@ -109,6 +112,8 @@ pub struct Config {
     pub transcode_dir: PathBuf,
     /// Shared stores, if any.
     pub stores: StoreUrls,
+    /// Redis prefix / PostgreSQL schema (`None`: the crates' defaults).
+    pub namespace: Option<String>,
     /// Lease holder name of this replica.
     pub node_id: String,
     /// Advertised URL (`None`: derived from the bound address).
@@ -142,6 +147,7 @@ impl Config {
             transcode_dir: data_dir.join("transcodes"),
             data_dir,
             stores: StoreUrls::default(),
+            namespace: None,
             node_id: default_node_id(),
             advertise: None,
             admin: None,
@@ -168,6 +174,7 @@ impl From<Args> for Config {
             redis: args.redis.filter(|s| !s.is_empty()),
             postgres: args.postgres.filter(|s| !s.is_empty()),
         };
+        config.namespace = args.namespace.filter(|s| !s.is_empty());
         if let Some(id) = args.node_id.filter(|s| !s.is_empty()) {
             config.node_id = id;
         }

@@ -42,7 +42,7 @@ const CLIPS: &[Clip] = &[
     },
     Clip {
         file: "Colour Bars (HEVC, transcode).mkv",
-        source: "smptehdbars=size=1280x720:rate=25",
+        source: "smptehdbars=size=854x480:rate=25",
         tone_hz: 660,
         codec_args: &[
             "-c:v",
@@ -77,7 +77,10 @@ pub async fn ensure_demo_library(data_dir: &Path, seconds: u32) -> PathBuf {
         if tokio::fs::try_exists(&target).await.unwrap_or(false) {
             continue;
         }
-        tracing::info!(file = clip.file, "generating demo clip with ffmpeg");
+        tracing::info!(
+            file = clip.file,
+            "generating a demo clip with ffmpeg (once; may take a minute)"
+        );
         if let Err(err) = generate(clip, &target, seconds).await {
             tracing::warn!(file = clip.file, error = %err, "demo clip not generated (is ffmpeg installed?)");
         }

@@ -22,6 +22,7 @@
 //! | `dto` | Jellyfin's JSON shapes |
 //! | `routes/*` | the API, one file per area |
 //! | `scan`, `probe` | the lease-guarded library scan and what it learns per file |
+//! | `decision` | PlaybackInfo's verdict (`ha-transcode`'s decision, feature `transcode`) |
 //! | `demo` | the generated demo library |
 //! | `bootstrap` | the first administrator |
 //! | `transcoder` | the seam the HLS routes call (`TranscodeManager` plugs in there) |
@@ -30,6 +31,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod decision;
 pub mod demo;
 pub mod dto;
 pub mod error;

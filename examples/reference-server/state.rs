@@ -73,8 +73,9 @@ pub fn server_id(config: &Config) -> std::io::Result<String> {
         .as_ref()
         .or(config.stores.redis.as_ref());
     if let Some(url) = shared {
+        let namespace = config.namespace.as_deref().unwrap_or("");
         return Ok(ids::item_id_for_path(&format!(
-            "media-ha-server:{}",
+            "media-ha-server:{}:{namespace}",
             url_identity(url)
         )));
     }

@@ -2,13 +2,14 @@
 //!
 //! Why one file: the rest of the server sees only `Arc<dyn Trait>`s, so moving from one node
 //! (in-process stores, zero configuration) to a cluster (Redis and/or PostgreSQL) is decided
-//! here and nowhere else.
+//! here and nowhere else. `--namespace` becomes the Redis key prefix and the PostgreSQL schema,
+//! so several clusters (or tests) can share one Redis and one database.
 //!
 //! | flags | leases, jobs, sessions, events, slots | metadata |
 //! |---|---|---|
 //! | none | in-process | in-process, persisted under `<data>/metadata` |
 //! | `--redis` | Redis | in-process (single node only: warns) |
-//! | `--postgres` | PostgreSQL | PostgreSQL |
+//! | `--postgres` | PostgreSQL (slots: in-process, per replica) | PostgreSQL |
 //! | both | Redis | PostgreSQL |
 
 use std::sync::Arc;
@@ -73,8 +74,116 @@ impl Stores {
     }
 }
 
+/// How long a finished or orphaned transcode job record is kept (long enough for a survivor
+/// to find and take over an orphan).
+#[cfg(any(feature = "redis", feature = "postgres"))]
+const JOB_RETENTION: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A build without the `redis` and `postgres` features has no shared backends.
+#[cfg(not(any(feature = "redis", feature = "postgres")))]
+async fn shared(_config: &Config) -> Result<Stores, StoreError> {
+    Err("--redis/--postgres need a build with the `redis`/`postgres` features (e.g. --features full)".into())
+}
+
 /// Redis and/or PostgreSQL backends.
+// With only one of the two features, some of the slots below are never assigned.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+#[allow(unused_mut)]
 async fn shared(config: &Config) -> Result<Stores, StoreError> {
-    let _ = config;
-    Err("--redis/--postgres: the shared store backends are not wired into this build yet".into())
+    let urls = &config.stores;
+    let mut parts = Vec::new();
+
+    #[cfg(feature = "postgres")]
+    let pg = match &urls.postgres {
+        Some(url) => {
+            let mut pg_config = media_ha::postgres::PgStoreConfig::from_url(url)?;
+            if let Some(ns) = &config.namespace {
+                pg_config = pg_config.schema(ns.clone());
+            }
+            let store = media_ha::postgres::PgStore::connect(pg_config).await?;
+            parts.push(format!(
+                "PostgreSQL (schema {})",
+                store.config().schema_name()
+            ));
+            Some(store)
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "postgres"))]
+    if urls.postgres.is_some() {
+        return Err(
+            "--postgres needs a build with the `postgres` feature (e.g. --features full)".into(),
+        );
+    }
+
+    #[cfg(feature = "redis")]
+    let redis = match &urls.redis {
+        Some(url) => {
+            let mut redis_config =
+                media_ha::redis::RedisStoreConfig::from_url(url)?.job_retention(JOB_RETENTION);
+            if let Some(ns) = &config.namespace {
+                redis_config = redis_config.prefix(ns.clone());
+            }
+            let store = media_ha::redis::RedisStore::connect_with(redis_config).await?;
+            parts.push(format!("Redis (prefix {})", store.config().get_prefix()));
+            Some(store)
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "redis"))]
+    if urls.redis.is_some() {
+        return Err("--redis needs a build with the `redis` feature (e.g. --features full)".into());
+    }
+
+    // Coordination state: Redis when given, else PostgreSQL.
+    let mut leases: Option<Arc<dyn LeaseManager>> = None;
+    let mut jobs: Option<Arc<dyn TranscodeJobStore>> = None;
+    let mut sessions: Option<Arc<dyn SessionStore>> = None;
+    let mut events: Option<Arc<dyn EventBus>> = None;
+    let mut slots: Option<Arc<dyn SlotLimiter>> = None;
+    let mut metadata: Option<Arc<dyn MetadataRepo>> = None;
+    #[cfg(feature = "redis")]
+    if let Some(r) = &redis {
+        leases = Some(Arc::new(r.lease_manager()));
+        jobs = Some(Arc::new(r.job_store()));
+        sessions = Some(Arc::new(r.session_store()));
+        events = Some(Arc::new(r.event_bus()));
+        slots = Some(Arc::new(r.slot_limiter()));
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(p) = &pg {
+        metadata = Some(Arc::new(p.metadata()));
+        leases = leases.or_else(|| Some(Arc::new(p.leases()) as Arc<dyn LeaseManager>));
+        jobs = jobs.or_else(|| Some(Arc::new(p.jobs(JOB_RETENTION)) as Arc<dyn TranscodeJobStore>));
+        sessions = sessions.or_else(|| Some(Arc::new(p.sessions()) as Arc<dyn SessionStore>));
+        events = events.or_else(|| Some(Arc::new(p.events()) as Arc<dyn EventBus>));
+    }
+
+    let metadata = match metadata {
+        Some(m) => m,
+        None => {
+            tracing::warn!(
+                "no --postgres: metadata stays on this replica's disk; run one replica only"
+            );
+            let dir = config.data_dir.join("metadata");
+            parts.push(format!("in-process metadata ({})", dir.display()));
+            Arc::new(tokio::task::spawn_blocking(move || MemoryMetadataRepo::open(dir)).await??)
+        }
+    };
+    let slots = slots.unwrap_or_else(|| {
+        tracing::warn!("no --redis: transcode slots are counted per replica, not cluster-wide");
+        Arc::new(MemorySlotLimiter::new())
+    });
+    match (leases, jobs, sessions, events) {
+        (Some(leases), Some(jobs), Some(sessions), Some(events)) => Ok(Stores {
+            leases,
+            jobs,
+            sessions,
+            metadata,
+            events,
+            slots,
+            description: parts.join(" + "),
+        }),
+        _ => Err("no shared store could be opened".into()),
+    }
 }

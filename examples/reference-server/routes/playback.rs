@@ -5,20 +5,24 @@
 //! profile in, direct play / direct stream / transcode out) and the cluster-wide
 //! `TranscodeManager` live in `ha-transcode` and are still being written. Until they land:
 //!
-//! * PlaybackInfo offers the file as it is (direct play / direct stream of the static file —
-//!   real, not faked) and `SupportsTranscoding: false` unless a transcoder is wired;
+//! * PlaybackInfo runs `ha-transcode`'s decision when built with `transcode` (see
+//!   `decision.rs`): direct play gets the static `DirectStreamUrl`; otherwise a
+//!   `TranscodingUrl` to `master.m3u8` is offered *only when a transcoder is wired*
+//!   (`SupportsTranscoding` says which);
 //! * the HLS routes delegate to [`Transcoder`](crate::server::transcoder::Transcoder) when
 //!   `Shared::transcoder` is set, and answer 501 otherwise. No segment is ever faked.
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use media_ha::core::{ids, Item};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use crate::server::auth::{query_map, Caller};
+use crate::server::auth::{credentials, query_map, Caller};
+use crate::server::decision::{decide, encode, Verdict};
+use crate::server::dto::decode_body;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::routes::items::load_item;
 use crate::server::state::AppState;
@@ -40,14 +44,21 @@ pub fn routes() -> Router<AppState> {
         .route("/Videos/ActiveEncodings", delete(stop_encodings))
 }
 
-/// Jellyfin's `MediaSourceInfo` for the file as it is.
-fn media_source(state: &AppState, item: &Item) -> Value {
+/// Jellyfin's `MediaSourceInfo` for `item` with the decision's `verdict`.
+fn media_source(
+    state: &AppState,
+    item: &Item,
+    verdict: &Verdict,
+    play_session_id: &str,
+    token: Option<&str>,
+) -> Value {
     let container = item.container.clone().unwrap_or_default();
     let direct_url = format!(
         "/Videos/{}/stream.{}?Static=true&MediaSourceId={}",
         item.id, container, item.id
     );
-    json!({
+    let can_transcode = state.transcoder.is_some();
+    let mut source = json!({
         "Protocol": "File",
         "Id": item.id,
         "Type": "Default",
@@ -61,9 +72,9 @@ fn media_source(state: &AppState, item: &Item) -> Value {
         "IgnoreDts": false,
         "IgnoreIndex": false,
         "GenPtsInput": false,
-        "SupportsTranscoding": state.transcoder.is_some(),
-        "SupportsDirectStream": true,
-        "SupportsDirectPlay": true,
+        "SupportsTranscoding": can_transcode,
+        "SupportsDirectStream": verdict.direct_play,
+        "SupportsDirectPlay": verdict.direct_play,
         "IsInfiniteStream": false,
         "RequiresOpening": false,
         "RequiresClosing": false,
@@ -72,25 +83,50 @@ fn media_source(state: &AppState, item: &Item) -> Value {
         "MediaStreams": [],
         "MediaAttachments": [],
         "Formats": [],
-        "DirectStreamUrl": direct_url,
-        "TranscodingSubProtocol": "http",
-    })
+        "TranscodeReasons": verdict.reasons,
+    });
+    if let Some(map) = source.as_object_mut() {
+        if verdict.direct_play {
+            map.insert("DirectStreamUrl".into(), json!(direct_url));
+        }
+        if let (Some(query), true) = (&verdict.transcode_query, can_transcode) {
+            let mut url = format!(
+                "/Videos/{}/master.m3u8?MediaSourceId={}&PlaySessionId={play_session_id}&{query}",
+                item.id, item.id
+            );
+            if let Some(token) = token {
+                url.push_str(&format!("&api_key={}", encode(token)));
+            }
+            map.insert("TranscodingUrl".into(), json!(url));
+            map.insert("TranscodingSubProtocol".into(), json!("hls"));
+            map.insert("TranscodingContainer".into(), json!("ts"));
+        }
+    }
+    source
 }
 
 async fn playback_info(
     State(state): State<AppState>,
     _caller: Caller,
     Path(item_id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
+    let body: Map<String, Value> = decode_body(&body)?;
+    let query = query_map(uri.query());
     let item = load_item(&state, &item_id).await?;
     if item.kind.is_folder() {
         return Err(ApiError::bad_request(format!(
             "item {item_id} is a folder, not playable"
         )));
     }
+    let verdict = decide(&item, &body, &query).map_err(ApiError::bad_request)?;
+    let play_session_id = ids::new_id();
+    let token = credentials(&headers, &query).token;
     Ok(Json(json!({
-        "MediaSources": [media_source(&state, &item)],
-        "PlaySessionId": ids::new_id(),
+        "MediaSources": [media_source(&state, &item, &verdict, &play_session_id, token.as_deref())],
+        "PlaySessionId": play_session_id,
     })))
 }
 

@@ -1,0 +1,161 @@
+//! PlaybackInfo's decision: how this client should play this file.
+//!
+//! Why here and feature-gated: the rules (device profile against the stored probe) live in
+//! `ha-transcode`'s `decision` module and are pure; this file only translates between
+//! Jellyfin's request/response JSON and them. Without the `transcode` feature, or for an item
+//! scanned without a probe, the answer is "play the file as it is" — honest, since this build
+//! could not transcode anyway.
+
+use serde_json::Value;
+
+use media_ha::core::Item;
+
+/// What PlaybackInfo tells the client about the one media source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The client plays the file as is.
+    pub direct_play: bool,
+    /// A transcode (or remux) is needed; the query of its HLS URL (`VideoCodec=…&…`).
+    pub transcode_query: Option<String>,
+    /// Jellyfin's `TranscodeReasons` names.
+    pub reasons: Vec<String>,
+}
+
+impl Verdict {
+    /// Direct play, no questions asked.
+    pub fn direct() -> Self {
+        Self {
+            direct_play: true,
+            transcode_query: None,
+            reasons: Vec::new(),
+        }
+    }
+}
+
+/// Decides for `item` and the PlaybackInfo `body` (lower-cased top-level keys) and `query`.
+///
+/// # Errors
+/// A client-facing message for a malformed device profile or an impossible stream choice.
+#[cfg(feature = "transcode")]
+pub fn decide(
+    item: &Item,
+    body: &serde_json::Map<String, Value>,
+    query: &std::collections::HashMap<String, String>,
+) -> Result<Verdict, String> {
+    use media_ha::transcode::decision::{self, DecideOptions, DeviceProfile, PlayMethod};
+    use media_ha::transcode::probe::MediaProbe;
+
+    let Some(probe) = item
+        .probe_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<MediaProbe>(j).ok())
+    else {
+        return Ok(Verdict::direct());
+    };
+    let profile = match body.get("deviceprofile").filter(|p| !p.is_null()) {
+        Some(p) => DeviceProfile::from_json(&p.to_string())
+            .map_err(|e| format!("invalid DeviceProfile: {e}"))?,
+        None => DeviceProfile::web_browser(),
+    };
+    let number = |key: &str| -> Result<Option<u64>, String> {
+        let raw = body
+            .get(key)
+            .filter(|v| !v.is_null())
+            .map(|v| {
+                v.as_u64()
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .or_else(|| query.get(key).cloned())
+            .filter(|s| !s.is_empty());
+        raw.map(|s| {
+            s.trim_matches('"')
+                .parse::<u64>()
+                .map_err(|_| format!("{key} must be a non-negative integer"))
+        })
+        .transpose()
+    };
+    let options = DecideOptions {
+        max_bitrate: number("maxstreamingbitrate")?,
+        audio_stream_index: number("audiostreamindex")?.map(|n| n as usize),
+        subtitle_stream_index: number("subtitlestreamindex")?.map(|n| n as usize),
+        static_context: false,
+    };
+    let d = decision::decide(&profile, &probe, &options).map_err(|e| e.to_string())?;
+    let reasons: Vec<String> = d.reasons.iter().map(|r| r.as_str().to_owned()).collect();
+    if d.method == PlayMethod::DirectPlay {
+        return Ok(Verdict {
+            reasons,
+            ..Verdict::direct()
+        });
+    }
+    let mut params: Vec<(String, String)> = Vec::new();
+    if let Some(t) = &d.target {
+        let mut push = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                params.push((k.to_owned(), v));
+            }
+        };
+        push("Container", Some(t.container.clone()));
+        push(
+            "VideoCodec",
+            t.video_codec
+                .clone()
+                .map(|c| if t.copy_video { format!("{c},copy") } else { c }),
+        );
+        push(
+            "AudioCodec",
+            t.audio_codec
+                .clone()
+                .map(|c| if t.copy_audio { format!("{c},copy") } else { c }),
+        );
+        push("MaxWidth", t.max_width.map(|n| n.to_string()));
+        push("MaxHeight", t.max_height.map(|n| n.to_string()));
+        push("VideoBitrate", t.video_bitrate.map(|n| n.to_string()));
+        push("AudioBitrate", t.audio_bitrate.map(|n| n.to_string()));
+        push("AudioChannels", t.audio_channels.map(|n| n.to_string()));
+        push(
+            "SubtitleStreamIndex",
+            t.burn_subtitle.map(|n| n.to_string()),
+        );
+    }
+    if let Some(i) = d.audio_stream_index {
+        params.push(("AudioStreamIndex".into(), i.to_string()));
+    }
+    params.push(("TranscodeReasons".into(), reasons.join(",")));
+    let query = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    Ok(Verdict {
+        direct_play: false,
+        transcode_query: Some(query),
+        reasons,
+    })
+}
+
+/// Without `ha-transcode` there is nothing to decide: the file as it is.
+///
+/// # Errors
+/// Never.
+#[cfg(not(feature = "transcode"))]
+pub fn decide(
+    _item: &Item,
+    _body: &serde_json::Map<String, Value>,
+    _query: &std::collections::HashMap<String, String>,
+) -> Result<Verdict, String> {
+    Ok(Verdict::direct())
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
