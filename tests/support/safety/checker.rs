@@ -36,7 +36,8 @@ const KEEP: usize = 20;
 pub struct CheckConfig {
     /// An acquisition must end this long before the tenure's deadline to count as overlap.
     pub slack_us: u64,
-    /// After a paused process resumes, its writes in this window count as "stale attempts".
+    /// After a paused process resumes, its writes with pre-pause tokens in this window count
+    /// as stale attempts.
     pub after_pause_us: u64,
 }
 
@@ -102,8 +103,10 @@ pub struct Report {
     pub missing_writes: usize,
     /// Operations that failed with another error (store down, timeout...).
     pub errors: usize,
-    /// Writes by a paused process right after it resumed (and how many of those were fenced).
-    pub after_pause: (usize, usize),
+    /// Writes a paused process made after it resumed with a token it had acquired before it
+    /// was frozen: (attempts, fenced, accepted). Accepted ones are fine only if nobody took the
+    /// key over meanwhile, which properties (2) and (3) check.
+    pub after_pause: (usize, usize, usize),
     /// Faults by kind: restarts, pauses, connection kills.
     pub faults: (usize, usize, usize),
     /// How many violations per property (excused ones not included).
@@ -133,7 +136,8 @@ impl Report {
         format!(
             "lease safety [{backend}]: {} ops, {} acquisitions, {} accepted writes, {} fenced, \
              {} missing, {} errors, {} faults ({restarts} restarts, {pauses} pauses, {kills} conn \
-             kills), {} writes right after a pause ({} fenced), {} excused by data loss: {verdict}",
+             kills), {} stale-token writes after a pause ({} fenced, {} accepted), {} excused by data \
+             loss: {verdict}",
             self.ops,
             self.acquired,
             self.accepted_writes,
@@ -143,6 +147,7 @@ impl Report {
             restarts + pauses + kills,
             self.after_pause.0,
             self.after_pause.1,
+            self.after_pause.2,
             self.excused_count,
         )
     }
@@ -168,7 +173,7 @@ pub fn check(entries: &[Entry], config: &CheckConfig) -> Report {
     let mut report = Report::default();
     let mut events: Vec<&Event> = Vec::new();
     let mut losses: Vec<(u64, u64)> = Vec::new();
-    let mut pauses: Vec<(&str, u64)> = Vec::new();
+    let mut pauses: Vec<(&str, u64, u64)> = Vec::new();
     for entry in entries {
         match entry {
             Entry::Event(e) => events.push(e),
@@ -185,7 +190,7 @@ pub fn check(entries: &[Entry], config: &CheckConfig) -> Report {
                 }
                 Fault::Pause { process } => {
                     report.faults.1 += 1;
-                    pauses.push((process, *end_us));
+                    pauses.push((process, *start_us, *end_us));
                 }
                 Fault::ConnKill => report.faults.2 += 1,
             },
@@ -202,16 +207,26 @@ pub fn check(entries: &[Entry], config: &CheckConfig) -> Report {
             _ => {}
         }
     }
-    for (process, resumed) in &pauses {
+    for &(process, frozen, resumed) in &pauses {
+        // Tokens the process held (acquired) before it was frozen.
+        let held: HashSet<(&str, u64)> = events
+            .iter()
+            .filter(|e| e.process == process && e.op == Op::Acquire && e.end_us < frozen)
+            .filter_map(|e| Some((e.key.as_str(), e.token?)))
+            .collect();
         for e in &events {
+            let stale = e.token.is_some_and(|t| held.contains(&(e.key.as_str(), t)));
             if e.op == Op::Write
-                && e.process == *process
-                && e.start_us >= *resumed
+                && e.process == process
+                && stale
+                && e.start_us >= resumed
                 && e.start_us < resumed + config.after_pause_us
             {
                 report.after_pause.0 += 1;
-                if matches!(e.outcome, Outcome::Fenced { .. }) {
-                    report.after_pause.1 += 1;
+                match e.outcome {
+                    Outcome::Fenced { .. } => report.after_pause.1 += 1,
+                    Outcome::Ok => report.after_pause.2 += 1,
+                    _ => {}
                 }
             }
         }
