@@ -29,7 +29,7 @@ pub mod segment;
 pub mod timeline;
 
 pub use naming::{segment_file_name, segment_temp_name};
-pub use playlist::{master_playlist, media_playlist, Variant};
+pub use playlist::{master_playlist, media_playlist, media_playlist_with, Variant};
 pub use publish::{publish_segment, PublishDecision, SegmentGate};
 pub use segment::SegmentReport;
 pub use timeline::{SegmentTimeline, TS_OFFSET_90K};

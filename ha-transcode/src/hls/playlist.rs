@@ -55,6 +55,17 @@ pub fn master_playlist(variants: &[Variant]) -> String {
 /// The VOD media playlist for `timeline`: every segment listed, segment URIs prefixed with
 /// `uri_prefix` (e.g. `""` for a sibling file, or `"segments/"`).
 pub fn media_playlist(timeline: &SegmentTimeline, uri_prefix: &str) -> String {
+    media_playlist_with(timeline, |i| {
+        format!("{uri_prefix}{}", segment_file_name(i))
+    })
+}
+
+/// The VOD media playlist for `timeline` with each segment's URI given by `segment_uri` (for
+/// servers whose segment URLs are not file names, e.g. Jellyfin's `hls1/main/7.ts?…`).
+pub fn media_playlist_with(
+    timeline: &SegmentTimeline,
+    segment_uri: impl Fn(u32) -> String,
+) -> String {
     let count = timeline.segment_count();
     // TARGETDURATION must be >= every EXTINF rounded to the nearest integer (RFC 8216 4.3.3.1);
     // the nominal segment length rounded up satisfies that for every segment.
@@ -68,9 +79,9 @@ pub fn media_playlist(timeline: &SegmentTimeline, uri_prefix: &str) -> String {
     for i in 0..count {
         let _ = write!(
             s,
-            "#EXTINF:{:.6},\n{uri_prefix}{}\n",
+            "#EXTINF:{:.6},\n{}\n",
             timeline.segment_duration_secs(i),
-            segment_file_name(i)
+            segment_uri(i)
         );
     }
     s.push_str("#EXT-X-ENDLIST\n");
