@@ -496,11 +496,12 @@ async fn static_stream_honours_ranges() {
         StatusCode::NOT_FOUND
     );
 
-    // PlaybackInfo offers the file as it is; HLS answers 501 until a transcoder is wired.
+    // H.264/AAC in MP4 direct-plays with the default (browser) profile; HLS answers 501
+    // until a transcoder is wired.
     let (status, info) = c
         .post(
             &format!("/Items/{alpha_id}/PlaybackInfo"),
-            json!({ "DeviceProfile": {} }),
+            json!({ "UserId": null }),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -590,5 +591,56 @@ async fn refresh_rescans_under_the_lease() {
         .await
         .unwrap();
     assert!(lease.is_none());
+    srv.shutdown(GRACE).await;
+}
+
+/// With `ha-transcode`, PlaybackInfo runs the real decision on the stored probe.
+#[cfg(feature = "transcode")]
+#[tokio::test]
+async fn playback_info_decides_from_the_probe() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    c.login(ADMIN, ADMIN_PW).await;
+    let (alpha_id, _) = find_item(&c, "Alpha").await;
+    let (beta_id, _) = find_item(&c, "Beta").await;
+
+    // No DeviceProfile: the built-in web browser profile.
+    let (status, alpha) = c
+        .post(&format!("/Items/{alpha_id}/PlaybackInfo"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{alpha}");
+    let source = &alpha["MediaSources"][0];
+    assert_eq!(source["SupportsDirectPlay"], json!(true), "{source}");
+    assert!(source["DirectStreamUrl"]
+        .as_str()
+        .unwrap()
+        .contains("stream.mp4"));
+
+    // MPEG-2 in Matroska does not play in a browser; no transcoder is wired in this test, so
+    // no TranscodingUrl is offered — and nothing pretends otherwise.
+    let (status, beta) = c
+        .post(&format!("/Items/{beta_id}/PlaybackInfo"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{beta}");
+    let source = &beta["MediaSources"][0];
+    assert_eq!(source["SupportsDirectPlay"], json!(false), "{source}");
+    assert!(!source["TranscodeReasons"].as_array().unwrap().is_empty());
+    assert_eq!(source["SupportsTranscoding"], json!(false));
+    assert!(source["TranscodingUrl"].is_null());
+
+    let (status, _) = c
+        .post(
+            &format!("/Items/{alpha_id}/PlaybackInfo"),
+            json!({ "DeviceProfile": [1, 2] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = c
+        .post(
+            &format!("/Items/{alpha_id}/PlaybackInfo"),
+            json!({ "MaxStreamingBitrate": "fast" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     srv.shutdown(GRACE).await;
 }
