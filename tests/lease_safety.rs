@@ -13,6 +13,9 @@
 #[path = "support/safety/mod.rs"]
 mod safety;
 
+#[path = "support/safety/checker_tests.rs"]
+mod checker_tests;
+
 use safety::backends::Backend;
 use safety::driver::{run, RunConfig, Server};
 
@@ -30,6 +33,9 @@ async fn safety_child() {
 fn verdict(backend: &Backend, report: &safety::checker::Report, kept: Option<std::path::PathBuf>) {
     let summary = report.summary(backend.name());
     println!("{summary}");
+    for stat in &report.fault_stats {
+        println!("  {stat}");
+    }
     for v in report.excused.iter().take(3) {
         eprintln!("excused (store lost its data):\n{v}");
     }

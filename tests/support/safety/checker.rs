@@ -88,6 +88,38 @@ impl fmt::Display for Violation {
     }
 }
 
+/// What one fault did to the run.
+#[derive(Debug, Clone)]
+pub struct FaultStat {
+    /// The fault.
+    pub fault: Fault,
+    /// How long it lasted (kill to ready again, freeze to thaw).
+    pub took_us: u64,
+    /// Operations that failed with an error (unavailable, timeout) overlapping it.
+    pub errors: usize,
+    /// From its end to the end of the first successful acquisition or accepted write that
+    /// started after it.
+    pub recovered_us: Option<u64>,
+    /// For every key acquired both before and after: was the first token after larger than
+    /// every token before? (`None` when no key was.)
+    pub tokens_grew: Option<bool>,
+}
+
+impl fmt::Display for FaultStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} for {} ms: {} errors, first success {} ms after, tokens grew: {:?}",
+            self.fault,
+            self.took_us / 1000,
+            self.errors,
+            self.recovered_us
+                .map_or("-".to_owned(), |us| (us / 1000).to_string()),
+            self.tokens_grew,
+        )
+    }
+}
+
 /// The verdict and the figures of a run.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -117,6 +149,8 @@ pub struct Report {
     pub excused: Vec<Violation>,
     /// How many excused violations in all.
     pub excused_count: usize,
+    /// One line per fault, in order.
+    pub fault_stats: Vec<FaultStat>,
 }
 
 impl Report {
@@ -231,6 +265,18 @@ pub fn check(entries: &[Entry], config: &CheckConfig) -> Report {
             }
         }
     }
+    for entry in entries {
+        if let Entry::Fault {
+            fault,
+            start_us,
+            end_us,
+        } = entry
+        {
+            report
+                .fault_stats
+                .push(fault_stat(fault, *start_us, *end_us, &events));
+        }
+    }
     // A data-losing restart could explain a violation whose window [from, to] it touches.
     let lost_between = |from: u64, to: u64| losses.iter().any(|&(s, e)| e > from && s < to);
 
@@ -278,6 +324,43 @@ pub fn check(entries: &[Entry], config: &CheckConfig) -> Report {
         );
     }
     report
+}
+
+fn fault_stat(fault: &Fault, start: u64, end: u64, events: &[&Event]) -> FaultStat {
+    let errors = events
+        .iter()
+        .filter(|e| matches!(e.outcome, Outcome::Error { .. }))
+        .filter(|e| e.end_us >= start && e.start_us <= end)
+        .count();
+    let success = |e: &&&Event| {
+        e.outcome == Outcome::Ok && matches!(e.op, Op::Acquire | Op::Write) && e.start_us >= end
+    };
+    let recovered_us = events.iter().filter(success).map(|e| e.end_us - end).min();
+    let mut before: HashMap<&str, u64> = HashMap::new();
+    let mut after: HashMap<&str, u64> = HashMap::new();
+    for e in events {
+        let (Op::Acquire, Outcome::Ok, Some(t)) = (e.op, &e.outcome, e.token) else {
+            continue;
+        };
+        if e.end_us < start {
+            let b = before.entry(&e.key).or_default();
+            *b = (*b).max(t);
+        } else if e.start_us > end {
+            let a = after.entry(&e.key).or_insert(u64::MAX);
+            *a = (*a).min(t);
+        }
+    }
+    let compared: Vec<bool> = before
+        .iter()
+        .filter_map(|(k, b)| after.get(k).map(|a| a > b))
+        .collect();
+    FaultStat {
+        fault: fault.clone(),
+        took_us: end.saturating_sub(start),
+        errors,
+        recovered_us,
+        tokens_grew: (!compared.is_empty()).then(|| compared.iter().all(|&g| g)),
+    }
 }
 
 fn token(e: &Event) -> u64 {

@@ -1,8 +1,9 @@
 //! The checker on hand-made histories: a good one passes, each kind of bad one is caught, and
-//! a data-losing restart excuses only what it can explain.
+//! a data-losing restart excuses only what it can explain. Included by `tests/lease_safety.rs`
+//! only, so these run once.
 
-use super::checker::{check, CheckConfig, Property, Report};
-use super::history::{Entry, Event, Fault, Op, Outcome};
+use crate::safety::checker::{check, CheckConfig, Property, Report};
+use crate::safety::history::{read_file, Entry, Event, Fault, Op, Outcome, Recorder};
 
 const TTL: u64 = 1_000;
 
@@ -229,6 +230,8 @@ fn a_data_losing_restart_excuses_overlap_and_stale_writes_but_not_token_order() 
     let report = run(&h2);
     only(&report, Property::TokenOrder);
     assert_eq!(report.excused_count, 1);
+    // c's 5 after the restart is below a's 10 from before it.
+    assert_eq!(report.fault_stats[0].tokens_grew, Some(false));
 
     // A restart that kept the data excuses nothing.
     let mut h3 = h;
@@ -252,6 +255,12 @@ fn stale_write_across_a_data_loss_is_excused() {
     assert!(report.ok(), "{:?}", report.violations);
     assert_eq!(report.excused_count, 1);
     assert_eq!(report.excused[0].events[1].holder, "p/a");
+    let stat = &report.fault_stats[0];
+    assert_eq!(
+        (stat.took_us, stat.errors, stat.recovered_us),
+        (100, 0, Some(110))
+    );
+    assert_eq!(stat.tokens_grew, None, "no key acquired after the restart");
 }
 
 #[test]
@@ -276,12 +285,12 @@ fn writes_right_after_a_pause_are_counted() {
 fn histories_round_trip_through_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.jsonl");
-    let recorder = super::history::Recorder::to_file(&path).unwrap();
+    let recorder = Recorder::to_file(&path).unwrap();
     for e in good_history() {
         recorder.record(e);
     }
     recorder.record(restart(true, 1, 2));
-    let back = super::history::read_file(&path).unwrap();
+    let back = read_file(&path).unwrap();
     let mut expected = good_history();
     expected.push(restart(true, 1, 2));
     assert_eq!(back, expected);

@@ -4,7 +4,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`history`] | events with wall-clock intervals; in memory or JSON lines per process |
-//! | [`checker`] | the four properties, a pure function over a history |
+//! | [`checker`] | the four properties, a pure function over a history (`checker_tests.rs`) |
 //! | [`contender`] | careless holders: acquire, claim, write, renew, release or walk away |
 //! | [`backends`] | which store, opened afresh by every process |
 //! | [`child`] | contender processes: the test binary re-executing itself |
@@ -15,8 +15,6 @@
 
 pub mod backends;
 pub mod checker;
-#[cfg(test)]
-mod checker_tests;
 pub mod child;
 pub mod contender;
 pub mod driver;
