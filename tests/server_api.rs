@@ -615,6 +615,20 @@ async fn playback_info_decides_from_the_probe() {
         .as_str()
         .unwrap()
         .contains("stream.mp4"));
+    let streams = source["MediaStreams"].as_array().unwrap();
+    let video = streams
+        .iter()
+        .find(|s| s["Type"] == json!("Video"))
+        .unwrap();
+    assert_eq!(
+        (video["Codec"].clone(), video["Width"].clone()),
+        (json!("h264"), json!(320))
+    );
+    let audio = streams
+        .iter()
+        .find(|s| s["Type"] == json!("Audio"))
+        .unwrap();
+    assert_eq!(audio["Codec"], json!("aac"));
 
     // MPEG-2 in Matroska does not play in a browser; no transcoder is wired in this test, so
     // no TranscodingUrl is offered — and nothing pretends otherwise.

@@ -159,3 +159,64 @@ pub fn encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// Jellyfin's `MediaStreams` of an item, from its stored probe (empty without one or without the
+/// `transcode` feature). Clients show codecs from it and pick audio and subtitle tracks by its
+/// `Index`.
+#[cfg(feature = "transcode")]
+pub fn media_streams(item: &Item) -> Vec<Value> {
+    use media_ha::transcode::probe::{MediaProbe, StreamKind};
+    use serde_json::json;
+
+    let Some(probe) = item
+        .probe_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<MediaProbe>(j).ok())
+    else {
+        return Vec::new();
+    };
+    probe
+        .streams
+        .iter()
+        .filter(|s| s.kind != StreamKind::Other && !s.is_attached_picture)
+        .map(|s| {
+            let kind = match s.kind {
+                StreamKind::Video => "Video",
+                StreamKind::Audio => "Audio",
+                _ => "Subtitle",
+            };
+            let mut v = json!({
+                "Index": s.index,
+                "Type": kind,
+                "Codec": s.codec,
+                "Language": s.language,
+                "Title": s.title,
+                "IsDefault": s.is_default,
+                "IsForced": s.is_forced,
+                "IsExternal": false,
+                "Profile": s.profile,
+                "BitRate": s.bit_rate,
+            });
+            if let (Some(map), Some(video)) = (v.as_object_mut(), &s.video) {
+                map.insert("Width".into(), json!(video.width));
+                map.insert("Height".into(), json!(video.height));
+                map.insert("BitDepth".into(), json!(video.bit_depth));
+                map.insert("IsInterlaced".into(), json!(video.interlaced));
+                map.insert("AverageFrameRate".into(), json!(video.avg_frame_rate));
+                map.insert("VideoRangeType".into(), json!(video.range_type.as_str()));
+            }
+            if let (Some(map), Some(audio)) = (v.as_object_mut(), &s.audio) {
+                map.insert("Channels".into(), json!(audio.channels));
+                map.insert("SampleRate".into(), json!(audio.sample_rate));
+                map.insert("ChannelLayout".into(), json!(audio.channel_layout));
+            }
+            v
+        })
+        .collect()
+}
+
+/// Without `ha-transcode` no probe is stored: no streams to list.
+#[cfg(not(feature = "transcode"))]
+pub fn media_streams(_item: &Item) -> Vec<Value> {
+    Vec::new()
+}

@@ -21,7 +21,7 @@ use media_ha::core::{ids, Item};
 use serde_json::{json, Map, Value};
 
 use crate::server::auth::{credentials, query_map, Caller};
-use crate::server::decision::{decide, encode, Verdict};
+use crate::server::decision::{decide, encode, media_streams, Verdict};
 use crate::server::dto::decode_body;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::routes::items::load_item;
@@ -80,7 +80,7 @@ fn media_source(
         "RequiresClosing": false,
         "RequiresLooping": false,
         "SupportsProbing": true,
-        "MediaStreams": [],
+        "MediaStreams": media_streams(item),
         "MediaAttachments": [],
         "Formats": [],
         "TranscodeReasons": verdict.reasons,
