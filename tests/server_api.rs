@@ -35,6 +35,11 @@ async fn health_and_public_info() {
     assert_eq!(info["LocalAddress"], json!(srv.base_url()));
     let resp = c.http.get(c.url("/health")).send().await.unwrap();
     assert!(resp.headers().contains_key("x-request-id"));
+    assert_eq!(c.get("/No/Such/Route").await.0, StatusCode::NOT_FOUND);
+    // Bodies over the limit (1 MiB by default) are refused before any handler reads them.
+    let big = format!(r#"{{"Username": "{}"}}"#, "x".repeat(2 << 20));
+    let (status, _) = c.post_raw("/Users/AuthenticateByName", &big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     srv.shutdown(GRACE).await;
 }
 

@@ -92,8 +92,9 @@ impl Server {
         &self.state
     }
 
-    /// Stops accepting connections, lets in-flight requests finish (for up to `grace`), stops
-    /// the scan loop — releasing its lease so another replica can scan at once.
+    /// Stops accepting connections, lets in-flight requests finish (for up to `grace`), shuts
+    /// the transcoder down (its jobs' leases are released), stops the scan loop — releasing its
+    /// lease too, so other replicas take over at once.
     pub async fn shutdown(self, grace: Duration) {
         let _ = self.shutdown.send(true);
         match tokio::time::timeout(grace, self.serve).await {
@@ -104,6 +105,9 @@ impl Server {
                 ?grace,
                 "requests still running after the grace period; dropping them"
             ),
+        }
+        if let Some(transcoder) = &self.state.transcoder {
+            transcoder.shutdown(grace).await;
         }
         for task in self.background {
             if tokio::time::timeout(grace, task).await.is_err() {
@@ -150,6 +154,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         library_roots,
         publisher,
         scanner,
+        // THE SEAM: the HLS routes call this; `None` until ha-transcode's TranscodeManager is
+        // wired in through an adapter implementing `transcoder::Transcoder`.
         transcoder: None,
     });
 

@@ -41,4 +41,9 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug + 'static {
     async fn segment(&self, req: &HlsRequest, index: u32) -> Result<PathBuf, ApiError>;
     /// `DELETE /Videos/ActiveEncodings`: the device stopped watching.
     async fn stop(&self, device_id: &str, play_session_id: Option<&str>) -> Result<(), ApiError>;
+    /// Graceful shutdown (called once HTTP has stopped): stop this replica's jobs and release
+    /// their leases so other replicas take over at once. Default: nothing to do.
+    async fn shutdown(&self, within: std::time::Duration) {
+        let _ = within;
+    }
 }
