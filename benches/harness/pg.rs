@@ -1,0 +1,197 @@
+//! Item 4: `PgMetadataRepo` user-data upsert and item-page query against `pgbench` running the
+//! same SQL on the same tables (a private Postgres from ha-testkit, migrated by our store).
+//!
+//! Both sides: 16 clients, 2 client threads (`pgbench -c 16 -j 2`; ours: 16 tasks on a 2-worker
+//! runtime over a 16-connection pool). pgbench runs `-M prepared`, the fastest protocol a
+//! client can use, so it is the bar, not a straw man. The SQL in the scripts is copied from
+//! `ha-store-pg/src/metadata/{user_data,items}.rs`; if those change, change these.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ha_core::{Item, ItemKind, ItemQuery, ItemSort, MetadataRepo, User, UserItemData};
+use ha_store_pg::{PgStore, PgStoreConfig};
+use serde_json::json;
+
+use crate::load::{closed_loop, LoadStats};
+use crate::peers::{pgbench, PeerStats};
+use crate::report::{Better, Figure};
+use crate::Opts;
+
+const ITEMS: usize = 1000;
+const PAGE: u32 = 100;
+const SCHEMA: &str = "bench";
+const USER: &str = "0123456789abcdef0123456789abcdef";
+
+const UPSERT_SQL: &str = "\\set i random(0, 999)
+\\set pos random(0, 72000000000)
+INSERT INTO user_item_data (user_id, item_id, played, play_count, position_ticks, last_played_ms, is_favorite) \
+VALUES ('0123456789abcdef0123456789abcdef', 'item-' || :i::text, false, 1, :pos, 1700000000000, false) \
+ON CONFLICT (user_id, item_id) DO UPDATE SET played = EXCLUDED.played, play_count = EXCLUDED.play_count, \
+position_ticks = EXCLUDED.position_ticks, last_played_ms = EXCLUDED.last_played_ms, is_favorite = EXCLUDED.is_favorite;
+";
+
+const PAGE_SQL: &str = "\\set page random(0, 8)
+SELECT items.id, items.parent_id, items.path, items.kind, items.name, items.date_added_ms, \
+items.size_bytes, items.runtime_ticks, items.container, items.probe_json, count(*) OVER () AS total \
+FROM items WHERE items.parent_id = 'lib' ORDER BY items.name_key ASC, items.id ASC \
+OFFSET :page * 100 LIMIT 100;
+";
+
+async fn seed(repo: &dyn MetadataRepo) {
+    repo.create_user(&User {
+        id: USER.into(),
+        name: "bench".into(),
+        password_hash: "not-a-real-hash".into(),
+        is_admin: false,
+        created_ms: 1_700_000_000_000,
+    })
+    .await
+    .expect("create user");
+    let item = |id: String, parent: Option<&str>, kind, name: String| Item {
+        path: format!("/media/{id}.mkv"),
+        id,
+        parent_id: parent.map(String::from),
+        kind,
+        name,
+        date_added_ms: 1_700_000_000_000,
+        size_bytes: Some(1 << 30),
+        runtime_ticks: Some(72_000_000_000),
+        container: Some("mkv".into()),
+        probe_json: Some(r#"{"streams":[{"codec":"h264"},{"codec":"aac"}]}"#.into()),
+    };
+    repo.upsert_item(&item(
+        "lib".into(),
+        None,
+        ItemKind::CollectionFolder,
+        "Movies".into(),
+    ))
+    .await
+    .expect("library");
+    for i in 0..ITEMS {
+        repo.upsert_item(&item(
+            format!("item-{i}"),
+            Some("lib"),
+            ItemKind::Movie,
+            format!("Movie {i:04}"),
+        ))
+        .await
+        .expect("item");
+    }
+}
+
+fn figure(name: &str, ours: &LoadStats, peer: Result<PeerStats, String>, c: usize) -> Figure {
+    let (peer, note) = match peer {
+        Ok(p) => {
+            let note = format!(
+                "ours p50/p99 {:.2}/{:.2} ms; pgbench avg {} ms",
+                ours.p50_ms,
+                ours.p99_ms,
+                p.avg_ms.map_or("—".into(), |v| format!("{v:.2}"))
+            );
+            (Some(p), note)
+        }
+        Err(e) => {
+            eprintln!("[harness] pgbench failed: {e}");
+            (
+                None,
+                format!("peer failed: {}", e.lines().next().unwrap_or("")),
+            )
+        }
+    };
+    Figure {
+        item: 4,
+        name: name.into(),
+        unit: "ops/s".into(),
+        ours: Some(ours.ops_per_sec),
+        peer: peer.as_ref().map(|p| p.ops_per_sec),
+        peer_name: format!("pgbench -M prepared -c {c} -j 2, same SQL"),
+        better: Better::Higher,
+        target: Some(0.8),
+        command: peer.as_ref().map_or(String::new(), |p| p.command.clone()),
+        note,
+        raw: json!({ "ours": ours, "peer": peer }),
+    }
+}
+
+fn script(dir: &Path, name: &str, sql: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, sql).expect("write pgbench script");
+    p
+}
+
+/// Runs item 4.
+pub async fn run(opts: &Opts) -> Vec<Figure> {
+    let server = ha_testkit::PostgresServer::start().await;
+    let url = server.url();
+    let c = opts.pg_clients;
+    let config = PgStoreConfig::from_url(&url)
+        .expect("pg url")
+        .schema(SCHEMA)
+        .pool_size(c);
+    let store = PgStore::connect(config).await.expect("connect + migrate");
+    let repo: Arc<dyn MetadataRepo> = Arc::new(store.metadata());
+    seed(repo.as_ref()).await;
+
+    let r = repo.clone();
+    let upsert = closed_loop(c, opts.secs, move |task, seq| {
+        let r = r.clone();
+        async move {
+            let i = (task * 7919 + seq as usize) % ITEMS;
+            r.put_user_data(&UserItemData {
+                user_id: USER.into(),
+                item_id: format!("item-{i}"),
+                played: false,
+                play_count: 1,
+                position_ticks: (seq as i64 * 10_000_000) % 72_000_000_000,
+                last_played_ms: Some(1_700_000_000_000),
+                is_favorite: false,
+            })
+            .await
+            .map(|()| true)
+        }
+    })
+    .await;
+    let r = repo.clone();
+    let page = closed_loop(c, opts.secs, move |task, seq| {
+        let r = r.clone();
+        async move {
+            let query = ItemQuery {
+                parent_id: Some("lib".into()),
+                recursive: false,
+                kinds: Vec::new(),
+                search_term: None,
+                sort: ItemSort::Name,
+                descending: false,
+                start_index: ((task + seq as usize) % 9) as u32 * PAGE,
+                limit: Some(PAGE),
+            };
+            r.query_items(&query)
+                .await
+                .map(|p| p.items.len() == PAGE as usize)
+        }
+    })
+    .await;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secs = opts.secs.as_secs().max(1);
+    let peer_upsert = pgbench(
+        &url,
+        &script(dir.path(), "upsert.sql", UPSERT_SQL),
+        c,
+        secs,
+        SCHEMA,
+    );
+    let peer_page = pgbench(
+        &url,
+        &script(dir.path(), "page.sql", PAGE_SQL),
+        c,
+        secs,
+        SCHEMA,
+    );
+    drop(server);
+    vec![
+        figure("user-data upsert (put_user_data)", &upsert, peer_upsert, c),
+        figure("item page of 100 (query_items)", &page, peer_page, c),
+    ]
+}

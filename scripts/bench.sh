@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The side-by-side performance harness (issue 9): builds in release mode, then runs every
+# comparison and writes benches/RESULTS.md and benches/results.json.
+#
+#   scripts/bench.sh            full run (10 s per load phase, 30 s clip, 3 transcode runs; < 20 min)
+#   scripts/bench.sh --quick    a few seconds per figure (8 s clip, 1 run); CI-like time
+#   scripts/bench.sh [--quick] --only redis,pg,transcode,viewers   a subset
+#   scripts/bench.sh --out DIR  write the results somewhere else
+#
+# Services: the harness starts its own private redis-server and postgres (ha-testkit) on free
+# ports, because the shared test servers (scripts/services.sh) carry other people's test load,
+# which would add noise to one side only and pollute the INFO commandstats deltas. Peers:
+# redis-benchmark (redis-tools), pgbench (postgresql-client), ffmpeg. docs/BENCHMARKS.md says
+# what each figure measures and why.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+if [[ "${HA_SKIP_INSTALL:-}" != 1 && -x scripts/install-deps.sh ]]; then
+    bash scripts/install-deps.sh
+fi
+for tool in redis-server redis-benchmark redis-cli pgbench ffmpeg; do
+    command -v "$tool" >/dev/null || { log "error: $tool not found (scripts/install-deps.sh)"; exit 1; }
+done
+[[ -f "$HOME/.cargo/env" ]] && source "$HOME/.cargo/env"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+log "building the worker and the harness (release) into $CARGO_TARGET_DIR"
+cargo build --release -q -p ha-transcode --bin ha-transcode-worker
+export HA_BENCH_WORKER="$CARGO_TARGET_DIR/release/ha-transcode-worker"
+started=$(date +%s)
+cargo bench -q --features full --bench compare -- "$@"
+log "done in $(( $(date +%s) - started )) s: benches/RESULTS.md, benches/results.json"
