@@ -64,6 +64,32 @@ async fn memory_leases_stay_safe() {
     verdict(&Backend::Memory, &report, kept);
 }
 
+/// The harness is not vacuous: on stores that break a promise, the checker objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checker_rejects_broken_stores() {
+    use safety::checker::Property;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let config = RunConfig {
+        tasks: 12,
+        children: 0,
+        duration: std::time::Duration::from_secs(5),
+        ..RunConfig::from_env(5)
+    };
+    let (report, _) = run(&Backend::BrokenFencing, &mut Server::None, &config).await;
+    println!("{}", report.summary("broken-fencing"));
+    assert!(
+        report.counts.get(&Property::StaleWrite) > Some(&0),
+        "{report:?}"
+    );
+
+    let (report, _) = run(&Backend::BrokenExclusion, &mut Server::None, &config).await;
+    println!("{}", report.summary("broken-exclusion"));
+    assert!(
+        report.counts.get(&Property::OverlappingTenures) > Some(&0),
+        "{report:?}"
+    );
+}
+
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_leases_stay_safe_under_faults() {

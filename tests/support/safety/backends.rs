@@ -4,12 +4,14 @@
 //! told which one to open through its environment, and every process gets its *own* client
 //! (connection, pool): separate processes share nothing but the store itself.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 use std::time::Duration;
 
 use ha_core::memory::{MemoryJobStore, MemoryLeaseManager};
 
+use super::broken::{SplitBrainLeases, UnfencedJobs};
 use super::contender::Stores;
 
 /// A store to contend on.
@@ -17,6 +19,10 @@ use super::contender::Stores;
 pub enum Backend {
     /// The in-process stores: one process, tasks only.
     Memory,
+    /// The in-process stores behind [`UnfencedJobs`](super::broken::UnfencedJobs) (tasks only).
+    BrokenFencing,
+    /// The in-process stores behind [`SplitBrainLeases`](super::broken::SplitBrainLeases).
+    BrokenExclusion,
     /// Redis at `url`, keys under `prefix`.
     Redis {
         /// `redis://...`
@@ -38,6 +44,8 @@ impl Backend {
     pub fn name(&self) -> &'static str {
         match self {
             Backend::Memory => "memory",
+            Backend::BrokenFencing => "broken-fencing",
+            Backend::BrokenExclusion => "broken-exclusion",
             Backend::Redis { .. } => "redis",
             Backend::Postgres { .. } => "postgres",
         }
@@ -46,7 +54,9 @@ impl Backend {
     /// `(kind, url, namespace)` for a child's environment.
     pub fn to_parts(&self) -> (String, String, String) {
         match self {
-            Backend::Memory => ("memory".into(), String::new(), String::new()),
+            Backend::Memory | Backend::BrokenFencing | Backend::BrokenExclusion => {
+                (self.name().into(), String::new(), String::new())
+            }
             Backend::Redis { url, prefix } => ("redis".into(), url.clone(), prefix.clone()),
             Backend::Postgres { url, schema } => ("postgres".into(), url.clone(), schema.clone()),
         }
@@ -72,6 +82,18 @@ impl Backend {
         match self {
             Backend::Memory => Stores {
                 leases: Arc::new(MemoryLeaseManager::new()),
+                jobs: Arc::new(MemoryJobStore::new()),
+            },
+            Backend::BrokenFencing => Stores {
+                leases: Arc::new(MemoryLeaseManager::new()),
+                jobs: Arc::new(UnfencedJobs(Arc::new(MemoryJobStore::new()))),
+            },
+            Backend::BrokenExclusion => Stores {
+                leases: Arc::new(SplitBrainLeases {
+                    inner: Arc::new(MemoryLeaseManager::new()),
+                    refusals: AtomicU64::new(0),
+                    every: 50,
+                }),
                 jobs: Arc::new(MemoryJobStore::new()),
             },
             #[cfg(feature = "redis")]

@@ -7,6 +7,7 @@
 //! | [`checker`] | the four properties, a pure function over a history (`checker_tests.rs`) |
 //! | [`contender`] | careless holders: acquire, claim, write, renew, release or walk away |
 //! | [`backends`] | which store, opened afresh by every process |
+//! | [`broken`] | deliberately broken stores the checker must reject |
 //! | [`child`] | contender processes: the test binary re-executing itself |
 //! | [`faults`] | store restart, SIGSTOP/SIGCONT of a contender, dropped connections |
 //! | [`driver`] | one run: contenders + fault rotation + collection + check |
@@ -14,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod backends;
+pub mod broken;
 pub mod checker;
 pub mod child;
 pub mod contender;
