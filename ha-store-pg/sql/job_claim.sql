@@ -3,7 +3,7 @@
 -- restarting elsewhere). A record past its retention counts as absent (fresh attempts and
 -- creation time). No row back means the record holds a newer token: fenced.
 -- $1 key, $2 source, $3 profile, $4 owner_node, $5 owner_addr, $6 token, $7 start_segment,
--- $8 retention in µs.
+-- $8 retention in µs. (jobs.rs appends the RETURNING column list.)
 INSERT INTO transcode_jobs AS j
        (key, source, profile, owner_node, owner_addr, token, start_segment, last_segment,
         state, attempts, failure, created_ms, updated_ms, expires_at)
@@ -33,4 +33,4 @@ ON CONFLICT (key) DO UPDATE SET
     updated_ms = EXCLUDED.updated_ms,
     expires_at = EXCLUDED.expires_at
 WHERE j.expires_at <= clock_timestamp() OR j.token <= EXCLUDED.token
-RETURNING *
+RETURNING 

@@ -22,30 +22,51 @@ use crate::convert::{col, micros_ceil, to_u32, to_u64};
 use crate::error::{PgError, PgResult};
 use crate::PgStore;
 
-const CLAIM: &str = include_str!("../sql/job_claim.sql");
+/// The columns every read returns, listed rather than `*`: a cached prepared statement must not
+/// change shape when a later migration adds a column.
+macro_rules! job_columns {
+    () => {
+        "key, source, profile, owner_node, owner_addr, token, start_segment, last_segment, \
+         state, attempts, failure, created_ms, updated_ms"
+    };
+}
 
-const PROGRESS: &str = "\
-UPDATE transcode_jobs
+const CLAIM: &str = concat!(include_str!("../sql/job_claim.sql"), job_columns!());
+
+const PROGRESS: &str = concat!(
+    "UPDATE transcode_jobs
    SET last_segment = GREATEST(last_segment, $3),
        updated_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
        expires_at = clock_timestamp() + $4::bigint * interval '1 microsecond'
  WHERE key = $1 AND token = $2 AND expires_at > clock_timestamp()
-RETURNING *";
+RETURNING ",
+    job_columns!()
+);
 
-const SET_STATE: &str = "\
-UPDATE transcode_jobs
+const SET_STATE: &str = concat!(
+    "UPDATE transcode_jobs
    SET state = $3, failure = $4,
        updated_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
        expires_at = clock_timestamp() + $5::bigint * interval '1 microsecond'
  WHERE key = $1 AND token = $2 AND expires_at > clock_timestamp()
-RETURNING *";
+RETURNING ",
+    job_columns!()
+);
 
-const GET: &str = "SELECT * FROM transcode_jobs WHERE key = $1 AND expires_at > clock_timestamp()";
+const GET: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM transcode_jobs WHERE key = $1 AND expires_at > clock_timestamp()"
+);
 
 const CURRENT_TOKEN: &str =
     "SELECT token FROM transcode_jobs WHERE key = $1 AND expires_at > clock_timestamp()";
 
-const LIST: &str = "SELECT * FROM transcode_jobs WHERE expires_at > clock_timestamp() ORDER BY key";
+const LIST: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM transcode_jobs WHERE expires_at > clock_timestamp() ORDER BY key"
+);
 
 const REMOVE: &str =
     "DELETE FROM transcode_jobs WHERE key = $1 RETURNING expires_at > clock_timestamp() AS live";
