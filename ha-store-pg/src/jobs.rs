@@ -4,7 +4,7 @@
 //!
 //! * **Fencing** is in the `WHERE` clause of every write (`token = $n`, or `token <= $n` for a
 //!   claim), so a stale owner's write changes nothing and comes back empty; only then is the
-//!   current token read to build [`Error::Fenced`].
+//!   current token read to build [`ha_core::Error::Fenced`].
 //! * **Progress only moves forward**: `last_segment = GREATEST(last_segment, $n)` (`GREATEST`
 //!   ignores NULL).
 //! * **Retention**: every write sets `expires_at = clock_timestamp() + retention`; reads filter

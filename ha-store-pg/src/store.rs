@@ -5,7 +5,7 @@
 //! Every contract call does the same four things: take a pooled connection (bounded by the pool
 //! wait timeout), run prepared statements (cached per connection), classify errors, and bound
 //! the whole call on the client side so a server that stopped answering cannot hang the caller.
-//! [`PgStore::call`] and [`Conn`] do them once.
+//! `PgStore::call` and `Conn` do them once.
 //!
 //! # Restarts
 //!
