@@ -18,12 +18,16 @@ use crate::error::{PgError, PgResult};
 /// Notifications from the server; an `Err` (then the end) when the connection fails.
 pub(crate) type Notifications = mpsc::Receiver<Result<Notification, tokio_postgres::Error>>;
 
-/// Opens a dedicated connection for `what`.
+/// Opens a dedicated connection for `what`; `role` is appended to its `application_name`
+/// (`media-ha/events`, `media-ha/migrate`) so operators can tell them from pooled ones.
 pub(crate) async fn open(
     config: &PgStoreConfig,
     what: &'static str,
+    role: &str,
 ) -> PgResult<(Client, Notifications)> {
-    let pg = config.connection_config();
+    let mut pg = config.connection_config();
+    let name = format!("{}/{role}", pg.get_application_name().unwrap_or("media-ha"));
+    pg.application_name(&name);
     let err = |e| PgError::from_db(what, e, config.statement_timeout);
     #[cfg(feature = "tls")]
     if let Some(tls) = config.tls_connector() {

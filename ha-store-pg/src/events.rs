@@ -107,7 +107,7 @@ impl Listener {
     async fn open(config: &PgStoreConfig, channel: &str) -> PgResult<Self> {
         let what = "listen for events";
         let timeout = config.statement_timeout;
-        let (client, notifications) = crate::connect::open(config, what).await?;
+        let (client, notifications) = crate::connect::open(config, what, "events").await?;
         // The channel name is built from a validated schema name: a plain identifier.
         client
             .batch_execute(&format!("LISTEN {channel}"))
@@ -134,7 +134,7 @@ async fn forward(
     mut listener: Listener,
     out: mpsc::Sender<Transport>,
 ) {
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let lost = tokio::select! {

@@ -35,7 +35,7 @@ const UNLOCK: &str = "SELECT pg_advisory_unlock(hashtextextended('media-ha migra
 pub(crate) async fn run(config: &PgStoreConfig) -> PgResult<MigrationReport> {
     config.validate()?;
     let what = "schema migration";
-    let (mut client, _notifications) = crate::connect::open(config, what).await?;
+    let (mut client, _notifications) = crate::connect::open(config, what, "migrate").await?;
     let result = locked(&mut client, config).await;
     // Dropping the client closes the connection, which releases the lock in any case.
     drop(client);
