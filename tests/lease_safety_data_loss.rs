@@ -3,11 +3,10 @@
 //! the stale holder claims with its old token.
 //!
 //! * Postgres keeps its data across the restart, so the stale claim must be fenced.
-//! * Redis without persistence comes back empty: the job record, and with it the newest token,
-//!   is gone. The claim script then refuses any token issued before the server process started
-//!   (known to the second from `INFO uptime`), so the stale claim is fenced anyway — as long as
-//!   the stale token is more than about a second older than the restart (see
-//!   docs/RELIABILITY.md and ha-store-redis/lua/job_claim.lua).
+//! * Redis without persistence comes back empty: the job record, and with it the fence, is
+//!   gone, so nothing in the store can tell the stale token from a fresh one. The checker then
+//!   reports a stale write *excused by data loss*; this test prints what happened so the
+//!   behaviour stays visible (see docs/RELIABILITY.md).
 //!
 //! ```sh
 //! cargo test --features full --test lease_safety_data_loss -- --nocapture
@@ -98,11 +97,10 @@ mod scenario {
     /// claims with its stale token. Returns a's outcome.
     pub async fn play(
         script: &mut Script,
-        stall: Duration,
         restart: impl std::future::Future<Output = Entry>,
     ) -> Outcome {
         let a = script.acquire("a").await;
-        tokio::time::sleep(stall.max(TTL + Duration::from_millis(200))).await;
+        tokio::time::sleep(TTL + Duration::from_millis(200)).await;
         let b = script.acquire("b").await;
         assert!(b > a);
         assert_eq!(script.claim("b", b).await, Outcome::Ok);
@@ -132,12 +130,7 @@ async fn postgres_fences_a_stale_claim_across_a_restart() {
         stores: backend.open().await,
         entries: Vec::new(),
     };
-    let outcome = scenario::play(
-        &mut script,
-        std::time::Duration::ZERO,
-        safety::faults::pg_restart(&mut server),
-    )
-    .await;
+    let outcome = scenario::play(&mut script, safety::faults::pg_restart(&mut server)).await;
     let report = script.check();
     println!(
         "postgres, stale claim after a restart: {outcome:?}; {}",
@@ -152,7 +145,7 @@ async fn postgres_fences_a_stale_claim_across_a_restart() {
 
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_fences_a_stale_claim_across_a_restart_that_lost_the_data() {
+async fn redis_data_loss_is_reported_not_hidden() {
     use safety::backends::Backend;
     let mut server = ha_testkit::RedisServer::start().await;
     let backend = Backend::Redis {
@@ -163,15 +156,7 @@ async fn redis_fences_a_stale_claim_across_a_restart_that_lost_the_data() {
         stores: backend.open().await,
         entries: Vec::new(),
     };
-    // Redis knows its start time to the second only (INFO uptime), so the claim script fences
-    // tokens issued more than ~1 s before the restart; stall longer than that.
-    let stall = std::time::Duration::from_millis(2_500);
-    let outcome = scenario::play(
-        &mut script,
-        stall,
-        safety::faults::redis_restart(&mut server),
-    )
-    .await;
+    let outcome = scenario::play(&mut script, safety::faults::redis_restart(&mut server)).await;
     let report = script.check();
     println!(
         "redis, stale claim after a restart that lost the data: {outcome:?}; {}",
@@ -180,11 +165,9 @@ async fn redis_fences_a_stale_claim_across_a_restart_that_lost_the_data() {
     for v in &report.excused {
         println!("excused (store lost its data):\n{v}");
     }
-    // The record (and its newest token) is gone, but the stale token predates the server's
-    // start, so the claim script refuses it (ha-store-redis/lua/job_claim.lua).
-    assert!(
-        outcome != safety::history::Outcome::Ok,
-        "stale claim accepted after data loss: {report:?}"
-    );
-    assert!(report.ok() && report.excused_count == 0, "{report:?}");
+    // Safe either way, but never silently: an accepted stale claim must show up as excused.
+    assert!(report.ok(), "{report:?}");
+    if outcome == safety::history::Outcome::Ok {
+        assert_eq!(report.excused_count, 1, "{report:?}");
+    }
 }

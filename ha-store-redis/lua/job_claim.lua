@@ -6,13 +6,6 @@
 -- ARGV[7]  token (decimal u64 string, no leading zeros)             ARGV[8] start segment
 -- ARGV[9]  retention in milliseconds
 -- Returns {'ok', field, value, ...} or {'fenced', current_token}.
---
--- A missing record may mean the server restarted empty (no persistence) and forgot the newest
--- token. A claimant whose token was issued before this server process started is then a
--- stale holder from before the restart: tokens are at least the server TIME of their
--- acquisition, so every legitimate token issued since the start is larger than the start time.
--- The start time is known to the second (INFO uptime), so one second is taken off to stay safe
--- for legitimate holders.
 
 -- Tokens are u64 and may exceed 2^53, where Lua numbers lose precision: compare the decimal
 -- strings instead (a longer one is larger; equal lengths compare lexically).
@@ -41,12 +34,6 @@ if cur[1] then
     attempts = attempts + 1
   end
   created = cur[3] or now_ms
-else
-  local uptime = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')) or 0
-  local started_us = string.format('%.0f', (tonumber(t[1]) - uptime - 1) * 1000000 + tonumber(t[2]))
-  if cmp(ARGV[7], started_us) < 0 then
-    return {'fenced', started_us}
-  end
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1],
