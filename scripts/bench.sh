@@ -3,7 +3,7 @@
 # comparison and writes benches/RESULTS.md and benches/results.json.
 #
 #   scripts/bench.sh            full run (10 s per load phase, 30 s clip, 3 transcode runs; < 20 min)
-#   scripts/bench.sh --quick    a few seconds per figure (8 s clip, 1 run); CI-like time
+#   scripts/bench.sh --quick    a few seconds per figure (12 s clip, 1 run); CI-like time
 #   scripts/bench.sh [--quick] --only redis,pg,transcode,viewers   a subset
 #   scripts/bench.sh --out DIR  write the results somewhere else
 #
