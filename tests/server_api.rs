@@ -501,8 +501,8 @@ async fn static_stream_honours_ranges() {
         StatusCode::NOT_FOUND
     );
 
-    // H.264/AAC in MP4 direct-plays with the default (browser) profile; HLS answers 501
-    // until a transcoder is wired.
+    // H.264/AAC in MP4 direct-plays with the default (browser) profile; HLS needs the
+    // `transcode` feature (without it the HLS routes answer 501 and never fake a segment).
     let (status, info) = c
         .post(
             &format!("/Items/{alpha_id}/PlaybackInfo"),
@@ -512,9 +512,16 @@ async fn static_stream_honours_ranges() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(info["MediaSources"][0]["SupportsDirectPlay"], json!(true));
     assert_eq!(info["PlaySessionId"].as_str().unwrap().len(), 32);
-    assert_eq!(
-        c.get(&format!("/Videos/{alpha_id}/master.m3u8")).await.0,
+    let expected = if cfg!(feature = "transcode") {
+        StatusCode::OK
+    } else {
         StatusCode::NOT_IMPLEMENTED
+    };
+    assert_eq!(
+        c.get_text(&format!("/Videos/{alpha_id}/master.m3u8"))
+            .await
+            .0,
+        expected
     );
     srv.shutdown(GRACE).await;
 }
@@ -635,8 +642,7 @@ async fn playback_info_decides_from_the_probe() {
         .unwrap();
     assert_eq!(audio["Codec"], json!("aac"));
 
-    // MPEG-2 in Matroska does not play in a browser; no transcoder is wired in this test, so
-    // no TranscodingUrl is offered — and nothing pretends otherwise.
+    // MPEG-2 in Matroska does not play in a browser: an HLS transcode is offered.
     let (status, beta) = c
         .post(&format!("/Items/{beta_id}/PlaybackInfo"), json!({}))
         .await;
@@ -644,8 +650,11 @@ async fn playback_info_decides_from_the_probe() {
     let source = &beta["MediaSources"][0];
     assert_eq!(source["SupportsDirectPlay"], json!(false), "{source}");
     assert!(!source["TranscodeReasons"].as_array().unwrap().is_empty());
-    assert_eq!(source["SupportsTranscoding"], json!(false));
-    assert!(source["TranscodingUrl"].is_null());
+    assert_eq!(source["SupportsTranscoding"], json!(true));
+    assert!(source["TranscodingUrl"]
+        .as_str()
+        .unwrap()
+        .contains("master.m3u8"));
 
     let (status, _) = c
         .post(
@@ -662,4 +671,86 @@ async fn playback_info_decides_from_the_probe() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     srv.shutdown(GRACE).await;
+}
+
+/// The transcode path end to end: PlaybackInfo's TranscodingUrl → master → media playlist →
+/// every segment (made by a worker process under the TranscodeManager), and the ffmpeg CLI
+/// playing the same URL as an HLS client.
+#[cfg(feature = "transcode")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_transcode_plays_end_to_end() {
+    let (srv, data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    c.login(ADMIN, ADMIN_PW).await;
+    let (beta_id, _) = find_item(&c, "Beta").await;
+    let (_, info) = c
+        .post(&format!("/Items/{beta_id}/PlaybackInfo"), json!({}))
+        .await;
+    let master_url = info["MediaSources"][0]["TranscodingUrl"]
+        .as_str()
+        .expect("a transcoding URL")
+        .to_owned();
+    let (status, master) = c.get_text(&master_url).await;
+    assert_eq!(status, StatusCode::OK, "{master}");
+    let media_uri = master
+        .lines()
+        .find(|l| l.starts_with("main.m3u8"))
+        .expect("master lists the media playlist")
+        .to_owned();
+    let base = format!("/Videos/{beta_id}/");
+    let (status, media) = c.get_text(&format!("{base}{media_uri}")).await;
+    assert_eq!(status, StatusCode::OK, "{media}");
+    assert!(media.contains("#EXT-X-PLAYLIST-TYPE:VOD") && media.contains("#EXT-X-ENDLIST"));
+    let segments: Vec<&str> = media.lines().filter(|l| l.starts_with("hls1/")).collect();
+    assert!(!segments.is_empty());
+    let mut joined = Vec::new();
+    for uri in &segments {
+        let resp = c
+            .authed(reqwest::Client::new().get(c.url(&format!("{base}{uri}"))))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        joined.extend(resp.bytes().await.unwrap());
+    }
+    let file = data.path().join("joined.ts");
+    std::fs::write(&file, &joined).unwrap();
+    let frames = count_frames(file.to_str().unwrap()).await;
+    assert_eq!(frames, 75, "3 s at 25 fps, every frame once");
+
+    // A real HLS client: ffprobe fetches the playlists and segments itself (api_key in the URL).
+    let frames = count_frames(&c.url(&master_url)).await;
+    assert_eq!(frames, 75);
+
+    let (status, _) = c
+        .get(&format!(
+            "{base}hls1/main/7.ts?{}",
+            master_url.split_once('?').unwrap().1
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a segment past the end");
+    srv.shutdown(GRACE).await;
+}
+
+#[cfg(feature = "transcode")]
+async fn count_frames(input: &str) -> u32 {
+    let out = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(input)
+        .output()
+        .await
+        .expect("ffprobe");
+    assert!(
+        out.status.success(),
+        "ffprobe {input}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // MPEG-TS lists the stream under its program too: the first number is the count.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .find(|l| !l.is_empty())
+        .and_then(|l| l.parse().ok())
+        .expect("a frame count")
 }

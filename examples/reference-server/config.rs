@@ -135,6 +135,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Longest time a request may take to produce its response head.
     pub request_timeout: Duration,
+    /// The transcode worker to run (program, arguments); `None`: this binary re-executed with
+    /// `--transcode-worker`. Tests point it at the `media-ha-transcode-worker` binary.
+    pub transcode_worker: Option<(PathBuf, Vec<String>)>,
 }
 
 impl Config {
@@ -158,6 +161,7 @@ impl Config {
             session_ttl: Duration::from_secs(24 * 3600),
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
+            transcode_worker: None,
         }
     }
 }

@@ -35,6 +35,8 @@ pub mod decision;
 pub mod demo;
 pub mod dto;
 pub mod error;
+#[cfg(feature = "transcode")]
+pub mod hls;
 pub mod probe;
 pub mod routes;
 pub mod scan;
@@ -141,6 +143,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .unwrap_or_else(|| format!("http://{addr}"));
     tracing::info!(%addr, node = %config.node_id, server_id = %server_id, stores = %stores.description, roots = ?library_roots, "media-ha reference server starting");
 
+    let transcoder = start_transcoder(&config, &stores).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (scanner, scan_loop) = scan::channel();
     let publisher = EventPublisher::new(stores.events.clone(), &config.node_id);
@@ -154,9 +157,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         library_roots,
         publisher,
         scanner,
-        // THE SEAM: the HLS routes call this; `None` until ha-transcode's TranscodeManager is
-        // wired in through an adapter implementing `transcoder::Transcoder`.
-        transcoder: None,
+        transcoder,
     });
 
     let mut background = vec![tokio::spawn(
@@ -184,6 +185,37 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         background,
     })
 }
+
+/// The HLS routes' transcoder: `ha-transcode`'s TranscodeManager running worker processes.
+#[cfg(feature = "transcode")]
+async fn start_transcoder(
+    config: &Config,
+    stores: &Stores,
+) -> Result<Option<std::sync::Arc<dyn transcoder::Transcoder>>, StartError> {
+    use media_ha::transcode::worker::supervisor::WorkerCommand;
+    let worker = match &config.transcode_worker {
+        Some((program, args)) => {
+            let mut command = WorkerCommand::new(program);
+            command.args = args.iter().map(Into::into).collect();
+            command
+        }
+        None => WorkerCommand::current_exe([WORKER_FLAG])?,
+    };
+    let t = hls::ManagerTranscoder::start(config, stores, worker).await?;
+    Ok(Some(std::sync::Arc::new(t)))
+}
+
+/// Without the `transcode` feature the server direct-plays only (HLS routes answer 501).
+#[cfg(not(feature = "transcode"))]
+async fn start_transcoder(
+    _config: &Config,
+    _stores: &Stores,
+) -> Result<Option<std::sync::Arc<dyn transcoder::Transcoder>>, StartError> {
+    Ok(None)
+}
+
+/// The first argument that makes the server binary run as a transcode worker process.
+pub const WORKER_FLAG: &str = "--transcode-worker";
 
 /// The routes with every layer: request id, tracing, CORS, timeout, body limit.
 pub fn app(state: AppState) -> Router {

@@ -14,8 +14,23 @@ use std::time::Duration;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Transcode workers are this binary re-executed (one process per job, so a decoder crash
+    // costs one job, never the server): decide before any runtime or logger starts.
+    #[cfg(feature = "transcode")]
+    if std::env::args().nth(1).as_deref() == Some(server::WORKER_FLAG) {
+        media_ha::transcode::worker::run_worker_main();
+    }
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

@@ -80,6 +80,14 @@ pub fn test_config(data: &Path, media: &Path) -> Config {
         name: ADMIN.into(),
         password: ADMIN_PW.into(),
     });
+    // The test binary cannot be re-executed as a worker: use the facade's worker executable.
+    #[cfg(feature = "transcode")]
+    {
+        config.transcode_worker = Some((
+            PathBuf::from(env!("CARGO_BIN_EXE_media-ha-transcode-worker")),
+            Vec::new(),
+        ));
+    }
     config
 }
 

@@ -275,6 +275,7 @@ impl TranscodeManager {
             };
             match plan::plan(&facts) {
                 Action::Wait => {}
+                Action::PastEnd => return Err(Error::SegmentOutOfRange { index, count }),
                 Action::RefusePoisoned => {
                     let attempts = record.map_or(0, |r| r.attempts);
                     return Err(Error::Poisoned { key, attempts });

@@ -63,6 +63,9 @@ pub enum Action {
     Wait,
     /// The job failed too often; refuse until the cool-down ends.
     RefusePoisoned,
+    /// The job completed without producing this segment: the source ends before it (a
+    /// container duration longer than the video, e.g. an audio tail).
+    PastEnd,
 }
 
 /// Decides what to do for a segment that does not exist yet.
@@ -70,6 +73,15 @@ pub fn plan(f: &Facts<'_>) -> Action {
     if let Some(r) = f.record {
         if r.state == JobState::Failed && r.attempts >= f.max_attempts && f.in_cooldown {
             return Action::RefusePoisoned;
+        }
+    }
+    if let Some(r) = f.record {
+        if r.state == JobState::Completed && f.holder.is_none() && f.index >= r.start_segment {
+            if let Some(last) = r.last_segment {
+                if f.index > last {
+                    return Action::PastEnd;
+                }
+            }
         }
     }
     let within =
@@ -154,7 +166,21 @@ mod tests {
         let failed_once = record(0, Some(4), JobState::Failed, 1);
         let poisoned = record(0, Some(4), JobState::Failed, 3);
         let run = Some(LocalRun { start: 0, next: 5 });
+        let completed = record(0, Some(4), JobState::Completed, 1);
         let cases: Vec<(&str, Facts<'_>, Action)> = vec![
+            (
+                "completed, asked past what the source held",
+                facts(5, Some(&completed), None, None),
+                Action::PastEnd,
+            ),
+            (
+                "completed, a produced segment was deleted",
+                facts(3, Some(&completed), None, None),
+                Action::Start {
+                    from: 3,
+                    takeover: true,
+                },
+            ),
             (
                 "fresh job",
                 facts(0, None, None, None),
