@@ -50,6 +50,8 @@ pub struct Opts {
     pub clip_secs: u32,
     /// Repetitions of each transcode run (interleaved ours/peer).
     pub transcode_runs: usize,
+    /// Rounds of (ours, peer) pairs where a figure takes the median round (Postgres).
+    pub rounds: usize,
     /// Viewer counts for item 6.
     pub viewers: Vec<usize>,
     /// Sections to run.
@@ -92,6 +94,7 @@ impl Opts {
             pg_clients: 16,
             clip_secs: if quick { 12 } else { 30 },
             transcode_runs: if quick { 1 } else { 3 },
+            rounds: if quick { 1 } else { 3 },
             viewers: vec![1, 2, 4],
             only,
             out,
@@ -166,10 +169,10 @@ fn main() {
     figures.push(later(8, "RSS per 1,000 idle sessions", next));
 
     let info = RunInfo {
-        command: format!(
-            "scripts/bench.sh{}",
-            if opts.quick { " --quick" } else { "" }
-        ),
+        command: std::iter::once("scripts/bench.sh".to_owned())
+            .chain(std::env::args().skip(1).filter(|a| a != "--bench"))
+            .collect::<Vec<_>>()
+            .join(" "),
         date: command_out("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         machine: format!(
             "{} cores, {}, load average before the run {}",

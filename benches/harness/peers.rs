@@ -155,15 +155,3 @@ pub fn pgbench(
         command: line,
     })
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn parses_redis_csv() {
-        let out = "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\",\"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\"\n\"SET\",\"59880.24\",\"0.437\",\"0.112\",\"0.415\",\"0.631\",\"0.871\",\"2.135\"\n";
-        let rows = super::parse_redis_csv(out, "x").unwrap();
-        assert_eq!(rows[0].0, "SET");
-        assert!((rows[0].1.ops_per_sec - 59880.24).abs() < 1e-6);
-        assert_eq!(rows[0].1.p99_ms, Some(0.871));
-    }
-}
