@@ -28,7 +28,7 @@ use media_ha::transcode::Error as TranscodeError;
 
 use crate::server::error::ApiError;
 use crate::server::stores::Stores;
-use crate::server::transcoder::{HlsRequest, Transcoder};
+use crate::server::transcoder::{HlsRequest, Transcoder, TranscoderMetrics};
 use crate::server::Config;
 
 /// Segment length: 3 s keeps a failover stall and a seek short without too many requests.
@@ -287,5 +287,19 @@ impl Transcoder for ManagerTranscoder {
 
     async fn shutdown(&self, within: Duration) {
         self.manager.shutdown(within).await;
+    }
+
+    fn metrics(&self) -> Option<TranscoderMetrics> {
+        let s = self.manager.stats();
+        Some(TranscoderMetrics {
+            jobs_started: s.jobs_started,
+            takeovers: s.takeovers,
+            jobs_failed: s.jobs_failed,
+            segments_served: s.segments_served,
+            segment_waits: s.waits,
+            segment_wait_seconds: s.wait_total.as_secs_f64(),
+            segment_wait_max_seconds: s.wait_max.as_secs_f64(),
+            local_jobs: s.local_jobs,
+        })
     }
 }

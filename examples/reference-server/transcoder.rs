@@ -46,4 +46,29 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug + 'static {
     async fn shutdown(&self, within: std::time::Duration) {
         let _ = within;
     }
+    /// Counters for `/metrics`. Default: none.
+    fn metrics(&self) -> Option<TranscoderMetrics> {
+        None
+    }
+}
+
+/// What `/metrics` reports about transcoding on this replica.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TranscoderMetrics {
+    /// Jobs started fresh.
+    pub jobs_started: u64,
+    /// Jobs taken over from a dead or departed owner.
+    pub takeovers: u64,
+    /// Runs that failed.
+    pub jobs_failed: u64,
+    /// Segments served.
+    pub segments_served: u64,
+    /// Segment requests that waited for their segment.
+    pub segment_waits: u64,
+    /// Total seconds those requests waited.
+    pub segment_wait_seconds: f64,
+    /// The longest wait in seconds.
+    pub segment_wait_max_seconds: f64,
+    /// Jobs running here now.
+    pub local_jobs: u64,
 }

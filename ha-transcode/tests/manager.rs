@@ -188,6 +188,7 @@ async fn two_viewers_on_two_replicas_share_one_job(s: ManagerStores) {
     );
     let record = s.jobs.get(&r.job_key()).await.unwrap().unwrap();
     assert_eq!(record.attempts, 1);
+    assert_eq!(a.stats().jobs_started + b.stats().jobs_started, 1);
     let all = fetch_all(&[&b, &a], &r, 0).await;
     assert_stitches(&all, &dir);
     a.shutdown(Duration::from_secs(10)).await;
@@ -216,6 +217,7 @@ async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices(s: Manage
     assert_eq!(record.owner_node, "b");
     assert!(record.token > lease.token);
     assert_eq!(record.attempts, 2);
+    assert_eq!(b.stats().takeovers, 1);
     // The old owner stopped its worker on its own.
     tokio::time::timeout(Duration::from_secs(10), async {
         while a.local_jobs() > 0 {

@@ -10,9 +10,11 @@
 //! | `stream.rs` | static streams with HTTP ranges |
 //! | `library.rs` | `/Library/Refresh` |
 //! | `playback.rs` | PlaybackInfo and HLS (the transcoder seam) |
+//! | `metrics.rs` | `/metrics` (Prometheus text) |
 
 pub mod items;
 pub mod library;
+pub mod metrics;
 pub mod playback;
 pub mod sessions;
 pub mod stream;
@@ -35,4 +37,5 @@ pub fn router() -> Router<AppState> {
         .merge(stream::routes())
         .merge(library::routes())
         .merge(playback::routes())
+        .merge(metrics::routes())
 }

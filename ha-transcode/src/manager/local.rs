@@ -169,7 +169,10 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
         }
     }
     match &end {
-        End::Failed(reason) => tracing::warn!(reason, "job failed"),
+        End::Failed(reason) => {
+            inner.stats.failed();
+            tracing::warn!(reason, "job failed")
+        }
         _ => tracing::info!(topic, "job ended"),
     }
     inner

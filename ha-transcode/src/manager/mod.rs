@@ -30,6 +30,7 @@ mod local;
 pub mod plan;
 mod rendition;
 mod runner;
+mod stats;
 mod storage;
 mod worker_runner;
 
@@ -50,6 +51,7 @@ use tracing::Instrument;
 pub use config::ManagerConfig;
 pub use rendition::Rendition;
 pub use runner::{JobRunner, RunOutcome, RunningJob};
+pub use stats::ManagerStats;
 pub use storage::{SegmentStorage, SharedDirStorage};
 pub use worker_runner::WorkerRunner;
 
@@ -89,6 +91,7 @@ pub(crate) struct Inner {
     pub(crate) publisher: EventPublisher,
     pub(crate) local: Mutex<HashMap<String, Arc<LocalJob>>>,
     pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) stats: stats::Stats,
     accepting: AtomicBool,
     /// Rate limits for cluster messages: (kind, key) → last sent.
     sent: Mutex<HashMap<(&'static str, String), Instant>>,
@@ -169,6 +172,7 @@ impl TranscodeManager {
                 publisher,
                 local: Mutex::new(HashMap::new()),
                 shutdown,
+                stats: stats::Stats::default(),
                 accepting: AtomicBool::new(true),
                 sent: Mutex::new(HashMap::new()),
             }),
@@ -221,6 +225,11 @@ impl TranscodeManager {
         &self.inner.config.node_id
     }
 
+    /// This node's counters (jobs, takeovers, segment waits) for metrics.
+    pub fn stats(&self) -> ManagerStats {
+        self.inner.stats.snapshot(self.local_jobs())
+    }
+
     /// How many jobs this node runs now.
     pub fn local_jobs(&self) -> usize {
         lock(&self.inner.local).len()
@@ -251,6 +260,9 @@ impl TranscodeManager {
             if let Some(path) = inner.storage.segment(&key, index).await {
                 self.note_viewer(&key).await;
                 let waited = inner.clock.now().saturating_duration_since(started);
+                inner
+                    .stats
+                    .served(waited, waited > inner.config.poll_interval);
                 if waited > inner.config.poll_interval {
                     tracing::debug!(key, index, ?waited, "segment ready after waiting");
                 }
@@ -431,6 +443,7 @@ impl TranscodeManager {
             inner.clock.clone(),
             KeeperConfig::default(),
         );
+        inner.stats.started(takeover);
         let (job, restarts) = local::new_local_job(from, inner.clock.now());
         lock(&inner.local).insert(key.to_owned(), job.clone());
         let topic = if takeover {
