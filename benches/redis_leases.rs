@@ -74,11 +74,10 @@ fn leases(c: &mut Criterion) {
         })
     });
 
-    let held = s
-        .rt
-        .block_on(m.try_acquire("bench-renew", "bench", TTL))
-        .unwrap()
-        .unwrap();
+    let held =
+        s.rt.block_on(m.try_acquire("bench-renew", "bench", TTL))
+            .unwrap()
+            .unwrap();
     group.bench_function("renew", |b| {
         b.to_async(&s.rt).iter(|| {
             let m = m.clone();
