@@ -724,9 +724,18 @@ async fn hls_transcode_plays_end_to_end() {
 
     let (status, metrics) = c.get_text("/metrics").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(metrics.contains("media_ha_transcode_jobs_started_total 1\n"), "{metrics}");
-    assert!(metrics.contains("media_ha_active_sessions 1\n"), "{metrics}");
-    assert!(!metrics.contains("media_ha_segments_served_total 0\n"), "{metrics}");
+    assert!(
+        metrics.contains("media_ha_transcode_jobs_started_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("media_ha_active_sessions 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("media_ha_segments_served_total 0\n"),
+        "{metrics}"
+    );
 
     let (status, _) = c
         .get(&format!(
