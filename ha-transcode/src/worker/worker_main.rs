@@ -93,9 +93,12 @@ pub fn run_worker_main() -> ! {
 
 fn emit_line(ev: &WorkerEvent) {
     let mut out = std::io::stdout().lock();
-    // If the supervisor has gone, there is nobody to tell; the next write fails the same way.
-    let _ = writeln!(out, "{}", ev.to_line());
-    let _ = out.flush();
+    // A failed write means the supervisor is gone (its server was SIGKILLed: the pipe's read
+    // end closed). Nobody can publish what this worker makes any more, so stop at once instead
+    // of transcoding to the end of the file for nothing.
+    if writeln!(out, "{}", ev.to_line()).and_then(|_| out.flush()).is_err() {
+        std::process::exit(3);
+    }
 }
 
 fn worker_main_inner() -> Result<()> {
