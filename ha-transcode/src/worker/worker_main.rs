@@ -96,7 +96,10 @@ fn emit_line(ev: &WorkerEvent) {
     // A failed write means the supervisor is gone (its server was SIGKILLed: the pipe's read
     // end closed). Nobody can publish what this worker makes any more, so stop at once instead
     // of transcoding to the end of the file for nothing.
-    if writeln!(out, "{}", ev.to_line()).and_then(|_| out.flush()).is_err() {
+    if writeln!(out, "{}", ev.to_line())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
         std::process::exit(3);
     }
 }
