@@ -6,7 +6,7 @@
 //! crate defines each as an object-safe async trait used as `Arc<dyn Trait>`, and ships an
 //! in-process backend for each that is *correct* for a single replica, so a one-node server needs
 //! no configuration at all. `ha-store-redis` and `ha-store-pg` implement the same traits for a
-//! cluster, and every backend passes the same [conformance suite](crate::conformance) (feature
+//! cluster, and every backend passes the same conformance suite (module `conformance`, feature
 //! `conformance`).
 //!
 //! ## Layout
