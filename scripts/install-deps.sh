@@ -86,6 +86,41 @@ for component in rustfmt clippy; do
     fi
 done
 
+# The Jellyfin client library tests/server_jellyfin_client.rs drives the server with, in a
+# project-local virtualenv (never the system Python): .test-services/venv, the pinned versions of
+# tests/jellyfin_client/requirements.txt. pip runs only when the pin is not already satisfied.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.test-services/venv"
+REQUIREMENTS="$ROOT/tests/jellyfin_client/requirements.txt"
+pins_satisfied() {
+    [[ -x "$VENV/bin/python" ]] || return 1
+    local pin
+    while read -r pin; do
+        [[ -z "$pin" || "$pin" == \#* ]] && continue
+        "$VENV/bin/python" - "$pin" <<'PY' || return 1
+import importlib.metadata as m, sys
+name, _, version = sys.argv[1].partition("==")
+try:
+    sys.exit(0 if m.version(name.strip()) == version.strip() else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+PY
+    done <"$REQUIREMENTS"
+}
+if pins_satisfied; then
+    log "python venv: $(grep -v '^#' "$REQUIREMENTS" | xargs) present in $VENV"
+else
+    # Debian's python3 (with python3-venv above) when there is one, else whatever python3 is first.
+    PY=/usr/bin/python3
+    [[ -x "$PY" ]] || PY="$(command -v python3)"
+    log "python venv: creating $VENV with $PY and installing $REQUIREMENTS"
+    mkdir -p "$(dirname "$VENV")"
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        "$PY" -m venv "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
+fi
+
 # Optional: cargo-nextest is faster, but scripts/test.sh uses plain `cargo test`.
 if command -v cargo-nextest >/dev/null; then
     log "optional cargo-nextest: present"

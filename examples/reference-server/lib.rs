@@ -26,6 +26,7 @@
 //! | `demo` | the generated demo library |
 //! | `bootstrap` | the first administrator |
 //! | `transcoder` | the seam the HLS routes call (`TranscodeManager` plugs in there) |
+//! | `paths` | case-insensitive request paths (Jellyfin's routing ignores case) |
 //! | `error`, `timefmt` | the handlers' error type; Jellyfin's date format |
 
 pub mod auth;
@@ -37,6 +38,7 @@ pub mod dto;
 pub mod error;
 #[cfg(feature = "transcode")]
 pub mod hls;
+pub mod paths;
 pub mod probe;
 pub mod routes;
 pub mod scan;
@@ -217,7 +219,8 @@ async fn start_transcoder(
 /// The first argument that makes the server binary run as a transcode worker process.
 pub const WORKER_FLAG: &str = "--transcode-worker";
 
-/// The routes with every layer: request id, tracing, CORS, timeout, body limit.
+/// The routes with every layer: request id, tracing, CORS, timeout, body limit, and the
+/// case-insensitive path rewrite (`paths.rs`), which runs before routing.
 pub fn app(state: AppState) -> Router {
     let config = &state.config;
     let timeout = config.request_timeout;
@@ -236,8 +239,18 @@ pub fn app(state: AppState) -> Router {
         .allow_methods(AllowMethods::mirror_request())
         .allow_headers(AllowHeaders::mirror_request())
         .max_age(Duration::from_secs(3600));
-    routes::router()
-        .with_state(state)
+    let routed = routes::router().with_state(state);
+    // A layer on a router runs after its routing, so the rewrite sits on an outer router whose
+    // only route is the inner one (as its fallback).
+    let case = std::sync::Arc::new(paths::PathCase::from_templates(routes::templates()));
+    Router::new()
+        .fallback_service(routed)
+        .layer(axum::middleware::map_request(
+            move |req: Request<axum::body::Body>| {
+                let case = case.clone();
+                async move { canonical_path(&case, req) }
+            },
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(
@@ -248,6 +261,31 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// `req` with its path in the routes' spelling (query untouched).
+fn canonical_path(
+    case: &paths::PathCase,
+    mut req: Request<axum::body::Body>,
+) -> Request<axum::body::Body> {
+    let Some(path) = case.canonicalize(req.uri().path()) else {
+        return req;
+    };
+    let path_and_query = match req.uri().query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    let mut parts = req.uri().clone().into_parts();
+    match path_and_query.parse() {
+        Ok(pq) => {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+        Err(err) => tracing::debug!(error = %err, "cannot rewrite the path; routing it as sent"),
+    }
+    req
 }
 
 /// Logs cluster events (there is no cache to invalidate yet; a gap or resync is logged so an

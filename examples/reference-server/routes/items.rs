@@ -86,6 +86,13 @@ pub fn parse_item_query(params: &HashMap<String, String>) -> ApiResult<Option<It
     Ok(Some(query))
 }
 
+/// Whether `Filters` (a comma-separated list of Jellyfin's ItemFilter names) holds `name`.
+fn has_filter(params: &HashMap<String, String>, name: &str) -> bool {
+    params
+        .get("filters")
+        .is_some_and(|f| f.split(',').any(|x| x.trim().eq_ignore_ascii_case(name)))
+}
+
 fn parse_bool(params: &HashMap<String, String>, key: &str) -> ApiResult<Option<bool>> {
     match params.get(key).map(|v| v.to_ascii_lowercase()) {
         None => Ok(None),
@@ -185,6 +192,11 @@ async fn list(
             items: dtos,
             start_index: 0,
         }));
+    }
+    // The "Continue watching" row as most clients ask for it (jellyfin-apiclient-python's
+    // get_resume_items): a user-data filter, which the metadata query cannot express.
+    if has_filter(params, "IsResumable") {
+        return resume_list(state, user_id, params).await;
     }
     let Some(query) = parse_item_query(params)? else {
         return Ok(Json(QueryResult {
@@ -413,6 +425,16 @@ mod tests {
         assert_eq!(q.kinds, vec![ItemKind::Movie]);
         assert_eq!(q.sort, ItemSort::Name);
         assert_eq!((q.start_index, q.limit), (10, Some(5)));
+    }
+
+    #[test]
+    fn filters_are_matched_by_name_ignoring_case() {
+        assert!(has_filter(
+            &params("Filters=IsFavorite,isresumable"),
+            "IsResumable"
+        ));
+        assert!(!has_filter(&params("Filters=IsPlayed"), "IsResumable"));
+        assert!(!has_filter(&params("Recursive=true"), "IsResumable"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod users;
 
 use axum::Router;
 
+use crate::server::paths::route_templates;
 use crate::server::state::AppState;
 
 /// Every route, without middleware (see `lib.rs` for the layers).
@@ -38,4 +39,42 @@ pub fn router() -> Router<AppState> {
         .merge(library::routes())
         .merge(playback::routes())
         .merge(metrics::routes())
+}
+
+/// The path template of every route above, read from the route files themselves (for
+/// case-insensitive matching, see `paths.rs`).
+pub fn templates() -> Vec<&'static str> {
+    const SOURCES: [&str; 9] = [
+        include_str!("items.rs"),
+        include_str!("library.rs"),
+        include_str!("metrics.rs"),
+        include_str!("playback.rs"),
+        include_str!("sessions.rs"),
+        include_str!("stream.rs"),
+        include_str!("system.rs"),
+        include_str!("userdata.rs"),
+        include_str!("users.rs"),
+    ];
+    SOURCES.into_iter().flat_map(route_templates).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_file_yields_its_templates() {
+        let templates = super::templates();
+        for expected in [
+            "/Items",
+            "/Library/Refresh",
+            "/metrics",
+            "/Items/{item_id}/PlaybackInfo",
+            "/Sessions/Playing",
+            "/Videos/{item_id}/{file}",
+            "/System/Info/Public",
+            "/Users/{user_id}/PlayedItems/{item_id}",
+            "/Users/AuthenticateByName",
+        ] {
+            assert!(templates.contains(&expected), "{expected} in {templates:?}");
+        }
+    }
 }
