@@ -551,9 +551,42 @@ async fn restart_keeps_users_and_watch_state() {
         json!({ "Name": "carol", "Password": "carolpw" }),
     )
     .await;
+    // One session signs out before the restart; the other stays signed in across it.
+    let mut gone = Client::new(&srv);
+    gone.login(ADMIN, ADMIN_PW).await;
+    assert_eq!(
+        gone.post("/Sessions/Logout", json!({})).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let token = c.token.clone();
     srv.shutdown(GRACE).await;
 
     let srv = start(data.path()).await;
+    let mut kept = Client::new(&srv);
+    kept.token = token;
+    let (status, me) = kept.get("/Users/Me").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a token issued before the restart: {me}"
+    );
+    assert_eq!(me["Id"], json!(user_id));
+    let (_, sessions) = kept.get("/Sessions").await;
+    assert!(
+        sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["DeviceId"] == json!("test-device")),
+        "{sessions}"
+    );
+    gone.base = srv.base_url();
+    assert!(gone.token.is_some());
+    assert_eq!(
+        gone.get("/Users/Me").await.0,
+        StatusCode::UNAUTHORIZED,
+        "signed out before the restart"
+    );
     let mut c = Client::new(&srv);
     let auth = c.login(ADMIN, ADMIN_PW).await;
     assert_eq!(auth["User"]["Id"], json!(user_id));

@@ -24,7 +24,7 @@ pub struct Args {
     /// A media directory (a library root); repeat for several. None: a generated demo library.
     #[arg(long = "media", env = "MEDIA_HA_MEDIA", value_delimiter = ',')]
     pub media: Vec<PathBuf>,
-    /// Where this replica keeps its files (in-process metadata, demo library, server id).
+    /// Where this replica keeps its files (in-process metadata, sessions, demo library, server id).
     #[arg(long, env = "MEDIA_HA_DATA", default_value = "./media-ha-data")]
     pub data: PathBuf,
     /// Where transcodes are written (default: `<data>/transcodes`; share it between replicas).

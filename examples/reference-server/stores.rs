@@ -7,7 +7,7 @@
 //!
 //! | flags | leases, jobs, sessions, events, slots | metadata |
 //! |---|---|---|
-//! | none | in-process | in-process, persisted under `<data>/metadata` |
+//! | none | in-process (sessions persisted under `<data>/sessions`) | in-process, persisted under `<data>/metadata` |
 //! | `--redis` | Redis | in-process (single node only: warns) |
 //! | `--postgres` | PostgreSQL (slots: in-process, per replica) | PostgreSQL |
 //! | both | Redis | PostgreSQL |
@@ -59,16 +59,20 @@ impl Stores {
         let metadata_dir = config.data_dir.join("metadata");
         let metadata =
             tokio::task::spawn_blocking(move || MemoryMetadataRepo::open(metadata_dir)).await??;
+        // Sessions too, so a restart does not sign every client out.
+        let sessions_dir = config.data_dir.join("sessions");
+        let sessions =
+            tokio::task::spawn_blocking(move || MemorySessionStore::open(sessions_dir)).await??;
         Ok(Self {
             leases: Arc::new(MemoryLeaseManager::new()),
             jobs: Arc::new(MemoryJobStore::new()),
-            sessions: Arc::new(MemorySessionStore::new()),
+            sessions: Arc::new(sessions),
             metadata: Arc::new(metadata),
             events: Arc::new(MemoryEventBus::new()),
             slots: Arc::new(MemorySlotLimiter::new()),
             description: format!(
-                "in-process (metadata in {})",
-                config.data_dir.join("metadata").display()
+                "in-process (metadata and sessions in {})",
+                config.data_dir.display()
             ),
         })
     }

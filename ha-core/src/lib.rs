@@ -30,7 +30,7 @@
 //! |---|---|---|---|
 //! | [`LeaseManager`] | one process; tokens from a counter and the wall clock | Lua scripts; expiry on the server clock; tokens `max(last + 1, server µs)` survive a restart that lost the data; batch renew in one round trip | rows; expiry by `now()`; tokens never go back; batch renew in one statement |
 //! | [`TranscodeJobStore`] | a map with retention | hashes with `PEXPIRE` refreshed on every write | rows with `expires_at` |
-//! | [`SessionStore`] | a map with deadlines | hashes with TTL | rows with `expires_at` |
+//! | [`SessionStore`] | a map with deadlines; optionally journal + snapshot files (deadlines on the wall clock, expiry kept across restarts) | hashes with TTL | rows with `expires_at` |
 //! | [`MetadataRepo`] | journal + snapshot files, crash-safe | — | the real store (migrations under an advisory lock, import from the files) |
 //! | [`EventBus`] | tokio broadcast (overflow → resync) | pub/sub, resubscribes and reports a resync | LISTEN/NOTIFY (8000-byte payloads), same |
 //! | [`SlotLimiter`] | a map of pools | a sorted set per pool scored by server-time deadline | — (per replica) |

@@ -55,3 +55,15 @@ mod persisted {
 
     ha_core::metadata_repo_conformance!(metadata);
 }
+
+/// The same session suite against the file-backed store (each test in its own directory).
+mod persisted_sessions {
+    use super::*;
+
+    async fn sessions() -> Arc<dyn SessionStore> {
+        let dir = tempfile::tempdir().unwrap().keep();
+        Arc::new(MemorySessionStore::open(dir).unwrap())
+    }
+
+    ha_core::session_store_conformance!(sessions);
+}

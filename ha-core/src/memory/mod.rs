@@ -2,13 +2,15 @@
 //!
 //! Each one honours the same contract as the Redis and Postgres backends (TTLs, fencing,
 //! monotonic tokens) and passes the same conformance suite; the only thing they cannot do is
-//! share state with another process. [`MemoryMetadataRepo`] additionally persists to a file so a
-//! single-node server keeps its users and watch state across restarts.
+//! share state with another process. [`MemoryMetadataRepo`] and [`MemorySessionStore`] can
+//! additionally persist to a directory (`open`) so a single-node server keeps its users, watch
+//! state and signed-in clients across restarts.
 
 mod events;
 mod jobs;
 mod lease;
 mod metadata;
+mod session_file;
 mod sessions;
 mod slots;
 
