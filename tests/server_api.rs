@@ -755,11 +755,71 @@ async fn hls_transcode_plays_end_to_end() {
     let frames = count_frames(&c.url(&master_url)).await;
     assert_eq!(frames, 75);
 
+    // The job above may be done before its first renewal is due (TTL/3): renew a lease of our
+    // own through the server's lease store into the server's histogram, as its keepers do.
+    let state = srv.state();
+    let lease = state
+        .stores
+        .leases
+        .try_acquire(
+            "metrics-test",
+            "test",
+            std::time::Duration::from_millis(300),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let keeper = media_ha::core::LeaseKeeper::spawn_with_latency(
+        state.stores.leases.clone(),
+        lease,
+        media_ha::core::SystemClock::shared(),
+        media_ha::core::KeeperConfig::default(),
+        state.renew_latency.clone(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    keeper.shutdown().await;
+    let renewals = state.renew_latency.snapshot().count;
+    assert!(renewals >= 1, "renewals every 100 ms for 250 ms");
+
     let (status, metrics) = c.get_text("/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         metrics.contains("media_ha_transcode_jobs_started_total 1\n"),
         "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE media_ha_lease_renew_seconds histogram\n"),
+        "{metrics}"
+    );
+    let value = |line_start: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line_start))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {line_start} in {metrics}"))
+    };
+    let count = value("media_ha_lease_renew_seconds_count ");
+    assert!(count >= renewals as f64, "{metrics}");
+    assert_eq!(
+        value(r#"media_ha_lease_renew_seconds_bucket{le="+Inf"} "#),
+        count
+    );
+    assert!(value("media_ha_lease_renew_seconds_sum ") >= 0.0);
+    // Cumulative buckets, bounds ascending; in-process renewals take well under a second.
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix(r#"media_ha_lease_renew_seconds_bucket{le=""#))
+        .filter_map(|l| l.split_once(r#""} "#))
+        .filter(|(le, _)| *le != "+Inf")
+        .map(|(le, n)| (le.parse().unwrap(), n.parse().unwrap()))
+        .collect();
+    assert!(buckets.len() >= 10, "{metrics}");
+    assert!(buckets
+        .windows(2)
+        .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+    assert_eq!(
+        value(r#"media_ha_lease_renew_seconds_bucket{le="1"} "#),
+        count
     );
     assert!(
         metrics.contains("media_ha_active_sessions 1\n"),

@@ -53,8 +53,10 @@ impl ManagerTranscoder {
         config: &Config,
         stores: &Stores,
         worker: WorkerCommand,
+        renew_latency: media_ha::core::LatencyHistogram,
     ) -> Result<Self, TranscodeError> {
         let mut manager_config = ManagerConfig::new(config.node_id.clone());
+        manager_config.renew_latency = renew_latency;
         manager_config.advertise = config.advertise.clone();
         manager_config.qsv_slots = config.qsv_slots;
         manager_config.max_jobs_per_user =

@@ -145,7 +145,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .unwrap_or_else(|| format!("http://{addr}"));
     tracing::info!(%addr, node = %config.node_id, server_id = %server_id, stores = %stores.description, roots = ?library_roots, "media-ha reference server starting");
 
-    let transcoder = start_transcoder(&config, &stores).await?;
+    let renew_latency = media_ha::core::LatencyHistogram::new();
+    let transcoder = start_transcoder(&config, &stores, &renew_latency).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (scanner, scan_loop) = scan::channel();
     let publisher = EventPublisher::new(stores.events.clone(), &config.node_id);
@@ -160,6 +161,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         publisher,
         scanner,
         transcoder,
+        renew_latency,
     });
 
     let mut background = vec![tokio::spawn(
@@ -193,6 +195,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
 async fn start_transcoder(
     config: &Config,
     stores: &Stores,
+    renew_latency: &media_ha::core::LatencyHistogram,
 ) -> Result<Option<std::sync::Arc<dyn transcoder::Transcoder>>, StartError> {
     use media_ha::transcode::worker::supervisor::WorkerCommand;
     let worker = match &config.transcode_worker {
@@ -203,7 +206,7 @@ async fn start_transcoder(
         }
         None => WorkerCommand::current_exe([WORKER_FLAG])?,
     };
-    let t = hls::ManagerTranscoder::start(config, stores, worker).await?;
+    let t = hls::ManagerTranscoder::start(config, stores, worker, renew_latency.clone()).await?;
     Ok(Some(std::sync::Arc::new(t)))
 }
 
@@ -212,6 +215,7 @@ async fn start_transcoder(
 async fn start_transcoder(
     _config: &Config,
     _stores: &Stores,
+    _renew_latency: &media_ha::core::LatencyHistogram,
 ) -> Result<Option<std::sync::Arc<dyn transcoder::Transcoder>>, StartError> {
     Ok(None)
 }

@@ -8,7 +8,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use media_ha::core::{ids, EventPublisher};
+use media_ha::core::{ids, EventPublisher, LatencyHistogram};
 
 use crate::server::config::Config;
 use crate::server::scan::ScanTrigger;
@@ -40,6 +40,9 @@ pub struct Shared {
     pub scanner: ScanTrigger,
     /// The transcode manager, once wired (see `routes::playback`).
     pub transcoder: Option<Arc<dyn Transcoder>>,
+    /// How long this replica's lease renewals take (every keeper it runs records here: the
+    /// transcode jobs' and the library scan's), exported by `/metrics`.
+    pub renew_latency: LatencyHistogram,
 }
 
 impl AppState {

@@ -17,7 +17,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout_at};
 
-use crate::{Error, FencingToken, Lease, LeaseManager, SharedClock};
+use crate::{Error, FencingToken, LatencyHistogram, Lease, LeaseManager, SharedClock};
 
 /// How a [`LeaseKeeper`] paces itself.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,11 +89,43 @@ impl LeaseKeeper {
         clock: SharedClock,
         config: KeeperConfig,
     ) -> Self {
+        Self::start(manager, lease, clock, config, None)
+    }
+
+    /// [`spawn`](Self::spawn), recording how long each renewal takes into `renew_latency`: the
+    /// time from sending the renewal to the store's answer (success or error) on `clock`. A
+    /// renewal still unanswered at the safety deadline ends the tenure instead and is not
+    /// recorded. Share one histogram among keepers to export their renewals together.
+    pub fn spawn_with_latency(
+        manager: Arc<dyn LeaseManager>,
+        lease: Lease,
+        clock: SharedClock,
+        config: KeeperConfig,
+        renew_latency: LatencyHistogram,
+    ) -> Self {
+        Self::start(manager, lease, clock, config, Some(renew_latency))
+    }
+
+    fn start(
+        manager: Arc<dyn LeaseManager>,
+        lease: Lease,
+        clock: SharedClock,
+        config: KeeperConfig,
+        renew_latency: Option<LatencyHistogram>,
+    ) -> Self {
         let (status_tx, status) = watch::channel(KeeperStatus::Held(lease.clone()));
         let (stop, stop_rx) = oneshot::channel();
         let key = lease.key.clone();
         let token = lease.token;
-        let task = tokio::spawn(run(manager, lease, clock, config, status_tx, stop_rx));
+        let task = tokio::spawn(run(
+            manager,
+            lease,
+            clock,
+            config,
+            renew_latency,
+            status_tx,
+            stop_rx,
+        ));
         Self {
             key,
             token,
@@ -165,6 +197,7 @@ async fn run(
     mut lease: Lease,
     clock: SharedClock,
     config: KeeperConfig,
+    renew_latency: Option<LatencyHistogram>,
     status: watch::Sender<KeeperStatus>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -192,6 +225,7 @@ async fn run(
             _ = sleep_until(next_attempt) => {}
         }
 
+        let sent = clock.now();
         let outcome = tokio::select! {
             _ = &mut stop => {
                 let _ = manager.release(&lease).await;
@@ -200,6 +234,9 @@ async fn run(
             }
             outcome = timeout_at(safe_deadline, manager.renew(&lease)) => outcome,
         };
+        if let (Some(histogram), Ok(_answered)) = (&renew_latency, &outcome) {
+            histogram.observe(clock.now().saturating_duration_since(sent));
+        }
         match outcome {
             Ok(Ok(renewed)) => {
                 next_attempt = clock.now() + interval;

@@ -15,6 +15,7 @@
 //! |---|---|
 //! | [`lease`] | [`LeaseManager`], [`Lease`], [`FencingToken`] |
 //! | [`keeper`] | [`LeaseKeeper`]: keeps a lease alive on its own task, signals loss at once |
+//! | [`latency`] | [`LatencyHistogram`]: lock-free renewal latency a keeper can record |
 //! | [`jobs`] | [`TranscodeJobStore`]: fenced, forward-only job records that outlive leases |
 //! | [`sessions`] | [`SessionStore`]: expiring client sessions keyed by token hash |
 //! | [`metadata`] | [`MetadataRepo`]: users, items, watch state, devices, activity |
@@ -47,6 +48,7 @@ pub mod events;
 pub mod ids;
 pub mod jobs;
 pub mod keeper;
+pub mod latency;
 pub mod lease;
 pub mod memory;
 pub mod metadata;
@@ -64,6 +66,7 @@ pub use events::{
 };
 pub use jobs::{JobClaim, JobRecord, JobState, TranscodeJobStore};
 pub use keeper::{KeeperConfig, KeeperStatus, LeaseKeeper};
+pub use latency::{LatencyHistogram, LatencySnapshot, LATENCY_BUCKETS};
 pub use lease::{FencingToken, Lease, LeaseManager};
 pub use metadata::{
     Activity, Device, Item, ItemKind, ItemQuery, ItemSort, MetadataRepo, NewActivity, Page, User,

@@ -7,7 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ha_core::memory::MemoryLeaseManager;
 use ha_core::{
-    Error, KeeperConfig, KeeperStatus, Lease, LeaseKeeper, LeaseManager, Result, SystemClock,
+    Error, KeeperConfig, KeeperStatus, LatencyHistogram, Lease, LeaseKeeper, LeaseManager, Result,
+    SystemClock,
 };
 
 const TTL: Duration = Duration::from_secs(3);
@@ -186,4 +187,81 @@ async fn a_long_outage_is_reported_before_the_lease_could_expire() {
             "loss must be signalled before the store could expire the lease (hang={hang})"
         );
     }
+}
+
+/// A manager whose renewals take a fixed time (on tokio's clock, so paused tests are exact).
+#[derive(Debug)]
+struct Slow {
+    inner: MemoryLeaseManager,
+    renew_takes: Duration,
+}
+
+#[async_trait]
+impl LeaseManager for Slow {
+    async fn try_acquire(&self, key: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+        self.inner.try_acquire(key, holder, ttl).await
+    }
+    async fn renew(&self, lease: &Lease) -> Result<Lease> {
+        tokio::time::sleep(self.renew_takes).await;
+        self.inner.renew(lease).await
+    }
+    async fn renew_many(&self, leases: &[Lease]) -> Result<Vec<Option<Lease>>> {
+        self.inner.renew_many(leases).await
+    }
+    async fn release(&self, lease: &Lease) -> Result<bool> {
+        self.inner.release(lease).await
+    }
+    async fn current(&self, key: &str) -> Result<Option<Lease>> {
+        self.inner.current(key).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn renew_latency_is_recorded_per_renewal_on_the_injected_clock() {
+    let store = Arc::new(Slow {
+        inner: MemoryLeaseManager::new(),
+        renew_takes: Duration::from_millis(30),
+    });
+    let lease = store
+        .try_acquire("job", "node-a", TTL)
+        .await
+        .unwrap()
+        .unwrap();
+    let latency = LatencyHistogram::new();
+    let keeper = LeaseKeeper::spawn_with_latency(
+        store.clone(),
+        lease,
+        SystemClock::shared(),
+        KeeperConfig::default(),
+        latency.clone(),
+    );
+    // Renewals every TTL/3 = 1 s, each answered 30 ms after it was sent: three in 3.5 s.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert!(keeper.is_held());
+    let s = latency.snapshot();
+    assert_eq!(s.count, 3, "{s:?}");
+    assert_eq!(s.sum, Duration::from_millis(90));
+    let le = |bound: Duration| s.buckets.iter().find(|(b, _)| *b == bound).unwrap().1;
+    assert_eq!(le(Duration::from_millis(25)), 0);
+    assert_eq!(le(Duration::from_millis(50)), 3);
+
+    // A failed renewal is timed too (the store answered), into the same shared histogram.
+    let flaky = flaky();
+    let lease = flaky
+        .try_acquire("job", "node-a", TTL)
+        .await
+        .unwrap()
+        .unwrap();
+    let other = LeaseKeeper::spawn_with_latency(
+        flaky.clone(),
+        lease,
+        SystemClock::shared(),
+        KeeperConfig::default(),
+        latency.clone(),
+    );
+    flaky.down.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert!(latency.snapshot().count > 3);
+    drop(other);
+    keeper.shutdown().await;
 }

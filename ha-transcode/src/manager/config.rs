@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use ha_core::LatencyHistogram;
+
 /// How a [`super::TranscodeManager`] behaves.
 #[derive(Debug, Clone)]
 pub struct ManagerConfig {
@@ -31,6 +33,10 @@ pub struct ManagerConfig {
     pub qsv_slots: u32,
     /// Concurrent jobs one user may start cluster-wide (`None`: unlimited).
     pub max_jobs_per_user: Option<u32>,
+    /// Where the job lease keepers record how long each renewal took (a shared handle: pass
+    /// the server's own to export every keeper's renewals as one series). Default: a fresh
+    /// histogram, readable through [`super::TranscodeManager::renew_latency`].
+    pub renew_latency: LatencyHistogram,
 }
 
 impl ManagerConfig {
@@ -50,6 +56,7 @@ impl ManagerConfig {
             max_local_jobs: 4,
             qsv_slots: 0,
             max_jobs_per_user: None,
+            renew_latency: LatencyHistogram::new(),
         }
     }
 }

@@ -41,8 +41,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ha_core::{
-    BusMessage, EventBus, EventPublisher, JobClaim, JobState, KeeperConfig, LeaseKeeper,
-    LeaseManager, SharedClock, SlotLimiter, TranscodeJobStore,
+    BusMessage, EventBus, EventPublisher, JobClaim, JobState, KeeperConfig, LatencySnapshot,
+    LeaseKeeper, LeaseManager, SharedClock, SlotLimiter, TranscodeJobStore,
 };
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -228,6 +228,12 @@ impl TranscodeManager {
     /// This node's counters (jobs, takeovers, segment waits) for metrics.
     pub fn stats(&self) -> ManagerStats {
         self.inner.stats.snapshot(self.local_jobs())
+    }
+
+    /// How long this node's job lease renewals took ([`ManagerConfig::renew_latency`]; shared
+    /// with whoever else records into that histogram).
+    pub fn renew_latency(&self) -> LatencySnapshot {
+        self.inner.config.renew_latency.snapshot()
     }
 
     /// How many jobs this node runs now.
@@ -437,11 +443,12 @@ impl TranscodeManager {
                 return Err(store_err(e));
             }
         };
-        let keeper = LeaseKeeper::spawn(
+        let keeper = LeaseKeeper::spawn_with_latency(
             inner.leases.clone(),
             lease,
             inner.clock.clone(),
             KeeperConfig::default(),
+            inner.config.renew_latency.clone(),
         );
         inner.stats.started(takeover);
         let (job, restarts) = local::new_local_job(from, inner.clock.now());
