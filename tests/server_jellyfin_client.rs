@@ -4,8 +4,9 @@
 //! `tests/jellyfin_client/requirements.txt`, installed by `scripts/install-deps.sh` into
 //! `.test-services/venv`) as an application does: connect, sign in, list views and items page by
 //! page, search, ask for PlaybackInfo, fetch the stream URL it builds, report playback start,
-//! progress and stop, mark an item played. It prints what it saw as JSON; this test checks that
-//! and then checks the effects through the HTTP API with its own session.
+//! progress and stop, mark items played and favourite, list by those marks. It prints what it
+//! saw as JSON; this test checks that and then checks the effects through the HTTP API with its
+//! own session.
 //!
 //! Without the virtualenv the test fails and says how to create it: a client-compatibility test
 //! that skips itself is how an incompatibility ships.
@@ -121,6 +122,9 @@ async fn jellyfin_apiclient_python_signs_in_browses_and_reports_playback() {
         json!(stopped_at)
     );
     assert_eq!(r["beta_played"], json!(true));
+    assert_eq!(r["played_names"], json!(["Beta"]), "Filters=IsPlayed");
+    assert_eq!(r["unplayed_names"], json!(["Alpha"]), "Filters=IsUnplayed");
+    assert_eq!(r["favorite_names"], json!(["Alpha"]), "Filters=IsFavorite");
 
     // The effects, through the API with a session of our own.
     let mut c = Client::new(&srv);

@@ -27,6 +27,7 @@
 //! | `bootstrap` | the first administrator |
 //! | `transcoder` | the seam the HLS routes call (`TranscodeManager` plugs in there) |
 //! | `paths` | case-insensitive request paths (Jellyfin's routing ignores case) |
+//! | `filters` | `Filters=IsPlayed,IsResumable,…` on listings (matched on the user's marks) |
 //! | `error`, `timefmt` | the handlers' error type; Jellyfin's date format |
 
 pub mod auth;
@@ -36,6 +37,7 @@ pub mod decision;
 pub mod demo;
 pub mod dto;
 pub mod error;
+pub mod filters;
 #[cfg(feature = "transcode")]
 pub mod hls;
 pub mod paths;

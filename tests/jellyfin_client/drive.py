@@ -173,6 +173,23 @@ def drive(base, user, password):
     out["beta_id"] = beta_item["Id"]
     played = api.item_played(beta_item["Id"], True)
     out["beta_played"] = played["Played"]
+
+    # Listings filtered on the user's marks (Filters=IsPlayed, IsUnplayed, IsFavorite).
+    def movies(filters):
+        page = api.get_user_items(
+            recursive=True,
+            include_item_types="Movie",
+            sort_by="SortName",
+            filters=filters,
+            enable_total_record_count=True,
+        )
+        check(page["TotalRecordCount"] == len(page["Items"]), "total of %s" % filters)
+        return [i["Name"] for i in page["Items"]]
+
+    out["played_names"] = movies("IsPlayed")
+    out["unplayed_names"] = movies("IsUnplayed")
+    api.favorite(alpha)
+    out["favorite_names"] = movies("IsFavorite")
     return out
 
 

@@ -17,6 +17,7 @@ use media_ha::core::{Item, ItemKind, ItemQuery, ItemSort, UserItemData};
 use crate::server::auth::{query_map, Caller};
 use crate::server::dto::{BaseItemDto, QueryResult};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::filters::ItemFilters;
 use crate::server::routes::users::resolve_user;
 use crate::server::state::{normalize_id, AppState};
 
@@ -84,13 +85,6 @@ pub fn parse_item_query(params: &HashMap<String, String>) -> ApiResult<Option<It
     query.start_index = parse_u32(params, "startindex")?.unwrap_or(0);
     query.limit = parse_u32(params, "limit")?;
     Ok(Some(query))
-}
-
-/// Whether `Filters` (a comma-separated list of Jellyfin's ItemFilter names) holds `name`.
-fn has_filter(params: &HashMap<String, String>, name: &str) -> bool {
-    params
-        .get("filters")
-        .is_some_and(|f| f.split(',').any(|x| x.trim().eq_ignore_ascii_case(name)))
 }
 
 fn parse_bool(params: &HashMap<String, String>, key: &str) -> ApiResult<Option<bool>> {
@@ -193,11 +187,6 @@ async fn list(
             start_index: 0,
         }));
     }
-    // The "Continue watching" row as most clients ask for it (jellyfin-apiclient-python's
-    // get_resume_items): a user-data filter, which the metadata query cannot express.
-    if has_filter(params, "IsResumable") {
-        return resume_list(state, user_id, params).await;
-    }
     let Some(query) = parse_item_query(params)? else {
         return Ok(Json(QueryResult {
             items: Vec::new(),
@@ -208,11 +197,67 @@ async fn list(
     if let Some(parent) = &query.parent_id {
         load_item(state, parent).await?;
     }
+    let filters = ItemFilters::parse(params.get("filters").map(String::as_str));
+    if !filters.is_empty() {
+        return filtered_list(state, user_id, query, &filters, params).await;
+    }
     let page = state.stores.metadata.query_items(&query).await?;
     Ok(Json(QueryResult {
         items: to_dtos(state, user_id, &page.items).await?,
         total_record_count: page.total,
         start_index: query.start_index,
+    }))
+}
+
+/// A listing with user-data filters (see `filters.rs`): every match (up to the store's
+/// `MAX_PAGE`), filtered, optionally ordered by when it was played, then paged here.
+async fn filtered_list(
+    state: &AppState,
+    user_id: &str,
+    query: ItemQuery,
+    filters: &ItemFilters,
+    params: &HashMap<String, String>,
+) -> ApiResult<Json<QueryResult<BaseItemDto>>> {
+    let (start, limit) = (query.start_index, query.limit);
+    let everything = ItemQuery {
+        start_index: 0,
+        limit: None,
+        ..query
+    };
+    let all = state.stores.metadata.query_items(&everything).await?;
+    let mut dtos: Vec<BaseItemDto> = to_dtos(state, user_id, &all.items)
+        .await?
+        .into_iter()
+        .filter(|d| filters.matches(d))
+        .collect();
+    let by_date_played = params
+        .get("sortby")
+        .and_then(|s| s.split(',').next())
+        .is_some_and(|k| k.trim().eq_ignore_ascii_case("DatePlayed"));
+    if by_date_played {
+        // ISO-8601 strings of one format order as their instants; never played sorts first.
+        dtos.sort_by(|a, b| {
+            let ordering = a
+                .user_data
+                .last_played_date
+                .cmp(&b.user_data.last_played_date);
+            if everything.descending {
+                ordering.reverse()
+            } else {
+                ordering
+            }
+        });
+    }
+    let total = dtos.len() as u64;
+    let items = dtos
+        .into_iter()
+        .skip(start as usize)
+        .take(limit.map_or(usize::MAX, |l| l as usize))
+        .collect();
+    Ok(Json(QueryResult {
+        items,
+        total_record_count: total,
+        start_index: start,
     }))
 }
 
@@ -425,16 +470,6 @@ mod tests {
         assert_eq!(q.kinds, vec![ItemKind::Movie]);
         assert_eq!(q.sort, ItemSort::Name);
         assert_eq!((q.start_index, q.limit), (10, Some(5)));
-    }
-
-    #[test]
-    fn filters_are_matched_by_name_ignoring_case() {
-        assert!(has_filter(
-            &params("Filters=IsFavorite,isresumable"),
-            "IsResumable"
-        ));
-        assert!(!has_filter(&params("Filters=IsPlayed"), "IsResumable"));
-        assert!(!has_filter(&params("Recursive=true"), "IsResumable"));
     }
 
     #[test]
