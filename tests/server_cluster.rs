@@ -1,6 +1,7 @@
 //! Two reference-server replicas on one Redis and one PostgreSQL: any replica answers any
 //! request. A token issued by A works on B, progress written through A is read through B, and
-//! the library scan runs on one replica at a time.
+//! the library scan runs on one replica at a time. With PostgreSQL alone (no Redis), transcode
+//! slots are still counted cluster-wide.
 //!
 //! Needs `HA_TEST_REDIS_URL` and `HA_TEST_DATABASE_URL` (see `scripts/services.sh`); each test
 //! uses its own Redis prefix and PostgreSQL schema.
@@ -13,8 +14,17 @@ mod server;
 mod common;
 
 use common::*;
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::json;
+
+/// A namespace no other test uses, valid as a Redis prefix and a PostgreSQL schema.
+fn namespace(prefix: &str) -> String {
+    ha_testkit::unique(prefix)
+        .replace('-', "_")
+        .to_ascii_lowercase()
+}
 
 async fn cluster_config(data: &std::path::Path, node: &str, namespace: &str) -> server::Config {
     let mut config = test_config(data, &media_dir());
@@ -29,9 +39,7 @@ async fn cluster_config(data: &std::path::Path, node: &str, namespace: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_replica_answers_any_request() {
-    let namespace = ha_testkit::unique("srv")
-        .replace('-', "_")
-        .to_ascii_lowercase();
+    let namespace = namespace("srv");
     let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = start_config(cluster_config(data_a.path(), "node-a", &namespace).await).await;
     let b = start_config(cluster_config(data_b.path(), "node-b", &namespace).await).await;
@@ -83,6 +91,42 @@ async fn any_replica_answers_any_request() {
     // The scan ran once per round across both: whoever lost the lease race skipped.
     let (ra, rb) = (a.state().scanner.report(), b.state().scanner.report());
     assert!(ra.ran || rb.ran, "{ra:?} {rb:?}");
+    a.shutdown(GRACE).await;
+    b.shutdown(GRACE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_only_replicas_share_transcode_slots() {
+    let namespace = namespace("srvpg");
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut config_a = cluster_config(data_a.path(), "node-a", &namespace).await;
+    let mut config_b = cluster_config(data_b.path(), "node-b", &namespace).await;
+    config_a.stores.redis = None;
+    config_b.stores.redis = None;
+    let a = start_config(config_a).await;
+    let b = start_config(config_b).await;
+    let (slots_a, slots_b) = (&a.state().stores.slots, &b.state().stores.slots);
+    let ttl = Duration::from_secs(30);
+
+    // A slot taken on A fills a pool of one on B as well.
+    let pool = "user:cluster-wide";
+    let held = slots_a
+        .try_acquire(pool, "node-a", 1, ttl)
+        .await
+        .unwrap()
+        .expect("free");
+    assert_eq!(slots_b.in_use(pool).await.unwrap(), 1);
+    assert!(slots_b
+        .try_acquire(pool, "node-b", 1, ttl)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(slots_a.release(&held).await.unwrap());
+    assert!(slots_b
+        .try_acquire(pool, "node-b", 1, ttl)
+        .await
+        .unwrap()
+        .is_some());
     a.shutdown(GRACE).await;
     b.shutdown(GRACE).await;
 }

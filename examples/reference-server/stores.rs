@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | none | in-process (sessions persisted under `<data>/sessions`) | in-process, persisted under `<data>/metadata` |
 //! | `--redis` | Redis | in-process (single node only: warns) |
-//! | `--postgres` | PostgreSQL (slots: in-process, per replica) | PostgreSQL |
+//! | `--postgres` | PostgreSQL | PostgreSQL |
 //! | both | Redis | PostgreSQL |
 
 use std::sync::Arc;
@@ -161,6 +161,7 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
         jobs = jobs.or_else(|| Some(Arc::new(p.jobs(JOB_RETENTION)) as Arc<dyn TranscodeJobStore>));
         sessions = sessions.or_else(|| Some(Arc::new(p.sessions()) as Arc<dyn SessionStore>));
         events = events.or_else(|| Some(Arc::new(p.events()) as Arc<dyn EventBus>));
+        slots = slots.or_else(|| Some(Arc::new(p.slots()) as Arc<dyn SlotLimiter>));
     }
 
     let metadata = match metadata {
@@ -174,12 +175,8 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
             Arc::new(tokio::task::spawn_blocking(move || MemoryMetadataRepo::open(dir)).await??)
         }
     };
-    let slots = slots.unwrap_or_else(|| {
-        tracing::warn!("no --redis: transcode slots are counted per replica, not cluster-wide");
-        Arc::new(MemorySlotLimiter::new())
-    });
-    match (leases, jobs, sessions, events) {
-        (Some(leases), Some(jobs), Some(sessions), Some(events)) => Ok(Stores {
+    match (leases, jobs, sessions, events, slots) {
+        (Some(leases), Some(jobs), Some(sessions), Some(events), Some(slots)) => Ok(Stores {
             leases,
             jobs,
             sessions,

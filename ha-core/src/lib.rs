@@ -34,7 +34,7 @@
 //! | [`SessionStore`] | a map with deadlines; optionally journal + snapshot files (deadlines on the wall clock, expiry kept across restarts) | hashes with TTL | rows with `expires_at` |
 //! | [`MetadataRepo`] | journal + snapshot files, crash-safe | — | the real store (migrations under an advisory lock, import from the files) |
 //! | [`EventBus`] | tokio broadcast (overflow → resync) | pub/sub, resubscribes and reports a resync | LISTEN/NOTIFY (8000-byte payloads), same |
-//! | [`SlotLimiter`] | a map of pools | a sorted set per pool scored by server-time deadline | — (per replica) |
+//! | [`SlotLimiter`] | a map of pools | a sorted set per pool scored by server-time deadline | a row per slot with a server-time deadline; a pool's writers serialized by an advisory transaction lock |
 //!
 //! What no backend can promise is spelled out in each store crate's docs (for example: a Redis
 //! primary that fails over before replicating a lease; events missed while disconnected are

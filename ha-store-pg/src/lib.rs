@@ -1,9 +1,9 @@
 //! # ha-store-pg: the media-ha contracts on PostgreSQL
 //!
 //! PostgreSQL is the real home of a cluster's metadata (users, library, watch state), and it
-//! can also carry the coordination state (leases, transcode job records, sessions, events) for
-//! deployments that would rather not run Redis as well. Every backend here implements an
-//! `ha-core` contract and passes the shared conformance suite.
+//! can also carry the coordination state (leases, transcode job records, sessions, events,
+//! transcode slots) for deployments that would rather not run Redis as well. Every backend here
+//! implements an `ha-core` contract and passes the shared conformance suite.
 //!
 //! ## Layout
 //!
@@ -16,6 +16,7 @@
 //! | [`lease`] | [`PgLeaseManager`]: leases as rows, tokens from a sequence and the clock |
 //! | [`jobs`] | [`PgJobStore`]: fenced, forward-only job records with retention |
 //! | [`sessions`] | [`PgSessionStore`] |
+//! | [`slots`] | [`PgSlotLimiter`]: leased slots, acquisitions serialized per pool |
 //! | [`events`] | [`PgEventBus`] on LISTEN/NOTIFY |
 //! | [`import`] | one-shot import of the in-process repo's directory |
 //! | [`error`] | [`PgError`] and its mapping onto [`ha_core::Error`] |
@@ -29,7 +30,8 @@
 //! [`lease`]). With asynchronous streaming replication, a failover to a replica can lose the
 //! last commits, including lease acquisitions: the fencing tokens still only grow (they follow
 //! the clock), but two holders may briefly both believe they own a key, and only the fenced
-//! writes keep them apart. Use synchronous replication if that matters.
+//! writes keep them apart; likewise a lost slot acquisition lets a pool run over its capacity
+//! until the lost slot's holder fails to renew. Use synchronous replication if that matters.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
@@ -43,6 +45,7 @@ pub mod lease;
 pub mod metadata;
 pub mod migrate;
 pub mod sessions;
+pub mod slots;
 pub mod store;
 
 pub use config::PgStoreConfig;
@@ -54,4 +57,5 @@ pub use lease::PgLeaseManager;
 pub use metadata::PgMetadataRepo;
 pub use migrate::MigrationReport;
 pub use sessions::PgSessionStore;
+pub use slots::PgSlotLimiter;
 pub use store::PgStore;

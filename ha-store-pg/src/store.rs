@@ -27,7 +27,9 @@ use tokio_postgres::{NoTls, Row};
 use crate::config::PgStoreConfig;
 use crate::error::{PgError, PgResult};
 use crate::migrate::{self, MigrationReport};
-use crate::{PgEventBus, PgJobStore, PgLeaseManager, PgMetadataRepo, PgSessionStore};
+use crate::{
+    PgEventBus, PgJobStore, PgLeaseManager, PgMetadataRepo, PgSessionStore, PgSlotLimiter,
+};
 
 /// A pool of connections to one database schema, and the factory for the backends.
 ///
@@ -145,6 +147,11 @@ impl PgStore {
     /// The [`ha_core::SessionStore`] on this store.
     pub fn sessions(&self) -> PgSessionStore {
         PgSessionStore::new(self.clone())
+    }
+
+    /// The [`ha_core::SlotLimiter`] on this store (cluster-wide transcode capacity).
+    pub fn slots(&self) -> PgSlotLimiter {
+        PgSlotLimiter::new(self.clone())
     }
 
     /// The [`ha_core::EventBus`] on this store (LISTEN/NOTIFY on a channel per schema).

@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ha_core::{EventBus, LeaseManager, MetadataRepo, SessionStore, TranscodeJobStore};
+use ha_core::{EventBus, LeaseManager, MetadataRepo, SessionStore, SlotLimiter, TranscodeJobStore};
 
 async fn leases() -> Arc<dyn LeaseManager> {
     Arc::new(common::fresh_store("lease").await.leases())
@@ -29,6 +29,10 @@ async fn events() -> Arc<dyn EventBus> {
     Arc::new(common::store_on(schema).await.events())
 }
 
+async fn slots() -> Arc<dyn SlotLimiter> {
+    Arc::new(common::fresh_store("slots").await.slots())
+}
+
 async fn metadata() -> Arc<dyn MetadataRepo> {
     Arc::new(common::fresh_store("meta").await.metadata())
 }
@@ -37,4 +41,5 @@ ha_core::lease_manager_conformance!(leases);
 ha_core::job_store_conformance!(jobs);
 ha_core::session_store_conformance!(sessions);
 ha_core::event_bus_conformance!(events);
+ha_core::slot_limiter_conformance!(slots);
 ha_core::metadata_repo_conformance!(metadata);

@@ -21,6 +21,34 @@ async fn store_on(pg: &ha_testkit::PostgresServer) -> PgStore {
     PgStore::connect(config).await.unwrap()
 }
 
+/// A session of its own (outside any store) with a transaction open, to hold locks.
+async fn session_in_transaction(pg: &ha_testkit::PostgresServer) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.batch_execute("BEGIN").await.unwrap();
+    client
+}
+
+/// Kills the server while `blocked` (a call waiting on a lock) is in flight: the call must
+/// return `Unavailable`, not hang.
+async fn kill_under<T: std::fmt::Debug>(
+    pg: &mut ha_testkit::PostgresServer,
+    blocked: tokio::task::JoinHandle<ha_core::Result<T>>,
+) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pg.kill();
+    let in_flight = tokio::time::timeout(Duration::from_secs(15), blocked)
+        .await
+        .expect("the in-flight call returns, it does not hang")
+        .unwrap();
+    assert!(
+        matches!(in_flight, Err(Error::Unavailable { .. })),
+        "in-flight call: {in_flight:?}"
+    );
+}
+
 /// Calls `f` until it succeeds, for at most `secs` seconds.
 async fn eventually<T, F, Fut>(secs: u64, mut f: F) -> T
 where
@@ -92,12 +120,9 @@ async fn kill_fails_calls_cleanly_then_the_pool_recovers_with_every_commit() {
         .unwrap();
 
     // An in-flight call: blocked behind a row lock held by another session when the server dies.
-    let (locker, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let locker = session_in_transaction(&pg).await;
     locker
-        .batch_execute("BEGIN; SELECT * FROM restart.users FOR UPDATE")
+        .batch_execute("SELECT * FROM restart.users FOR UPDATE")
         .await
         .unwrap();
     let blocked = {
@@ -108,17 +133,7 @@ async fn kill_fails_calls_cleanly_then_the_pool_recovers_with_every_commit() {
         };
         tokio::spawn(async move { repo.update_user(&renamed).await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    pg.kill();
-    let in_flight = tokio::time::timeout(Duration::from_secs(15), blocked)
-        .await
-        .expect("the in-flight call returns, it does not hang")
-        .unwrap();
-    assert!(
-        matches!(in_flight, Err(Error::Unavailable { .. })),
-        "in-flight call: {in_flight:?}"
-    );
+    kill_under(&mut pg, blocked).await;
     let down = repo.get_user(&user.id).await;
     assert!(
         matches!(down, Err(Error::Unavailable { .. })),
@@ -203,4 +218,57 @@ async fn event_subscribers_resync_after_a_restart_and_keep_receiving() {
         Some(BusMessage::Event(e)) => assert_eq!(e.payload["n"], 2),
         other => panic!("expected the event, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_slots_survive_a_restart_and_capacity_still_holds() {
+    use ha_core::SlotLimiter;
+    let mut pg = ha_testkit::PostgresServer::start().await;
+    let store = store_on(&pg).await;
+    let slots = store.slots();
+    let long = Duration::from_secs(120);
+    let a = slots
+        .try_acquire("qsv:a", "job-a", 2, long)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = slots
+        .try_acquire("qsv:a", "job-b", 2, long)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // An acquire in flight, waiting for the pool's lock held by another session, when the
+    // server dies: it fails cleanly instead of hanging.
+    let locker = session_in_transaction(&pg).await;
+    locker
+        .execute(
+            include_str!("../sql/slot_lock.sql"),
+            &[&"restart", &"qsv:a"],
+        )
+        .await
+        .unwrap();
+    let blocked = {
+        let slots = store.slots();
+        tokio::spawn(async move { slots.try_acquire("qsv:a", "job-c", 3, long).await })
+    };
+    kill_under(&mut pg, blocked).await;
+    let down = slots.try_acquire("qsv:a", "job-c", 3, long).await;
+    assert!(
+        down.as_ref().is_err_and(Error::is_transient),
+        "while down: {down:?}"
+    );
+
+    pg.restart().await;
+    // Both committed slots are still held: the pool is still full, and the holders renew.
+    assert_eq!(eventually(30, || slots.in_use("qsv:a")).await, 2);
+    assert!(slots
+        .try_acquire("qsv:a", "job-c", 2, long)
+        .await
+        .unwrap()
+        .is_none());
+    slots.renew(&a).await.unwrap();
+    assert!(slots.release(&b).await.unwrap());
+    let c = slots.try_acquire("qsv:a", "job-c", 2, long).await.unwrap();
+    assert!(c.is_some(), "capacity freed by the release");
 }
