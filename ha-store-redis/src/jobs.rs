@@ -167,66 +167,36 @@ impl TranscodeJobStore for RedisJobStore {
 
     async fn list(&self) -> Result<Vec<JobRecord>> {
         let keys = self.store.keys();
-        let index = keys.job_index();
-        let mut conn = self.store.conn();
-        let members: Vec<(String, f64)> = self
-            .store
-            .call(
-                "job list",
-                redis::cmd("ZRANGE")
-                    .arg(&index)
-                    .arg(0)
-                    .arg(-1)
-                    .arg("WITHSCORES")
-                    .query_async(&mut conn),
-            )
-            .await?;
-        if members.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for (member, _) in &members {
-            pipe.cmd("HGETALL").arg(keys.job(member));
-        }
-        let hashes: Vec<Vec<Value>> = self
-            .store
-            .call("job list", pipe.query_async(&mut conn))
-            .await?;
-        let mut records = Vec::with_capacity(members.len());
-        let mut gone = Vec::new();
-        for ((member, score), flat) in members.into_iter().zip(hashes) {
-            if flat.is_empty() {
-                gone.push((member, score));
-            } else {
-                records.push(reply::job_record("job list", &flat)?);
-            }
-        }
-        if !gone.is_empty() {
-            crate::index::prune(&self.store, "job index prune", &index, &gone).await?;
-        }
+        let mut records = crate::index::list(
+            &self.store,
+            ("job list", "job index prune"),
+            &keys.job_index(),
+            |member| {
+                let mut cmd = redis::cmd("HGETALL");
+                cmd.arg(keys.job(member));
+                cmd
+            },
+            |flat| {
+                if flat.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(reply::job_record("job list", &flat)?))
+            },
+        )
+        .await?;
         records.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(records)
     }
 
     async fn remove(&self, key: &str) -> Result<bool> {
         let keys = self.store.keys();
-        let mut conn = self.store.conn();
-        let removed: i64 = self
-            .store
-            .call(
-                "job remove",
-                redis::cmd("DEL").arg(keys.job(key)).query_async(&mut conn),
-            )
-            .await?;
-        self.store
-            .call(
-                "job index",
-                redis::cmd("ZREM")
-                    .arg(keys.job_index())
-                    .arg(key)
-                    .query_async::<i64>(&mut conn),
-            )
-            .await?;
-        Ok(removed == 1)
+        Ok(crate::index::remove(
+            &self.store,
+            ("job remove", "job index"),
+            &keys.job(key),
+            &keys.job_index(),
+            key,
+        )
+        .await?)
     }
 }

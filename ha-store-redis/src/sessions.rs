@@ -113,75 +113,37 @@ impl SessionStore for RedisSessionStore {
 
     async fn remove(&self, token_hash: &str) -> Result<bool> {
         let keys = self.store.keys();
-        let mut conn = self.store.conn();
-        let removed: i64 = self
-            .store
-            .call(
-                "session remove",
-                redis::cmd("DEL")
-                    .arg(keys.session(token_hash))
-                    .query_async(&mut conn),
-            )
-            .await?;
-        self.store
-            .call(
-                "session index",
-                redis::cmd("ZREM")
-                    .arg(keys.session_index())
-                    .arg(token_hash)
-                    .query_async::<i64>(&mut conn),
-            )
-            .await?;
-        Ok(removed == 1)
+        Ok(crate::index::remove(
+            &self.store,
+            ("session remove", "session index"),
+            &keys.session(token_hash),
+            &keys.session_index(),
+            token_hash,
+        )
+        .await?)
     }
 
     async fn list(&self) -> Result<Vec<Session>> {
         let keys = self.store.keys();
-        let index = keys.session_index();
-        let mut conn = self.store.conn();
-        let members: Vec<(String, f64)> = self
-            .store
-            .call(
-                "session list",
-                redis::cmd("ZRANGE")
-                    .arg(&index)
-                    .arg(0)
-                    .arg(-1)
-                    .arg("WITHSCORES")
-                    .query_async(&mut conn),
-            )
-            .await?;
-        if members.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for (member, _) in &members {
-            pipe.cmd("HMGET")
-                .arg(keys.session(member))
-                .arg("json")
-                .arg("touched_ms");
-        }
-        let rows: Vec<Vec<Value>> = self
-            .store
-            .call("session list", pipe.query_async(&mut conn))
-            .await?;
-        let mut sessions = Vec::with_capacity(members.len());
-        let mut gone = Vec::new();
-        for ((member, score), row) in members.into_iter().zip(rows) {
-            let field = |i: usize| -> Option<String> {
-                match row.get(i) {
-                    Some(Value::BulkString(b)) => String::from_utf8(b.clone()).ok(),
-                    _ => None,
-                }
-            };
-            match decode(field(0), field(1))? {
-                Some(session) => sessions.push(session),
-                None => gone.push((member, score)),
-            }
-        }
-        if !gone.is_empty() {
-            crate::index::prune(&self.store, "session index prune", &index, &gone).await?;
-        }
-        Ok(sessions)
+        crate::index::list(
+            &self.store,
+            ("session list", "session index prune"),
+            &keys.session_index(),
+            |member| {
+                let mut cmd = redis::cmd("HMGET");
+                cmd.arg(keys.session(member)).arg("json").arg("touched_ms");
+                cmd
+            },
+            |row| {
+                let field = |i: usize| -> Option<String> {
+                    match row.get(i) {
+                        Some(Value::BulkString(b)) => String::from_utf8(b.clone()).ok(),
+                        _ => None,
+                    }
+                };
+                decode(field(0), field(1))
+            },
+        )
+        .await
     }
 }
