@@ -5,12 +5,18 @@
 //! here and nowhere else. `--namespace` becomes the Redis key prefix and the PostgreSQL schema,
 //! so several clusters (or tests) can share one Redis and one database.
 //!
-//! | flags | leases, jobs, sessions, events, slots | metadata |
-//! |---|---|---|
-//! | none | in-process (sessions persisted under `<data>/sessions`) | in-process, persisted under `<data>/metadata` |
-//! | `--redis` | Redis | in-process (single node only: warns) |
-//! | `--postgres` | PostgreSQL | PostgreSQL |
-//! | both | Redis | PostgreSQL |
+//! | flags | leases, jobs, events, slots | sessions | metadata |
+//! |---|---|---|---|
+//! | none | in-process | in-process, persisted under `<data>/sessions` | in-process, persisted under `<data>/metadata` |
+//! | `--redis` | Redis | Redis | in-process (single node only: warns) |
+//! | `--postgres` | PostgreSQL | PostgreSQL | PostgreSQL |
+//! | both | Redis | PostgreSQL | PostgreSQL |
+//!
+//! Why sessions go to PostgreSQL when both are given: Redis holds what the cluster can rebuild
+//! (a lost lease or job record costs a transcode restart at the first missing segment), but a
+//! lost session signs a viewer out mid-film. A Redis restarted without persistence loses every
+//! key, so sessions belong with the durable data (docs/RELIABILITY.md, "Store faults during
+//! streaming"). With `--redis` alone they stay in Redis: run it with `appendonly yes` there.
 
 use std::sync::Arc;
 
@@ -159,7 +165,8 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
         metadata = Some(Arc::new(p.metadata()));
         leases = leases.or_else(|| Some(Arc::new(p.leases()) as Arc<dyn LeaseManager>));
         jobs = jobs.or_else(|| Some(Arc::new(p.jobs(JOB_RETENTION)) as Arc<dyn TranscodeJobStore>));
-        sessions = sessions.or_else(|| Some(Arc::new(p.sessions()) as Arc<dyn SessionStore>));
+        // Durable: a Redis restart without persistence must not sign everybody out.
+        sessions = Some(Arc::new(p.sessions()) as Arc<dyn SessionStore>);
         events = events.or_else(|| Some(Arc::new(p.events()) as Arc<dyn EventBus>));
         slots = slots.or_else(|| Some(Arc::new(p.slots()) as Arc<dyn SlotLimiter>));
     }

@@ -2,6 +2,8 @@
 //! ports, and a small Jellyfin-style HTTP client.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

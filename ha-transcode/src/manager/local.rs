@@ -53,12 +53,30 @@ pub(crate) struct Owned {
     pub(crate) restarts: mpsc::Receiver<u32>,
 }
 
+#[derive(Debug, PartialEq)]
 enum End {
     Completed,
     Failed(String),
     Idle,
     LeaseLost,
+    /// The publish gate refused a segment because this tenure is over (the record was taken
+    /// over, or vanished with the store's data): not the job's fault, so not a failure.
+    TenureOver(String),
     Shutdown,
+}
+
+/// How a run that ended with `e` ends the job.
+fn failure_end(e: &crate::Error) -> End {
+    match e {
+        crate::Error::Vetoed {
+            source:
+                source @ (ha_core::Error::LeaseLost { .. }
+                | ha_core::Error::Fenced { .. }
+                | ha_core::Error::NotFound(_)),
+            ..
+        } => End::TenureOver(source.to_string()),
+        _ => End::Failed(error_chain(e)),
+    }
 }
 
 pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
@@ -97,7 +115,7 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
             tokio::select! {
                 outcome = running.wait() => match outcome {
                     RunOutcome::Completed => break 'runs End::Completed,
-                    RunOutcome::Failed(e) => break 'runs End::Failed(error_chain(&e)),
+                    RunOutcome::Failed(e) => break 'runs failure_end(&e),
                     RunOutcome::Cancelled => break 'runs End::Shutdown,
                 },
                 _ = lease_status.changed() => {
@@ -156,7 +174,7 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
         End::Idle => (Some(JobState::Stopped), None, "transcode.stopped"),
         // Lost: somebody else owns the record now. Shutdown: leave it Running so a survivor
         // resumes it at once.
-        End::LeaseLost => (None, None, "transcode.lease_lost"),
+        End::LeaseLost | End::TenureOver(_) => (None, None, "transcode.lease_lost"),
         End::Shutdown => (None, None, "transcode.handed_over"),
     };
     if let Some(state) = state {
@@ -173,6 +191,11 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
             inner.stats.failed();
             tracing::warn!(reason, "job failed")
         }
+        End::TenureOver(reason) => tracing::warn!(
+            reason,
+            "job record taken over or lost (did the store lose its data?): run stopped; the \
+             next segment request resumes it at the first missing segment"
+        ),
         _ => tracing::info!(topic, "job ended"),
     }
     inner
@@ -184,7 +207,13 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
     for slot in &owned.slots {
         let _ = inner.slots.release(slot).await;
     }
-    super::lock(&inner.local).remove(&key);
+    {
+        // Only this tenure's entry: a newer run of the key may already be registered.
+        let mut local = super::lock(&inner.local);
+        if local.get(&key).is_some_and(|j| Arc::ptr_eq(j, &owned.job)) {
+            local.remove(&key);
+        }
+    }
     if !matches!(end, End::LeaseLost) {
         owned.keeper.shutdown().await;
     }
@@ -212,4 +241,41 @@ pub(crate) fn new_local_job(start: u32, now: Instant) -> (Arc<LocalJob>, mpsc::R
         }),
         restarts,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vetoed(source: ha_core::Error) -> crate::Error {
+        crate::Error::Vetoed { index: 3, source }
+    }
+
+    #[test]
+    fn a_veto_for_a_lost_tenure_is_not_a_job_failure() {
+        let lost = [
+            ha_core::Error::NotFound("job record k".into()),
+            ha_core::Error::LeaseLost { key: "k".into() },
+            ha_core::Error::Fenced {
+                key: "k".into(),
+                presented: ha_core::FencingToken(1),
+                current: ha_core::FencingToken(2),
+            },
+        ];
+        for source in lost {
+            assert!(
+                matches!(failure_end(&vetoed(source)), End::TenureOver(_)),
+                "a lost tenure"
+            );
+        }
+        let store_down = vetoed(ha_core::Error::Timeout {
+            what: "get job".into(),
+            after: Duration::from_secs(2),
+        });
+        assert!(matches!(failure_end(&store_down), End::Failed(_)));
+        let crashed = crate::Error::WorkerStalled {
+            after: Duration::from_secs(1),
+        };
+        assert!(matches!(failure_end(&crashed), End::Failed(_)));
+    }
 }

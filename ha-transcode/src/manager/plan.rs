@@ -87,6 +87,11 @@ pub fn plan(f: &Facts<'_>) -> Action {
     let within =
         |start: u32, next: u32| f.index >= start && f.index <= next.saturating_add(f.reach);
     match f.holder {
+        // This node still runs the job but nobody holds its lease: the lease vanished under a
+        // live run (the store lost its data, e.g. a Redis restart without persistence). The
+        // run's keeper or publish gate stops it within one renewal interval; starting a second
+        // run now would leave two workers writing one job. Wait, then start afresh.
+        None if f.local_run.is_some() => Action::Wait,
         None => {
             let from = match f.record {
                 // Resume right after the last completed segment when the viewer is there.
@@ -246,6 +251,11 @@ mod tests {
                 "poisoned is refused even while owned",
                 facts(5, Some(&poisoned), Some("b"), None),
                 Action::RefusePoisoned,
+            ),
+            (
+                "mine locally, but the lease vanished (store lost its data)",
+                facts(5, None, None, run),
+                Action::Wait,
             ),
             (
                 "mine, within reach",
