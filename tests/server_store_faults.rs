@@ -287,7 +287,11 @@ async fn stream_through(fault: Fault) {
         .filter(|l| l.starts_with("hls1/"))
         .map(str::to_owned)
         .collect();
-    assert_eq!(segments.len(), (CLIP.secs / 3) as usize, "3 s segments: {media}");
+    assert_eq!(
+        segments.len(),
+        (CLIP.secs / 3) as usize,
+        "3 s segments: {media}"
+    );
 
     let (have_tx, mut have) = watch::channel(0);
     let mut player_client = Client::new(&srv);
