@@ -133,8 +133,11 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
-    /// Longest time a request may take to produce its response head.
+    /// Longest time a request may take to produce its response head (reading its body
+    /// included, so a body that never finishes is bounded too).
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request head (slowloris bound).
+    pub header_read_timeout: Duration,
     /// The transcode worker to run (program, arguments); `None`: this binary re-executed with
     /// `--transcode-worker`. Tests point it at the `media-ha-transcode-worker` binary.
     pub transcode_worker: Option<(PathBuf, Vec<String>)>,
@@ -161,6 +164,7 @@ impl Config {
             session_ttl: Duration::from_secs(24 * 3600),
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(15),
             transcode_worker: None,
         }
     }

@@ -16,12 +16,14 @@
 //! | module | what |
 //! |---|---|
 //! | `config` | command line / environment → [`Config`] |
+//! | `serve` | the accept loop: HTTP/1.1, header-read timeout, graceful shutdown |
 //! | `stores` | which backend serves each contract (the one file that changes with the store crates) |
 //! | `state` | what handlers share; the server id |
 //! | `auth` | Jellyfin's authorization header (pure parsing) and the `Caller` extractor |
 //! | `dto` | Jellyfin's JSON shapes |
 //! | `routes/*` | the API, one file per area |
 //! | `scan`, `probe` | the lease-guarded library scan and what it learns per file |
+//! | `triage` | which files the scan leaves out (FIFOs, empty, unreadable, undecodable), and why |
 //! | `decision` | PlaybackInfo's verdict (`ha-transcode`'s decision, feature `transcode`) |
 //! | `demo` | the generated demo library |
 //! | `bootstrap` | the first administrator |
@@ -44,10 +46,12 @@ pub mod paths;
 pub mod probe;
 pub mod routes;
 pub mod scan;
+pub mod serve;
 pub mod state;
 pub mod stores;
 pub mod timefmt;
 pub mod transcoder;
+pub mod triage;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -175,14 +179,10 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     }
 
     let app = app(state.clone());
-    let mut stop = shutdown_rx;
-    let serve = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let limits = serve::ConnLimits {
+        header_read_timeout: state.config.header_read_timeout,
+    };
+    let serve = tokio::spawn(serve::serve(listener, app, limits, shutdown_rx));
     Ok(Server {
         addr,
         state,

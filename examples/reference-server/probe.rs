@@ -8,6 +8,9 @@
 
 use std::path::Path;
 
+#[cfg(feature = "transcode")]
+use crate::server::triage::dimension_problem;
+
 /// The facts stored with an item.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileFacts {
@@ -19,36 +22,40 @@ pub struct FileFacts {
     pub probe_json: Option<String>,
 }
 
-/// Probes one file; failures are logged and give what could be learnt (the extension).
-pub async fn probe_file(path: &Path) -> FileFacts {
+/// Probes one file. `Err` holds why the file is not playable (the scan then leaves it out of
+/// the library, see `triage.rs`); a probe that could not run at all (no `ffprobe` installed)
+/// gives what could be learnt (the extension).
+pub async fn probe_file(path: &Path) -> Result<FileFacts, String> {
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let mut facts = probe_inner(path).await;
+    let mut facts = probe_inner(path).await?;
     if facts.container.is_none() {
         facts.container = extension;
     }
-    facts
+    Ok(facts)
 }
 
 #[cfg(feature = "transcode")]
-async fn probe_inner(path: &Path) -> FileFacts {
-    match media_ha::transcode::probe::probe(path.to_path_buf()).await {
-        Ok(probe) => FileFacts {
-            runtime_ticks: probe.duration_secs.map(secs_to_ticks),
-            container: Some(probe.container.clone()).filter(|c| !c.is_empty()),
-            probe_json: serde_json::to_string(&probe).ok(),
-        },
-        Err(err) => {
-            tracing::warn!(path = %path.display(), error = %err, "probe failed");
-            FileFacts::default()
+async fn probe_inner(path: &Path) -> Result<FileFacts, String> {
+    let probe = media_ha::transcode::probe::probe(path.to_path_buf())
+        .await
+        .map_err(|err| crate::server::error::chain(&err))?;
+    if let Some(video) = probe.video().and_then(|v| v.video.as_ref()) {
+        if let Some(problem) = dimension_problem(video.width, video.height) {
+            return Err(problem);
         }
     }
+    Ok(FileFacts {
+        runtime_ticks: probe.duration_secs.map(secs_to_ticks),
+        container: Some(probe.container.clone()).filter(|c| !c.is_empty()),
+        probe_json: serde_json::to_string(&probe).ok(),
+    })
 }
 
 #[cfg(not(feature = "transcode"))]
-async fn probe_inner(path: &Path) -> FileFacts {
+async fn probe_inner(path: &Path) -> Result<FileFacts, String> {
     let run = tokio::process::Command::new("ffprobe")
         .args([
             "-v",
@@ -62,26 +69,23 @@ async fn probe_inner(path: &Path) -> FileFacts {
         .kill_on_drop(true)
         .output();
     match tokio::time::timeout(std::time::Duration::from_secs(20), run).await {
-        Ok(Ok(out)) if out.status.success() => FileFacts {
+        Ok(Ok(out)) if out.status.success() => Ok(FileFacts {
             runtime_ticks: String::from_utf8_lossy(&out.stdout)
                 .trim()
                 .parse::<f64>()
                 .ok()
                 .map(secs_to_ticks),
             ..FileFacts::default()
-        },
-        Ok(Ok(out)) => {
-            tracing::warn!(path = %path.display(), stderr = %String::from_utf8_lossy(&out.stderr).trim(), "ffprobe failed");
-            FileFacts::default()
-        }
+        }),
+        Ok(Ok(out)) => Err(format!(
+            "ffprobe cannot read it: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
         Ok(Err(err)) => {
             tracing::debug!(error = %err, "ffprobe not available; durations unknown");
-            FileFacts::default()
+            Ok(FileFacts::default())
         }
-        Err(_) => {
-            tracing::warn!(path = %path.display(), "ffprobe timed out");
-            FileFacts::default()
-        }
+        Err(_) => Err("ffprobe timed out after 20 s".to_owned()),
     }
 }
 

@@ -8,6 +8,10 @@
 //! lost mid-scan (store outage, long pause) the scan stops at the next file; on shutdown the
 //! keeper releases the lease at once so another replica can take over the next round.
 //!
+//! Files that cannot be played (FIFOs and devices, empty files, files FFmpeg cannot read or
+//! decode) are left out, logged, and listed in [`ScanReport::skipped`] with a reason; see
+//! `triage.rs` for why and for the rules.
+//!
 //! Finished scans that changed something publish `library.changed` on the [`EventBus`]
 //! (media_ha::core::EventBus), so other replicas can drop caches.
 
@@ -24,6 +28,7 @@ use crate::server::error::chain;
 use crate::server::probe::probe_file;
 use crate::server::state::AppState;
 use crate::server::timefmt::now_ms;
+use crate::server::triage::file_problem;
 
 /// The lease key held while scanning.
 pub const SCAN_LEASE: &str = "library-scan";
@@ -50,6 +55,27 @@ pub struct ScanReport {
     pub updated: u64,
     /// Items removed by the last run.
     pub removed: u64,
+    /// Files with a media extension the last run left out of the library, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A file the scan did not add to the library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Its path.
+    pub path: String,
+    /// Why (for logs and the report).
+    pub reason: String,
+}
+
+impl Skipped {
+    fn new(path: &str, reason: String) -> Self {
+        tracing::warn!(path, %reason, "media file left out of the library");
+        Self {
+            path: path.to_owned(),
+            reason,
+        }
+    }
 }
 
 /// A handle to ask for scans and watch them finish.
@@ -169,6 +195,7 @@ async fn scan_once(
         added = report.added,
         updated = report.updated,
         removed = report.removed,
+        skipped = report.skipped.len(),
         "library scan finished"
     );
     if report.added + report.updated + report.removed > 0 {
@@ -197,11 +224,14 @@ async fn walk_and_write(
     shutdown: &watch::Receiver<bool>,
 ) -> Result<ScanReport, String> {
     let roots = state.library_roots.clone();
-    let found = tokio::task::spawn_blocking(move || walk_roots(&roots))
+    let (found, skipped) = tokio::task::spawn_blocking(move || walk_roots(&roots))
         .await
         .map_err(|e| e.to_string())?;
     let metadata = &state.stores.metadata;
-    let mut report = ScanReport::default();
+    let mut report = ScanReport {
+        skipped,
+        ..ScanReport::default()
+    };
     let mut seen = HashSet::new();
     let root_ids: HashSet<String> = found
         .iter()
@@ -214,7 +244,6 @@ async fn walk_and_write(
             return Err("scan interrupted (lease lost or shutting down)".into());
         }
         let id = ids::item_id_for_path(&f.path);
-        seen.insert(id.clone());
         let parent_id = f.parent.as_deref().map(ids::item_id_for_path);
         let existing = metadata.get_item(&id).await.map_err(|e| chain(&e))?;
         let unchanged = existing.as_ref().is_some_and(|e| {
@@ -224,13 +253,22 @@ async fn walk_and_write(
                 && e.name == f.name
         });
         if unchanged {
+            seen.insert(id);
             continue;
         }
         let facts = if f.kind.is_folder() {
             Default::default()
         } else {
-            probe_file(Path::new(&f.path)).await
+            match probe_file(Path::new(&f.path)).await {
+                Ok(facts) => facts,
+                Err(reason) => {
+                    // Not seen: an item listed before and broken since is removed below.
+                    report.skipped.push(Skipped::new(&f.path, reason));
+                    continue;
+                }
+            }
         };
+        seen.insert(id.clone());
         let item = Item {
             id,
             parent_id,
@@ -296,9 +334,11 @@ async fn walk_and_write(
     Ok(report)
 }
 
-/// Walks every root (blocking I/O): roots first, parents before children.
-fn walk_roots(roots: &[PathBuf]) -> Vec<Found> {
+/// Walks every root (blocking I/O): roots first, parents before children; media files that
+/// must not be opened go to the second list.
+fn walk_roots(roots: &[PathBuf]) -> (Vec<Found>, Vec<Skipped>) {
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for root in roots {
         let root = match std::fs::canonicalize(root) {
             Ok(r) => r,
@@ -318,12 +358,18 @@ fn walk_roots(roots: &[PathBuf]) -> Vec<Found> {
             name: file_name(&root),
             size: None,
         });
-        walk_dir(&root, path, 0, &mut out);
+        walk_dir(&root, path, 0, &mut out, &mut skipped);
     }
-    out
+    (out, skipped)
 }
 
-fn walk_dir(dir: &Path, dir_str: &str, depth: usize, out: &mut Vec<Found>) {
+fn walk_dir(
+    dir: &Path,
+    dir_str: &str,
+    depth: usize,
+    out: &mut Vec<Found>,
+    skipped: &mut Vec<Skipped>,
+) {
     if depth >= MAX_DEPTH {
         return;
     }
@@ -357,9 +403,22 @@ fn walk_dir(dir: &Path, dir_str: &str, depth: usize, out: &mut Vec<Found>) {
                 name: name.to_owned(),
                 size: None,
             });
-            walk_dir(&path, path_str, depth + 1, out);
+            walk_dir(&path, path_str, depth + 1, out, skipped);
         } else if let Some(kind) = kind_of(&path) {
-            let size = std::fs::metadata(&path).map(|m| m.len()).ok();
+            // Follows a symlink to what it names; stat only, the file is not opened.
+            let size = match std::fs::metadata(&path) {
+                Ok(m) => match file_problem(m.file_type(), m.len()) {
+                    None => m.len(),
+                    Some(reason) => {
+                        skipped.push(Skipped::new(path_str, reason));
+                        continue;
+                    }
+                },
+                Err(err) => {
+                    skipped.push(Skipped::new(path_str, format!("cannot stat: {err}")));
+                    continue;
+                }
+            };
             out.push(Found {
                 path: path_str.to_owned(),
                 parent: Some(dir_str.to_owned()),
@@ -369,7 +428,7 @@ fn walk_dir(dir: &Path, dir_str: &str, depth: usize, out: &mut Vec<Found>) {
                     .and_then(|s| s.to_str())
                     .unwrap_or(name)
                     .to_owned(),
-                size,
+                size: Some(size),
             });
         }
     }
@@ -414,7 +473,10 @@ mod tests {
         std::fs::write(dir.path().join("a.mkv"), b"xy").unwrap();
         std::fs::write(dir.path().join(".hidden.mkv"), b"x").unwrap();
         std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
-        let found = walk_roots(&[dir.path().to_path_buf()]);
+        std::fs::write(dir.path().join("empty.mp4"), b"").unwrap();
+        let (found, skipped) = walk_roots(&[dir.path().to_path_buf()]);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].path.ends_with("empty.mp4"));
         let names: Vec<_> = found.iter().map(|f| (f.name.as_str(), f.kind)).collect();
         assert_eq!(names.len(), 4, "{names:?}");
         assert_eq!(found[0].kind, ItemKind::CollectionFolder);

@@ -4,6 +4,7 @@
 //! content types are easy to get subtly wrong; `ServeFile` handles them and streams the file
 //! without loading it. The route accepts `stream` and `stream.{container}` (Jellyfin's two
 //! spellings); the container suffix is informational — this server never remuxes on this path.
+//! Only regular files are opened (see `triage.rs`).
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -17,6 +18,7 @@ use crate::server::auth::Caller;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::routes::items::load_item;
 use crate::server::state::AppState;
+use crate::server::triage::file_problem;
 
 /// The routes of this file.
 pub fn routes() -> Router<AppState> {
@@ -63,6 +65,18 @@ async fn serve(state: &AppState, item_id: &str, req: Request) -> ApiResult<Respo
         return Err(ApiError::bad_request(format!(
             "item {item_id} is a folder, not a media file"
         )));
+    }
+    // The library can change between scans: a FIFO or device put where a media file was
+    // would block the thread that opens it. Stat first (no open), serve regular files only.
+    let problem = match tokio::fs::metadata(&item.path).await {
+        Ok(meta) => file_problem(meta.file_type(), meta.len()),
+        Err(err) => Some(format!("cannot stat: {err}")),
+    };
+    if let Some(reason) = problem {
+        tracing::warn!(path = %item.path, %reason, "library file not servable");
+        return Err(ApiError::not_found(
+            "the media file is missing on disk or not a regular file; rescan the library",
+        ));
     }
     let response = ServeFile::new(&item.path)
         .oneshot(req)
