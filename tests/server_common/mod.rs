@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 
 use crate::server::{self, Config, Server};
 
+pub mod logs;
+pub mod raw;
+
 /// The administrator every test server is seeded with.
 pub const ADMIN: &str = "admin";
 /// Their password.
@@ -50,26 +53,33 @@ pub fn media_dir() -> PathBuf {
             ),
         ];
         for (name, codec) in clips {
-            let target = dir.join(name);
-            if target.exists() {
-                continue;
-            }
-            let tmp = dir.join(format!("{name}.partial"));
-            let status = Command::new("ffmpeg")
-                .args(["-hide_banner", "-loglevel", "error", "-y"])
-                .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
-                .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-                .args(["-t", "3"])
-                .args(codec)
-                .arg(&tmp)
-                .status()
-                .expect("the tests need the ffmpeg CLI");
-            assert!(status.success(), "ffmpeg failed for {name}");
-            std::fs::rename(&tmp, &target).unwrap();
+            make_clip(&dir.join(name), 3, codec);
         }
         dir
     })
     .clone()
+}
+
+/// Encodes `seconds` of a 320x240 test pattern and a tone into `target` with the ffmpeg CLI
+/// (`codec`: the codec and muxer arguments), unless it exists; written under a temporary name
+/// and renamed, so an interrupted run never leaves half a clip.
+pub fn make_clip(target: &Path, seconds: u32, codec: &[&str]) {
+    if target.exists() {
+        return;
+    }
+    let name = target.file_name().unwrap().to_string_lossy();
+    let tmp = target.with_file_name(format!("{name}.partial"));
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &seconds.to_string()])
+        .args(codec)
+        .arg(&tmp)
+        .status()
+        .expect("the tests need the ffmpeg CLI");
+    assert!(status.success(), "ffmpeg failed for {}", target.display());
+    std::fs::rename(&tmp, target).unwrap();
 }
 
 /// A config for a test server: free port, the admin seeded, no periodic rescans.
