@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use ha_transcode::probe::{
-    probe, probe_blocking, probe_blocking_with, FieldOrder, HdrFormat, MediaProbe, ProbeOptions,
-    StreamKind, VideoRangeType,
+    probe, probe_blocking, probe_blocking_with, ContentLightLevel, DisplayPrimaries, FieldOrder,
+    HdrFormat, MediaProbe, ProbeOptions, StreamKind, VideoRangeType,
 };
 use ha_transcode::Error;
 use support::{scratch_dir, Clip};
@@ -71,6 +71,28 @@ fn hevc_main10_hdr10_mkv() {
     assert_eq!(vi.color_range.as_deref(), Some("tv"));
     assert_eq!(vi.hdr, HdrFormat::Hdr10);
     assert_eq!(vi.range_type, VideoRangeType::Hdr10);
+    // x265's master-display / max-cll SEI (see the clip): Matroska as ffmpeg writes it does
+    // not carry them, so these come from the first decoded frame.
+    let md = vi.mastering_display.expect("mastering display");
+    assert_eq!(
+        md.primaries,
+        Some(DisplayPrimaries {
+            red: [0.68, 0.32],
+            green: [0.265, 0.69],
+            blue: [0.15, 0.06],
+            white_point: [0.3127, 0.329],
+        })
+    );
+    assert_eq!(md.max_luminance, Some(1000.0));
+    assert_eq!(md.min_luminance, Some(0.0001));
+    assert_eq!(
+        vi.content_light,
+        Some(ContentLightLevel {
+            max_cll: 1000,
+            max_fall: 400
+        })
+    );
+    assert!(!vi.hdr10_plus, "x265 wrote no ST 2094-40 SEI");
     let ai = p.audio(None).unwrap().audio.as_ref().unwrap();
     assert_eq!(ai.channels, 6);
     assert_eq!(ai.channel_layout.as_deref(), Some("5.1"));
@@ -400,6 +422,81 @@ mod fifo {
         assert!(matches!(err, Error::ProbeTimeout { .. }), "{err:?}");
         assert!(ha_core::Error::from(err).is_transient());
         assert!(took < Duration::from_secs(3), "took {took:?}");
+    }
+}
+
+/// `mdcv` (ISO/IEC 23001-8: G, B, R, white point in 0.00002, max then min luminance in
+/// 0.0001 cd/m², big-endian) and `clli` (MaxCLL, MaxFALL) for a BT.2020 4000-nit master.
+fn mdcv_clli_bt2020_4000() -> (Vec<u8>, Vec<u8>) {
+    let mut mdcv = Vec::new();
+    for v in [8500u16, 39850, 6550, 2300, 35400, 14600, 15635, 16450] {
+        mdcv.extend_from_slice(&v.to_be_bytes());
+    }
+    mdcv.extend_from_slice(&40_000_000u32.to_be_bytes());
+    mdcv.extend_from_slice(&50u32.to_be_bytes());
+    let mut clli = Vec::new();
+    clli.extend_from_slice(&2000u16.to_be_bytes());
+    clli.extend_from_slice(&600u16.to_be_bytes());
+    (mdcv, clli)
+}
+
+#[test]
+fn hdr10_static_metadata_from_the_container() {
+    let base = std::fs::read(Clip::hevc10_hdr10_mp4().make()).unwrap();
+    let plain = probe_blocking(Clip::hevc10_hdr10_mp4().make()).expect("probe base");
+    let vi = plain.video().unwrap().video.clone().unwrap();
+    assert_eq!(
+        (vi.mastering_display, vi.content_light, vi.hdr10_plus),
+        (None, None, false),
+        "the base clip carries no static metadata anywhere"
+    );
+
+    let (mdcv, clli) = mdcv_clli_bt2020_4000();
+    let with_mdcv = support::mp4_box::add_to_hevc_sample_entry(&base, b"mdcv", &mdcv)
+        .expect("ffmpeg's mp4 layout");
+    let with_both = support::mp4_box::add_to_hevc_sample_entry(&with_mdcv, b"clli", &clli)
+        .expect("ffmpeg's mp4 layout");
+    let path = scratch_dir("hdr10-boxes").join("hdr10_mdcv_clli.mp4");
+    std::fs::write(&path, with_both).unwrap();
+
+    let p = probe_blocking(&path).expect("probe");
+    let vi = p.video().unwrap().video.clone().unwrap();
+    let md = vi.mastering_display.expect("mastering display from mdcv");
+    assert_eq!(
+        md.primaries,
+        Some(DisplayPrimaries {
+            red: [0.708, 0.292],
+            green: [0.17, 0.797],
+            blue: [0.131, 0.046],
+            white_point: [0.3127, 0.329],
+        })
+    );
+    assert_eq!(
+        (md.min_luminance, md.max_luminance),
+        (Some(0.005), Some(4000.0))
+    );
+    assert_eq!(
+        vi.content_light,
+        Some(ContentLightLevel {
+            max_cll: 2000,
+            max_fall: 600
+        })
+    );
+    assert_eq!(
+        (vi.hdr, vi.range_type),
+        (HdrFormat::Hdr10, VideoRangeType::Hdr10)
+    );
+}
+
+#[test]
+fn sdr_and_hlg_have_no_hdr10_metadata() {
+    for clip in [Clip::h264_aac_1080p(), Clip::hevc10_hlg()] {
+        let p = probe_blocking(clip.make()).expect("probe");
+        let vi = p.video().unwrap().video.clone().unwrap();
+        assert_eq!(
+            (vi.mastering_display, vi.content_light, vi.hdr10_plus),
+            (None, None, false)
+        );
     }
 }
 

@@ -25,10 +25,12 @@ pub fn parse_dovi(data: &[u8]) -> Option<DoviConfig> {
 }
 
 /// Classifies a video stream's dynamic range from its transfer characteristic (FFmpeg's name,
-/// e.g. `smpte2084`) and its Dolby Vision record, the way Jellyfin does.
+/// e.g. `smpte2084`), its Dolby Vision record and whether HDR10+ dynamic metadata was found,
+/// the way Jellyfin does (Dolby Vision first; HDR10+ only on a PQ stream).
 pub fn classify_hdr(
     transfer: Option<&str>,
     dovi: Option<&DoviConfig>,
+    hdr10_plus: bool,
 ) -> (HdrFormat, VideoRangeType) {
     if let Some(dv) = dovi {
         let range = match dv.bl_signal_compatibility_id {
@@ -41,6 +43,7 @@ pub fn classify_hdr(
         return (HdrFormat::DolbyVision, range);
     }
     match transfer {
+        Some("smpte2084") if hdr10_plus => (HdrFormat::Hdr10, VideoRangeType::Hdr10Plus),
         Some("smpte2084") => (HdrFormat::Hdr10, VideoRangeType::Hdr10),
         Some("arib-std-b67") => (HdrFormat::Hlg, VideoRangeType::Hlg),
         _ => (HdrFormat::Sdr, VideoRangeType::Sdr),
@@ -116,15 +119,15 @@ mod tests {
         assert_eq!(dv.profile, 8);
         assert!(dv.rpu_present && dv.bl_present && !dv.el_present);
         assert_eq!(
-            classify_hdr(Some("smpte2084"), Some(&dv)),
+            classify_hdr(Some("smpte2084"), Some(&dv), false),
             (HdrFormat::DolbyVision, VideoRangeType::DoviWithHdr10)
         );
         // Profile 5: no compatible base layer.
         let p5 = parse_dovi(&[1, 0, 5, 6, 1, 0, 1, 0]).expect("eight bytes");
-        assert_eq!(classify_hdr(None, Some(&p5)).1, VideoRangeType::Dovi);
+        assert_eq!(classify_hdr(None, Some(&p5), false).1, VideoRangeType::Dovi);
         let hlg = parse_dovi(&[1, 0, 8, 4, 1, 0, 1, 4]).expect("eight bytes");
         assert_eq!(
-            classify_hdr(None, Some(&hlg)).1,
+            classify_hdr(None, Some(&hlg), false).1,
             VideoRangeType::DoviWithHlg
         );
         assert_eq!(parse_dovi(&[1, 0, 8]), None);
@@ -132,10 +135,38 @@ mod tests {
 
     #[test]
     fn transfer_decides_without_dovi() {
-        assert_eq!(classify_hdr(Some("smpte2084"), None).0, HdrFormat::Hdr10);
-        assert_eq!(classify_hdr(Some("arib-std-b67"), None).0, HdrFormat::Hlg);
-        assert_eq!(classify_hdr(Some("bt709"), None).0, HdrFormat::Sdr);
-        assert_eq!(classify_hdr(None, None).1, VideoRangeType::Sdr);
+        assert_eq!(
+            classify_hdr(Some("smpte2084"), None, false).0,
+            HdrFormat::Hdr10
+        );
+        assert_eq!(
+            classify_hdr(Some("arib-std-b67"), None, false).0,
+            HdrFormat::Hlg
+        );
+        assert_eq!(classify_hdr(Some("bt709"), None, false).0, HdrFormat::Sdr);
+        assert_eq!(classify_hdr(None, None, false).1, VideoRangeType::Sdr);
+    }
+
+    #[test]
+    fn hdr10_plus_only_on_pq_and_below_dolby_vision() {
+        assert_eq!(
+            classify_hdr(Some("smpte2084"), None, true),
+            (HdrFormat::Hdr10, VideoRangeType::Hdr10Plus)
+        );
+        assert_eq!(
+            VideoRangeType::Hdr10Plus.fallback(),
+            Some(VideoRangeType::Hdr10)
+        );
+        assert_eq!(VideoRangeType::Hdr10Plus.as_str(), "HDR10Plus");
+        assert_eq!(
+            classify_hdr(Some("arib-std-b67"), None, true).1,
+            VideoRangeType::Hlg
+        );
+        let dv = parse_dovi(&[1, 0, 8, 6, 1, 0, 1, 1]).expect("eight bytes");
+        assert_eq!(
+            classify_hdr(Some("smpte2084"), Some(&dv), true).1,
+            VideoRangeType::DoviWithHdr10
+        );
     }
 
     #[test]

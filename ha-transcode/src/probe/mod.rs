@@ -18,8 +18,12 @@
 //! | `classify.rs` | pure rules: HDR kind, Dolby Vision record, container name |
 //! | `read.rs` | the FFmpeg calls |
 //! | `raw.rs` | the few FFI reads ffmpeg-next has no accessor for |
+//! | `hdr_meta.rs` | HDR10 mastering display / content light level from side-data bytes |
+//! | `first_frame.rs` | decoding a PQ stream's first frame for SEI-only HDR10 and HDR10+ |
 
 mod classify;
+mod first_frame;
+mod hdr_meta;
 mod model;
 mod options;
 mod raw;
@@ -29,8 +33,8 @@ use std::path::{Path, PathBuf};
 
 pub use classify::{classify_hdr, container_name, is_text_subtitle, parse_dovi};
 pub use model::{
-    AudioInfo, DoviConfig, FieldOrder, HdrFormat, MediaProbe, StreamInfo, StreamKind, SubtitleInfo,
-    VideoInfo, VideoRangeType,
+    AudioInfo, ContentLightLevel, DisplayPrimaries, DoviConfig, FieldOrder, HdrFormat,
+    MasteringDisplay, MediaProbe, StreamInfo, StreamKind, SubtitleInfo, VideoInfo, VideoRangeType,
 };
 pub use options::ProbeOptions;
 

@@ -144,6 +144,51 @@ pub struct VideoInfo {
     pub range_type: VideoRangeType,
     /// Dolby Vision configuration, when the stream carries one.
     pub dovi: Option<DoviConfig>,
+    /// HDR10 static metadata: the mastering display (SMPTE ST 2086), when signalled in the
+    /// container or in the first frame.
+    pub mastering_display: Option<MasteringDisplay>,
+    /// HDR10 static metadata: content light level (MaxCLL / MaxFALL), when signalled.
+    pub content_light: Option<ContentLightLevel>,
+    /// The first frame carries HDR10+ dynamic metadata (SMPTE ST 2094-40). Only PQ streams
+    /// are checked.
+    pub hdr10_plus: bool,
+}
+
+/// The mastering display of HDR10 static metadata (SMPTE ST 2086). Chromaticities are CIE 1931
+/// `[x, y]`, luminances cd/m². Each half is optional, as in the bitstream.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MasteringDisplay {
+    /// Display primaries and white point, when signalled.
+    pub primaries: Option<DisplayPrimaries>,
+    /// Minimum luminance (cd/m²), when signalled.
+    pub min_luminance: Option<f64>,
+    /// Maximum luminance (cd/m²), when signalled.
+    pub max_luminance: Option<f64>,
+}
+
+/// Primaries and white point of a mastering display, CIE 1931 `[x, y]`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DisplayPrimaries {
+    /// Red primary.
+    pub red: [f64; 2],
+    /// Green primary.
+    pub green: [f64; 2],
+    /// Blue primary.
+    pub blue: [f64; 2],
+    /// White point.
+    pub white_point: [f64; 2],
+}
+
+/// Content light level of HDR10 static metadata (CTA-861.3), in cd/m².
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContentLightLevel {
+    /// Maximum content light level (MaxCLL).
+    pub max_cll: u32,
+    /// Maximum frame-average light level (MaxFALL).
+    pub max_fall: u32,
 }
 
 /// How the fields of an interlaced picture are ordered.
@@ -178,7 +223,8 @@ pub enum HdrFormat {
     /// Standard dynamic range (or unsignalled).
     #[default]
     Sdr,
-    /// PQ transfer (SMPTE ST 2084), static metadata.
+    /// PQ transfer (SMPTE ST 2084), static metadata (HDR10+ too: its dynamic metadata is
+    /// extra, see [`VideoInfo::hdr10_plus`] and [`VideoRangeType::Hdr10Plus`]).
     Hdr10,
     /// Hybrid log-gamma (ARIB STD-B67).
     Hlg,
@@ -205,6 +251,9 @@ pub enum VideoRangeType {
     /// HDR10 (PQ).
     #[serde(rename = "HDR10")]
     Hdr10,
+    /// HDR10+: PQ with SMPTE ST 2094-40 dynamic metadata; an HDR10 device shows it as HDR10.
+    #[serde(rename = "HDR10Plus")]
+    Hdr10Plus,
     /// HLG.
     #[serde(rename = "HLG")]
     Hlg,
@@ -229,6 +278,7 @@ impl VideoRangeType {
             VideoRangeType::Unknown => "Unknown",
             VideoRangeType::Sdr => "SDR",
             VideoRangeType::Hdr10 => "HDR10",
+            VideoRangeType::Hdr10Plus => "HDR10Plus",
             VideoRangeType::Hlg => "HLG",
             VideoRangeType::Dovi => "DOVI",
             VideoRangeType::DoviWithHdr10 => "DOVIWithHDR10",
@@ -238,9 +288,11 @@ impl VideoRangeType {
     }
 
     /// The range type a device can fall back to when it does not do Dolby Vision but plays
-    /// the base layer (`DOVIWithHDR10` → `HDR10`), if any.
+    /// the base layer (`DOVIWithHDR10` → `HDR10`), or ignores dynamic metadata
+    /// (`HDR10Plus` → `HDR10`), if any.
     pub fn fallback(self) -> Option<VideoRangeType> {
         match self {
+            VideoRangeType::Hdr10Plus => Some(VideoRangeType::Hdr10),
             VideoRangeType::DoviWithHdr10 => Some(VideoRangeType::Hdr10),
             VideoRangeType::DoviWithHlg => Some(VideoRangeType::Hlg),
             VideoRangeType::DoviWithSdr => Some(VideoRangeType::Sdr),

@@ -9,6 +9,8 @@ use ffmpeg_next::media::Type;
 use ffmpeg_next::{Dictionary, Rational};
 
 use super::classify::{classify_hdr, container_name, is_text_subtitle, parse_dovi};
+use super::first_frame::first_frame_hdr;
+use super::hdr_meta::{content_light, mastering_display};
 use super::model::{AudioInfo, MediaProbe, StreamInfo, StreamKind, SubtitleInfo, VideoInfo};
 use super::raw::{read_params, stream_tag};
 use super::ProbeOptions;
@@ -27,7 +29,7 @@ pub(super) fn probe_file(path: &Path, options: &ProbeOptions) -> Result<MediaPro
     );
     let started = Instant::now();
     let deadline = started + options.deadline;
-    let input = ffmpeg_next::format::input_with_interrupt_and_dictionary(
+    let mut input = ffmpeg_next::format::input_with_interrupt_and_dictionary(
         path,
         move || Instant::now() >= deadline,
         dict,
@@ -46,7 +48,8 @@ pub(super) fn probe_file(path: &Path, options: &ProbeOptions) -> Result<MediaPro
         }
     })?;
 
-    let streams: Vec<StreamInfo> = input.streams().map(|s| stream_info(&s)).collect();
+    let mut streams: Vec<StreamInfo> = input.streams().map(|s| stream_info(&s)).collect();
+    add_first_frame_hdr(&mut input, &mut streams);
     if !streams.iter().any(|s| s.kind != StreamKind::Other) {
         return Err(Error::NoStreams {
             path: path.to_owned(),
@@ -123,11 +126,11 @@ fn stream_info(stream: &Stream<'_>) -> StreamInfo {
     };
     match kind {
         StreamKind::Video => {
-            let dovi = stream
-                .side_data()
-                .find(|sd| sd.kind() == ffmpeg_next::codec::packet::side_data::Type::DOVI_CONF)
-                .and_then(|sd| parse_dovi(sd.data()));
-            let (hdr, range_type) = classify_hdr(raw.color_transfer.as_deref(), dovi.as_ref());
+            use ffmpeg_next::codec::packet::side_data::Type as StreamData;
+            let side = |kind: StreamData| stream.side_data().find(|sd| sd.kind() == kind);
+            let dovi = side(StreamData::DOVI_CONF).and_then(|sd| parse_dovi(sd.data()));
+            let (hdr, range_type) =
+                classify_hdr(raw.color_transfer.as_deref(), dovi.as_ref(), false);
             info.video = Some(VideoInfo {
                 width: raw.width,
                 height: raw.height,
@@ -144,6 +147,11 @@ fn stream_info(stream: &Stream<'_>) -> StreamInfo {
                 hdr,
                 range_type,
                 dovi,
+                mastering_display: side(StreamData::MasteringDisplayMetadata)
+                    .and_then(|sd| mastering_display(sd.data())),
+                content_light: side(StreamData::ContentLightLevel)
+                    .and_then(|sd| content_light(sd.data())),
+                hdr10_plus: false,
             });
         }
         StreamKind::Audio => {
@@ -161,6 +169,38 @@ fn stream_info(stream: &Stream<'_>) -> StreamInfo {
         StreamKind::Other => {}
     }
     info
+}
+
+/// For the main video stream, if it is PQ: decodes its first frame for the HDR10 static
+/// metadata the container did not carry and for HDR10+ (see [`super::first_frame`]).
+fn add_first_frame_hdr(
+    input: &mut ffmpeg_next::format::context::Input,
+    streams: &mut [StreamInfo],
+) {
+    let Some(stream) = streams
+        .iter_mut()
+        .find(|s| s.kind == StreamKind::Video && !s.is_attached_picture)
+    else {
+        return;
+    };
+    let index = stream.index;
+    let Some(video) = stream.video.as_mut() else {
+        return;
+    };
+    if video.color_transfer.as_deref() != Some("smpte2084") {
+        return;
+    }
+    let Some(found) = first_frame_hdr(input, index) else {
+        return;
+    };
+    video.mastering_display = video.mastering_display.or(found.mastering_display);
+    video.content_light = video.content_light.or(found.content_light);
+    video.hdr10_plus = found.hdr10_plus;
+    (video.hdr, video.range_type) = classify_hdr(
+        video.color_transfer.as_deref(),
+        video.dovi.as_ref(),
+        video.hdr10_plus,
+    );
 }
 
 fn positive(v: i64) -> Option<i64> {

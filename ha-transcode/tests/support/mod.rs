@@ -10,5 +10,6 @@
 pub mod clips;
 pub mod dovi;
 pub mod hls_check;
+pub mod mp4_box;
 
 pub use clips::{scratch_dir, Clip};
