@@ -8,6 +8,7 @@
 
 pub mod assembler;
 mod audio;
+mod encode_stage;
 pub mod fifo;
 mod mux;
 mod video;

@@ -6,11 +6,12 @@ use ffmpeg_next::{
     Rational,
 };
 
+use super::encode_stage::EncodeStage;
 use super::{ff, EncodedPacket, RunWindow};
 use crate::encode::source::{Transfer, VideoSource};
 use crate::encode::{qsv, software, EncoderOptions};
 use crate::error::{Error, Result};
-use crate::hls::timeline::{rescale, segment_of, MPEGTS_TIME_BASE, TS_OFFSET_90K};
+use crate::hls::timeline::{rescale, segment_of, MPEGTS_TIME_BASE};
 use crate::worker::spec::{HardwarePreference, JobSpec};
 
 /// Which encoder the chain uses, decided when the first frame arrives.
@@ -24,9 +25,31 @@ pub(super) enum VideoEncoderKind {
 
 struct Open {
     graph: filter::Graph,
-    encoder: encoder::Video,
+    /// The opened encoder, running on its own thread.
+    stage: EncodeStage,
+    /// The encoder's parameters, copied before it moved to its thread (for the muxer).
+    params: codec::Parameters,
     kind: VideoEncoderKind,
     size: (u32, u32),
+}
+
+impl Open {
+    fn new(
+        graph: filter::Graph,
+        encoder: encoder::Video,
+        kind: VideoEncoderKind,
+        size: (u32, u32),
+        segment_ms: u32,
+    ) -> Result<Self> {
+        let params = codec::Parameters::from(&encoder);
+        Ok(Self {
+            graph,
+            stage: EncodeStage::spawn(encoder, segment_ms)?,
+            params,
+            kind,
+            size,
+        })
+    }
 }
 
 /// The video half of a run.
@@ -128,9 +151,7 @@ impl VideoChain {
 
     /// Codec parameters of the opened encoder (for the muxer).
     pub(super) fn parameters(&self) -> Option<codec::Parameters> {
-        self.open
-            .as_ref()
-            .map(|o| codec::Parameters::from(&o.encoder))
+        self.open.as_ref().map(|o| o.params.clone())
     }
 
     /// Frame duration in 90 kHz.
@@ -166,12 +187,7 @@ impl VideoChain {
             match open_qsv_encoder(&source, &self.spec, self.fps) {
                 Ok((encoder, size)) => {
                     let graph = self.build_graph(first, &source, "nv12")?;
-                    return Ok(Open {
-                        graph,
-                        encoder,
-                        kind,
-                        size,
-                    });
+                    return Open::new(graph, encoder, kind, size, self.spec.segment_ms);
                 }
                 Err(e) => {
                     self.fallback_reason = Some(error_chain(&e));
@@ -190,12 +206,7 @@ impl VideoChain {
             &source,
             options,
         )?;
-        Ok(Open {
-            graph,
-            encoder,
-            kind,
-            size,
-        })
+        Open::new(graph, encoder, kind, size, self.spec.segment_ms)
     }
 
     fn build_graph(
@@ -225,7 +236,8 @@ impl VideoChain {
         build_graph("buffer", &args, "buffersink", &spec)
     }
 
-    /// Feeds one packet (or EOF with `None`) and collects encoded packets into `out`.
+    /// Feeds one packet (or EOF with `None`) and collects the packets encoded so far into
+    /// `out` (all of them at EOF).
     pub(super) fn decode(
         &mut self,
         packet: Option<&Packet>,
@@ -270,20 +282,23 @@ impl VideoChain {
                 .source()
                 .add(&decoded)
                 .map_err(ff("feeding the video filter"))?;
-            self.drain_filter(out)?;
+            self.drain_filter()?;
         }
         if packet.is_none() {
             self.flush(out)?;
+        } else if let Some(open) = self.open.as_ref() {
+            // Whatever the encoder thread finished meanwhile; the rest comes on a later call.
+            open.stage.drain(out);
         }
         Ok(())
     }
 
-    fn drain_filter(&mut self, out: &mut Vec<EncodedPacket>) -> Result<()> {
+    fn drain_filter(&mut self) -> Result<()> {
         let Some(open) = self.open.as_mut() else {
             return Ok(());
         };
-        let mut filtered = frame::Video::empty();
         loop {
+            let mut filtered = frame::Video::empty();
             let mut sink = open
                 .graph
                 .get("out")
@@ -305,10 +320,7 @@ impl VideoChain {
             } else {
                 filtered.set_kind(picture::Type::None);
             }
-            open.encoder
-                .send_frame(&filtered)
-                .map_err(ff("encoding a video frame"))?;
-            receive_packets(&mut open.encoder, self.spec.segment_ms, out)?;
+            open.stage.send(filtered)?;
         }
         Ok(())
     }
@@ -319,33 +331,12 @@ impl VideoChain {
                 let _ = src.source().flush();
             }
         }
-        self.drain_filter(out)?;
+        self.drain_filter()?;
         if let Some(open) = self.open.as_mut() {
-            let _ = open.encoder.send_eof();
-            receive_packets(&mut open.encoder, self.spec.segment_ms, out)?;
+            open.stage.finish(out)?;
         }
         Ok(())
     }
-}
-
-fn receive_packets(
-    encoder: &mut encoder::Video,
-    segment_ms: u32,
-    out: &mut Vec<EncodedPacket>,
-) -> Result<()> {
-    let mut packet = Packet::empty();
-    while encoder.receive_packet(&mut packet).is_ok() {
-        let pts = packet.pts().unwrap_or(0);
-        let dts = packet.dts().unwrap_or(pts);
-        let segment = segment_of(pts, MPEGTS_TIME_BASE, segment_ms);
-        packet.set_pts(Some(pts + TS_OFFSET_90K));
-        packet.set_dts(Some(dts + TS_OFFSET_90K));
-        out.push(EncodedPacket {
-            segment,
-            packet: std::mem::replace(&mut packet, Packet::empty()),
-        });
-    }
-    Ok(())
 }
 
 /// Builds `src -> spec -> sink`.
