@@ -489,6 +489,43 @@ fn hdr10_static_metadata_from_the_container() {
 }
 
 #[test]
+fn hdr10_plus_sei_makes_the_range_hdr10_plus() {
+    let base = Clip::new("hdr10plus_base.hevc")
+        .video(320, 240, "25")
+        .args([
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p10le",
+            "-x265-params",
+            "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
+        ])
+        .make();
+    let raw = std::fs::read(&base).unwrap();
+    let with_sei = support::hdr10plus::add_hdr10_plus_sei(&raw).expect("a coded slice");
+    let dir = scratch_dir("hdr10plus");
+    let hevc = dir.join("hdr10plus.hevc");
+    std::fs::write(&hevc, with_sei).unwrap();
+    let plain = probe_blocking(&base).expect("probe base");
+    let vi = plain.video().unwrap().video.clone().unwrap();
+    assert_eq!(
+        (vi.hdr10_plus, vi.range_type),
+        (false, VideoRangeType::Hdr10)
+    );
+
+    let p = probe_blocking(&hevc).expect("probe");
+    let vi = p.video().unwrap().video.clone().unwrap();
+    assert_eq!(vi.color_transfer.as_deref(), Some("smpte2084"));
+    assert!(vi.hdr10_plus, "ST 2094-40 SEI on the first frame");
+    assert_eq!(
+        (vi.hdr, vi.range_type),
+        (HdrFormat::Hdr10, VideoRangeType::Hdr10Plus)
+    );
+}
+
+#[test]
 fn sdr_and_hlg_have_no_hdr10_metadata() {
     for clip in [Clip::h264_aac_1080p(), Clip::hevc10_hlg()] {
         let p = probe_blocking(clip.make()).expect("probe");

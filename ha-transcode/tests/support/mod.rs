@@ -9,6 +9,7 @@
 
 pub mod clips;
 pub mod dovi;
+pub mod hdr10plus;
 pub mod hls_check;
 pub mod mp4_box;
 
