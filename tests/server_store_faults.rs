@@ -21,7 +21,7 @@
 //! continuous timestamps; `/health/ready` answers 503 while the store is down and 200 after;
 //! watch state reported before, during (re-sent after a 503, as clients re-report) and after
 //! the fault is there once the store is back; the client's session survives; the server still
-//! answers. The longest stall between two segment responses is printed (`--nocapture`) and only
+//! answers; the outage, its cost and the recovery are logged (captured in-process). The longest stall between two segment responses is printed (`--nocapture`) and only
 //! bounded generously (lease TTL + the outage + slack), never timed tightly.
 //!
 //! Needs the ffmpeg CLI, `redis-server` and PostgreSQL binaries (see `scripts/install-deps.sh`);
@@ -40,6 +40,8 @@ mod media;
 #[path = "support/cluster/stitch.rs"]
 mod stitch;
 
+use std::io::Write;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::proxy::CutProxy;
@@ -76,6 +78,63 @@ enum Fault {
     PostgresRestart,
     /// The network to Redis cut for longer than the lease TTL, then restored.
     RedisCut,
+}
+
+/// Every log line of the in-process servers, to check that a fault is logged clearly.
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// Appends to [`LOGS`].
+struct LogSink;
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends the servers' logs (info and up) to [`LOGS`]; once per binary.
+fn capture_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(|| LogSink)
+        .try_init();
+}
+
+/// How much has been logged so far.
+fn log_mark() -> usize {
+    LOGS.lock().unwrap_or_else(|p| p.into_inner()).len()
+}
+
+/// The lines logged since `mark`.
+fn logged_since(mark: usize) -> Vec<String> {
+    let logs = LOGS.lock().unwrap_or_else(|p| p.into_inner());
+    String::from_utf8_lossy(&logs[mark.min(logs.len())..])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The log messages an operator must see for `fault` (each: any of the alternatives).
+fn expected_logs(fault: Fault) -> Vec<&'static [&'static str]> {
+    let mut lines: Vec<&'static [&'static str]> = vec![
+        &["not ready: a store does not answer"],
+        &["ready again: every store answers"],
+    ];
+    match fault {
+        // The lease vanished with the data: the keeper or the publish gate notices first.
+        Fault::RedisRestart => lines.push(&["lease lost", "job record taken over or lost"]),
+        Fault::RedisCut => lines.push(&["lease lost"]),
+        Fault::PostgresRestart => lines.push(&["store call failed"]),
+    }
+    lines
 }
 
 /// The job lease TTL the server's transcode manager runs with (its default).
@@ -311,6 +370,7 @@ async fn stream_through(fault: Fault) {
             .last_segment
             .is_none_or(|s| s + 1 < segments.len() as u32);
     let fault_at = Instant::now();
+    let logs_from = log_mark();
     let what = stores.inject(fault);
     let to_not_ready = wait_readiness(&c, false).await;
     // Watch state reported while the store is down: accepted, or refused with a 503 and re-sent
@@ -433,6 +493,24 @@ async fn stream_through(fault: Fault) {
         println!("[{fault:?}]   segment {i}: {f}");
     }
     assert!(worst < bound, "stall {worst:?} over {bound:?}");
+
+    // Clear log lines: the outage, what it cost, and the recovery.
+    let logged = logged_since(logs_from);
+    for wanted in expected_logs(fault) {
+        let line = logged
+            .iter()
+            .find(|l| wanted.iter().any(|w| l.contains(w)))
+            .unwrap_or_else(|| {
+                panic!(
+                    "[{fault:?}] no log line with any of {wanted:?}; logged since the fault:\n{}",
+                    logged.join("\n")
+                )
+            });
+        println!(
+            "[{fault:?}] log: {}",
+            line.chars().take(300).collect::<String>()
+        );
+    }
     srv.shutdown(GRACE).await;
 }
 
@@ -440,6 +518,7 @@ async fn stream_through(fault: Fault) {
 fn run(fault: Fault) {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    capture_logs();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

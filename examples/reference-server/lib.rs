@@ -22,6 +22,7 @@
 //! | `auth` | Jellyfin's authorization header (pure parsing) and the `Caller` extractor |
 //! | `dto` | Jellyfin's JSON shapes |
 //! | `routes/*` | the API, one file per area |
+//! | `readiness` | `/health/ready`'s verdict changes, logged once each |
 //! | `scan`, `probe` | the lease-guarded library scan and what it learns per file |
 //! | `triage` | which files the scan leaves out (FIFOs, empty, unreadable, undecodable), and why |
 //! | `decision` | PlaybackInfo's verdict (`ha-transcode`'s decision, feature `transcode`) |
@@ -44,6 +45,7 @@ pub mod filters;
 pub mod hls;
 pub mod paths;
 pub mod probe;
+pub mod readiness;
 pub mod routes;
 pub mod scan;
 pub mod serve;
@@ -168,6 +170,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         scanner,
         transcoder,
         renew_latency,
+        readiness: Default::default(),
     });
 
     let mut background = vec![tokio::spawn(

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use media_ha::core::{ids, EventPublisher, LatencyHistogram};
 
 use crate::server::config::Config;
+use crate::server::readiness::ReadinessLog;
 use crate::server::scan::ScanTrigger;
 use crate::server::stores::Stores;
 use crate::server::transcoder::Transcoder;
@@ -40,6 +41,8 @@ pub struct Shared {
     pub scanner: ScanTrigger,
     /// The transcode manager, once wired (see `routes::playback`).
     pub transcoder: Option<Arc<dyn Transcoder>>,
+    /// The last readiness verdict, so `/health/ready` logs changes once.
+    pub readiness: ReadinessLog,
     /// How long this replica's lease renewals take (every keeper it runs records here: the
     /// transcode jobs' and the library scan's), exported by `/metrics`.
     pub renew_latency: LatencyHistogram,

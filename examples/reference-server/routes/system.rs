@@ -2,7 +2,8 @@
 //!
 //! Why readiness checks every store: a replica that cannot reach Redis or Postgres answers
 //! nothing useful, so the load balancer should stop sending it traffic (503) while `/health`
-//! (liveness) stays `Healthy` — restarting the process would not bring the store back.
+//! (liveness) stays `Healthy` — restarting the process would not bring the store back. Each
+//! change of verdict is logged once (`readiness`), not every probe.
 
 use std::time::Duration;
 
@@ -12,9 +13,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tokio::time::Instant;
 
 use crate::server::auth::Caller;
 use crate::server::dto::JELLYFIN_VERSION;
+use crate::server::readiness::Transition;
 use crate::server::state::AppState;
 
 /// The routes of this file.
@@ -37,36 +40,45 @@ async fn health() -> &'static str {
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let s = &state.stores;
     let limit = Duration::from_secs(3);
+    // Concurrently: a hung store costs one timeout, not one per check.
+    let (leases, metadata, sessions, jobs, slots) = tokio::join!(
+        check(limit, async { s.leases.current("health").await.map(drop) }),
+        check(limit, async { s.metadata.list_users().await.map(drop) }),
+        check(limit, async { s.sessions.get("health").await.map(drop) }),
+        check(limit, async { s.jobs.get("health").await.map(drop) }),
+        check(limit, async { s.slots.in_use("health").await.map(drop) }),
+    );
     let checks = [
-        (
-            "leases",
-            check(limit, async { s.leases.current("health").await.map(drop) }).await,
-        ),
-        (
-            "metadata",
-            check(limit, async { s.metadata.list_users().await.map(drop) }).await,
-        ),
-        (
-            "sessions",
-            check(limit, async { s.sessions.get("health").await.map(drop) }).await,
-        ),
-        (
-            "jobs",
-            check(limit, async { s.jobs.get("health").await.map(drop) }).await,
-        ),
-        (
-            "slots",
-            check(limit, async { s.slots.in_use("health").await.map(drop) }).await,
-        ),
+        ("leases", leases),
+        ("metadata", metadata),
+        ("sessions", sessions),
+        ("jobs", jobs),
+        ("slots", slots),
     ];
+    let failing: Vec<&str> = checks
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(name, _)| *name)
+        .collect();
     let failures: Vec<String> = checks
         .iter()
         .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
         .collect();
+    match state.readiness.observe(Instant::now(), &failing) {
+        Transition::StillUp => {}
+        Transition::Down => tracing::warn!(?failures, "not ready: a store does not answer"),
+        Transition::StillDown { changed: true } => {
+            tracing::warn!(?failures, "still not ready; other stores fail now")
+        }
+        Transition::StillDown { changed: false } => tracing::debug!(?failures, "still not ready"),
+        Transition::Up { after } => tracing::info!(
+            down_for = ?after,
+            "ready again: every store answers"
+        ),
+    }
     if failures.is_empty() {
         (StatusCode::OK, "Healthy".to_owned())
     } else {
-        tracing::warn!(?failures, "not ready");
         (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("Unhealthy: {}", failures.join("; ")),
