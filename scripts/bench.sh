@@ -4,7 +4,9 @@
 #
 #   scripts/bench.sh            full run (10 s per load phase, 30 s clip, 3 transcode runs; < 20 min)
 #   scripts/bench.sh --quick    a few seconds per figure (12 s clip, 1 run); CI-like time
-#   scripts/bench.sh [--quick] --only redis,pg,transcode,viewers   a subset
+#   scripts/bench.sh [--quick] --only redis,pg,transcode,viewers,failover   a subset (the other
+#                               rows of RESULTS.md are kept, each naming the run that measured it)
+#   scripts/bench.sh --failover-runs N   runs of each failover scenario (default 5; --quick: 2)
 #   scripts/bench.sh --out DIR  write the results somewhere else
 #
 # Services: the harness starts its own private redis-server and postgres (ha-testkit) on free
@@ -27,8 +29,10 @@ done
 [[ -f "$HOME/.cargo/env" ]] && source "$HOME/.cargo/env"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-log "building the worker and the harness (release) into $CARGO_TARGET_DIR"
+log "building the worker, the reference server and the harness (release) into $CARGO_TARGET_DIR"
 cargo build --release -q -p ha-transcode --bin ha-transcode-worker
+# The failover figures (item 7) run replicas of the release reference server.
+cargo build --release -q --features full --example reference-server
 export HA_BENCH_WORKER="$CARGO_TARGET_DIR/release/ha-transcode-worker"
 started=$(date +%s)
 cargo bench -q --features full --bench compare -- "$@"

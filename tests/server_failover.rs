@@ -29,11 +29,11 @@ mod cluster;
 
 use std::future::Future;
 
+use cluster::lease_ttl;
 use cluster::media::Clip;
 use cluster::owner_exit::{play_through_owner_exit, Exit};
 use cluster::rolling::play_through_rolling_restart;
 use cluster::setup::Shared;
-use cluster::LEASE_TTL;
 
 /// 30 s at 720p: long enough that the transcode is still running when the owner goes away.
 const CLIP: Clip = Clip {
@@ -85,7 +85,7 @@ fn rolling_restart_of_every_replica_mid_stream() {
     // loaded machine; a stream that hangs does not.
     let (worst, at) = outcome.timeline.longest();
     assert!(
-        worst < LEASE_TTL * 3,
+        worst < lease_ttl() * 3,
         "stall of {worst:?} before segment {at}: more than three lease TTLs"
     );
     assert!(

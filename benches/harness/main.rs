@@ -2,8 +2,8 @@
 //! compare them with, on the same machine, in the same run, at the same concurrency.
 //!
 //! Run it through `scripts/bench.sh [--quick]`, which builds what it needs in release mode;
-//! directly: `cargo bench --features full --bench compare -- [--quick] [--only redis,pg,transcode,viewers]
-//! [--out DIR]`. Writes `RESULTS.md` and `results.json` into `--out` (default `benches/`).
+//! directly: `cargo bench --features full --bench compare -- [--quick] [--only
+//! redis,pg,transcode,viewers,failover] [--failover-runs N] [--out DIR]`. Writes `RESULTS.md` and `results.json` into `--out` (default `benches/`).
 //!
 //! | module | what |
 //! |---|---|
@@ -12,6 +12,8 @@
 //! | [`redis`] | items 1–3: leases, batch renew, sessions on Redis |
 //! | [`pg`] | item 4: user-data upsert and item page on Postgres |
 //! | [`transcode`] | item 5: worker vs ffmpeg CLI; item 6: N viewers of one rendition |
+//! | [`failover`] | item 7: stall when the job owner is SIGKILLed / SIGTERMed mid-stream |
+//! | [`merge`] | a partial run (`--only`) keeps the rows it did not measure |
 //! | [`report`] | `RESULTS.md` / `results.json` |
 //!
 //! Why one Rust binary that shells out to the peers: both sides are timed by the same clock in
@@ -21,7 +23,9 @@
 #![allow(missing_docs)]
 
 mod cpu;
+mod failover;
 mod load;
+mod merge;
 mod peers;
 mod pg;
 mod redis;
@@ -54,6 +58,8 @@ pub struct Opts {
     pub rounds: usize,
     /// Viewer counts for item 6.
     pub viewers: Vec<usize>,
+    /// Runs of each failover scenario (SIGKILL, SIGTERM); the figures are their median and max.
+    pub failover_runs: usize,
     /// Sections to run.
     pub only: Vec<String>,
     /// Where RESULTS.md and results.json go.
@@ -65,11 +71,13 @@ impl Opts {
         let mut args = std::env::args().skip(1);
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let mut quick = false;
-        let mut only = vec!["redis", "pg", "transcode", "viewers"]
-            .into_iter()
+        let mut only = ALL_SECTIONS
+            .iter()
+            .copied()
             .map(String::from)
             .collect::<Vec<_>>();
         let mut out = root.join("benches");
+        let mut failover_runs = None;
         while let Some(a) = args.next() {
             match a.as_str() {
                 "--quick" => quick = true,
@@ -82,9 +90,16 @@ impl Opts {
                         .collect()
                 }
                 "--out" => out = PathBuf::from(args.next().expect("--out needs a directory")),
+                "--failover-runs" => {
+                    failover_runs = args.next().and_then(|n| n.parse().ok());
+                    assert!(failover_runs.is_some(), "--failover-runs needs a number");
+                }
                 // cargo bench passes --bench to harness = false targets.
                 "--bench" => {}
-                other => panic!("unknown argument {other:?} (use --quick, --only LIST, --out DIR)"),
+                other => panic!(
+                    "unknown argument {other:?} (use --quick, --only LIST, --failover-runs N, \
+                     --out DIR)"
+                ),
             }
         }
         Self {
@@ -96,6 +111,7 @@ impl Opts {
             transcode_runs: if quick { 1 } else { 3 },
             rounds: if quick { 1 } else { 3 },
             viewers: vec![1, 2, 4],
+            failover_runs: failover_runs.unwrap_or(if quick { 2 } else { 5 }),
             only,
             out,
         }
@@ -104,7 +120,15 @@ impl Opts {
     pub fn wants(&self, section: &str) -> bool {
         self.only.iter().any(|s| s == section)
     }
+
+    /// True when `--only` left a section out: RESULTS.md then keeps that section's old rows.
+    pub fn partial(&self) -> bool {
+        !ALL_SECTIONS.iter().all(|s| self.wants(s))
+    }
 }
+
+/// Every section, in run order (`--only` picks some).
+const ALL_SECTIONS: &[&str] = &["redis", "pg", "transcode", "viewers", "failover"];
 
 fn runtime(threads: Option<usize>) -> tokio::runtime::Runtime {
     match threads {
@@ -152,15 +176,13 @@ fn main() {
         eprintln!("[harness] items 5-6: transcode");
         figures.extend(runtime(Some(2)).block_on(transcode::run(&opts)));
     }
-    // Items 7-8 need the reference server driven as a cluster (replicas on the shared stores,
-    // a load balancer, a client that keeps playing); that driver is the next slice.
+    if opts.wants("failover") {
+        eprintln!("[harness] item 7: failover stall");
+        figures.extend(runtime(Some(2)).block_on(failover::run(&opts)));
+    }
+    // Item 7's wrk figure and item 8 need the reference server under HTTP load: next slice.
     let next = "deferred to the next slice of the harness (needs replicas of the reference \
                 server on Redis/Postgres behind a balancer, driven by a playing client)";
-    figures.push(later(
-        7,
-        "failover stall: SIGKILL the job owner mid-stream",
-        next,
-    ));
     figures.push(later(
         7,
         "HTTP API under wrk: reference server vs Jellyfin",
@@ -168,6 +190,12 @@ fn main() {
     ));
     figures.push(later(8, "RSS per 1,000 idle sessions", next));
 
+    // A partial run keeps the rows it did not measure, each saying which run it comes from.
+    let kept = if opts.partial() {
+        merge::keep_earlier(&opts.out, &mut figures)
+    } else {
+        String::new()
+    };
     let info = RunInfo {
         command: std::iter::once("scripts/bench.sh".to_owned())
             .chain(std::env::args().skip(1).filter(|a| a != "--bench"))
@@ -185,7 +213,7 @@ fn main() {
         mode: if opts.quick { "quick" } else { "full" }.into(),
         caveat: format!(
             "The machine is shared with other builds and test suites, so absolute numbers are \
-             noisy; read the ratios. Whole run took {:.0} s.",
+             noisy; read the ratios. Whole run took {:.0} s.{kept}",
             started.elapsed().as_secs_f64()
         ),
         discussion: missed(&figures),

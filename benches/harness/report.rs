@@ -7,11 +7,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Whether a higher or a lower number is better for a figure.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Better {
     /// Throughput-like: ratio = ours / peer.
@@ -20,8 +20,8 @@ pub enum Better {
     Lower,
 }
 
-/// One row of the table.
-#[derive(Debug, Clone, Serialize)]
+/// One row of the table (read back by `merge` for partial runs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Figure {
     /// Issue item (1–8) this row belongs to.
     pub item: u8,

@@ -47,9 +47,11 @@ pub const ADMIN: &str = "admin";
 pub const ADMIN_PW: &str = "failover-password";
 /// Generous bound for anything that should take seconds (start-up, scan, one segment).
 pub const PATIENCE: Duration = Duration::from_secs(60);
-/// The job lease TTL the reference server runs with (`ha_transcode::manager::ManagerConfig`'s
-/// default; the server has no flag for it): the longest a SIGKILL should stall a viewer, plus
-/// the time to produce one segment.
-pub const LEASE_TTL: Duration = Duration::from_secs(5);
+/// The job lease TTL the reference server runs with: `ManagerConfig`'s default, which the
+/// server does not override. The longest a SIGKILL should stall a viewer, plus the time to
+/// produce one segment.
+pub fn lease_ttl() -> Duration {
+    media_ha::transcode::manager::ManagerConfig::new("any").lease_ttl
+}
 /// The reference server's HLS segment length (`examples/reference-server/hls.rs`).
 pub const SEGMENT_SECS: u32 = 3;
