@@ -16,45 +16,13 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ha_core::{
     ids, Item, ItemKind, ItemQuery, MetadataRepo, Session, SessionStore, User, UserItemData,
 };
-use ha_store_pg::{PgStore, PgStoreConfig};
-use tokio::runtime::Runtime;
+
+#[path = "pg_db/mod.rs"]
+mod pg_db;
+use pg_db::{connect, Db};
 
 const ITEMS: u64 = 2_000;
 const PAGE: u32 = 100;
-
-/// A runtime, a store on a fresh schema, and the private server when one was started.
-struct Db {
-    rt: Runtime,
-    store: PgStore,
-    _server: Option<ha_testkit::PostgresServer>,
-}
-
-fn connect(pool_size: usize) -> Db {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let (store, server) = rt.block_on(async {
-        let (url, server) = match std::env::var("HA_TEST_DATABASE_URL") {
-            Ok(url) => (url, None),
-            Err(_) => {
-                let server = ha_testkit::PostgresServer::start().await;
-                (server.url(), Some(server))
-            }
-        };
-        let config = PgStoreConfig::from_url(&url)
-            .expect("postgres URL")
-            .schema(ha_testkit::unique("bench"))
-            .pool_size(pool_size);
-        (PgStore::connect(config).await.expect("connect"), server)
-    });
-    Db {
-        rt,
-        store,
-        _server: server,
-    }
-}
 
 /// A user and a library of `ITEMS` films in one folder.
 fn catalogue(db: &Db) -> (User, Item, Vec<Item>) {
