@@ -130,3 +130,169 @@ async fn postgres_only_replicas_share_transcode_slots() {
     a.shutdown(GRACE).await;
     b.shutdown(GRACE).await;
 }
+
+/// A 15 s MPEG-2 clip (five 3 s segments; MPEG-2 makes PlaybackInfo offer a transcode),
+/// generated once per test binary in its own library directory.
+#[cfg(feature = "transcode")]
+fn long_clip_library() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-node-local-media");
+    let target = dir.join("Gamma.mkv");
+    if !target.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = dir.join("Gamma.partial.mkv");
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+            .args([
+                "-t",
+                "15",
+                "-c:v",
+                "mpeg2video",
+                "-c:a",
+                "mp2",
+                "-f",
+                "matroska",
+            ])
+            .arg(&tmp)
+            .status()
+            .expect("the tests need the ffmpeg CLI");
+        assert!(status.success(), "ffmpeg failed for Gamma.mkv");
+        std::fs::rename(&tmp, &target).unwrap();
+    }
+    dir
+}
+
+/// Every segment file under a transcode directory (`<dir>/<job key>/seg-*.ts`).
+#[cfg(feature = "transcode")]
+fn segment_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for job in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        for file in std::fs::read_dir(job.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = file.file_name().to_string_lossy().into_owned();
+            if name.starts_with("seg-") && name.ends_with(".ts") {
+                out.push(file.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `--transcode-storage node-local`: each replica writes to its own directory. A segment asked
+/// of the replica that does not own the job is fetched from the owner (the same bytes), and
+/// once the owner is gone the other replica makes the segments again itself.
+#[cfg(feature = "transcode")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_local_segments_come_from_the_owner_then_are_regenerated() {
+    let namespace = namespace("srvnl");
+    let media = long_clip_library();
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut config_a = cluster_config(data_a.path(), "node-a", &namespace).await;
+    let mut config_b = cluster_config(data_b.path(), "node-b", &namespace).await;
+    for c in [&mut config_a, &mut config_b] {
+        c.media = vec![media.clone()];
+        c.transcode_storage = server::config::TranscodeStorage::NodeLocal;
+    }
+    let (dir_a, dir_b) = (
+        config_a.transcode_dir.clone(),
+        config_b.transcode_dir.clone(),
+    );
+    assert_ne!(dir_a, dir_b);
+    let a = start_config(config_a).await;
+    let b = start_config(config_b).await;
+    let mut on_a = Client::new(&a);
+    on_a.login(ADMIN, ADMIN_PW).await;
+    let mut on_b = Client::new(&b);
+    on_b.token = on_a.token.clone();
+    let (gamma_id, _) = find_item(&on_a, "Gamma").await;
+    let (_, info) = on_a
+        .post(&format!("/Items/{gamma_id}/PlaybackInfo"), json!({}))
+        .await;
+    let master_url = info["MediaSources"][0]["TranscodingUrl"]
+        .as_str()
+        .expect("a transcoding URL")
+        .to_owned();
+    let (status, master) = on_a.get_text(&master_url).await;
+    assert_eq!(status, StatusCode::OK, "{master}");
+    let media_uri = master
+        .lines()
+        .find(|l| l.starts_with("main.m3u8"))
+        .expect("master lists the media playlist")
+        .to_owned();
+    let base = format!("/Videos/{gamma_id}/");
+    let (status, playlist) = on_b.get_text(&format!("{base}{media_uri}")).await;
+    assert_eq!(status, StatusCode::OK, "{playlist}");
+    let segments: Vec<String> = playlist
+        .lines()
+        .filter(|l| l.starts_with("hls1/"))
+        .map(|uri| format!("{base}{uri}"))
+        .collect();
+    assert_eq!(segments.len(), 5);
+    let fetch = |c: &Client, path: &str| {
+        let req = c.authed(c.http.get(c.url(path)));
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            (status, resp.bytes().await.unwrap().to_vec())
+        }
+    };
+
+    // A makes the job its own; B, asked for segments it does not have, fetches them from A.
+    let (status, first) = fetch(&on_a, &segments[0]).await;
+    assert_eq!(status, StatusCode::OK);
+    for (i, uri) in segments.iter().enumerate().skip(1) {
+        let (status, bytes) = fetch(&on_b, uri).await;
+        assert_eq!(status, StatusCode::OK, "segment {i} through B");
+        let owners_file = segment_files(&dir_a)
+            .into_iter()
+            .find(|p| p.ends_with(format!("seg-{i:06}.ts")))
+            .unwrap_or_else(|| panic!("segment {i} is in A's directory"));
+        assert_eq!(
+            bytes,
+            std::fs::read(&owners_file).unwrap(),
+            "segment {i}: B relays A's file byte for byte"
+        );
+    }
+    assert_eq!(std::fs::read(&segment_files(&dir_a)[0]).unwrap(), first);
+    assert!(segment_files(&dir_b).is_empty(), "B transcoded nothing");
+    let (_, metrics_b) = on_b.get_text("/metrics").await;
+    assert!(
+        metrics_b.contains("media_ha_transcode_jobs_started_total 0\n"),
+        "{metrics_b}"
+    );
+
+    // A leaves with its disk: B makes every segment again, and they play as one stream.
+    a.shutdown(GRACE).await;
+    let mut joined = Vec::new();
+    for (i, uri) in segments.iter().enumerate() {
+        let (status, bytes) = fetch(&on_b, uri).await;
+        assert_eq!(status, StatusCode::OK, "segment {i} through B after A left");
+        joined.extend(bytes);
+    }
+    assert_eq!(segment_files(&dir_b).len(), 5, "B made all five itself");
+    let (_, metrics_b) = on_b.get_text("/metrics").await;
+    assert!(
+        metrics_b.contains("media_ha_transcode_takeovers_total 1\n"),
+        "{metrics_b}"
+    );
+    let file = data_b.path().join("joined.ts");
+    std::fs::write(&file, &joined).unwrap();
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(&file)
+        .output()
+        .expect("ffprobe");
+    let frames = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .find(|l| !l.is_empty())
+        .and_then(|l| l.parse::<u32>().ok());
+    assert_eq!(frames, Some(375), "15 s at 25 fps, every frame once");
+    b.shutdown(GRACE).await;
+}

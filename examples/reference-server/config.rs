@@ -30,6 +30,10 @@ pub struct Args {
     /// Where transcodes are written (default: `<data>/transcodes`; share it between replicas).
     #[arg(long, env = "MEDIA_HA_TRANSCODE_DIR")]
     pub transcode_dir: Option<PathBuf>,
+    /// `shared`: every replica mounts the same transcode directory. `node-local`: each replica
+    /// has its own, and a segment is fetched from its job's owner at the owner's `--advertise`.
+    #[arg(long, env = "MEDIA_HA_TRANSCODE_STORAGE", value_enum, default_value_t = TranscodeStorage::Shared)]
+    pub transcode_storage: TranscodeStorage,
     /// Redis URL: leases, jobs, sessions, events and slots live there.
     #[arg(long, env = "MEDIA_HA_REDIS")]
     pub redis: Option<String>,
@@ -63,6 +67,16 @@ pub struct Args {
     /// Rescan the library this often (seconds; 0: only at start and on request).
     #[arg(long, env = "MEDIA_HA_SCAN_INTERVAL", default_value_t = 1800)]
     pub scan_interval: u64,
+}
+
+/// Whether replicas share the transcode directory (see `--transcode-storage`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TranscodeStorage {
+    /// One directory every replica mounts (NFS, a Kubernetes RWX volume, one disk).
+    #[default]
+    Shared,
+    /// A directory per replica; segments are fetched from the job's owner over HTTP.
+    NodeLocal,
 }
 
 /// Where metadata and the cluster state live.
@@ -110,6 +124,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Transcode output directory.
     pub transcode_dir: PathBuf,
+    /// Whether other replicas see `transcode_dir`.
+    pub transcode_storage: TranscodeStorage,
     /// Shared stores, if any.
     pub stores: StoreUrls,
     /// Redis prefix / PostgreSQL schema (`None`: the crates' defaults).
@@ -151,6 +167,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8096)),
             media: Vec::new(),
             transcode_dir: data_dir.join("transcodes"),
+            transcode_storage: TranscodeStorage::Shared,
             data_dir,
             stores: StoreUrls::default(),
             namespace: None,
@@ -178,6 +195,7 @@ impl From<Args> for Config {
         if let Some(dir) = args.transcode_dir {
             config.transcode_dir = dir;
         }
+        config.transcode_storage = args.transcode_storage;
         config.stores = StoreUrls {
             redis: args.redis.filter(|s| !s.is_empty()),
             postgres: args.postgres.filter(|s| !s.is_empty()),
@@ -240,6 +258,19 @@ mod tests {
         assert_eq!(config.admin.as_ref().unwrap().name, "root");
         assert!(config.scan_interval.is_none());
         assert!(!format!("{:?}", config.admin).contains("pw\""));
+    }
+
+    #[test]
+    fn transcode_storage_flag() {
+        let default = Config::from(Args::try_parse_from(["reference-server"]).unwrap());
+        assert_eq!(default.transcode_storage, TranscodeStorage::Shared);
+        let args = Args::try_parse_from(["reference-server", "--transcode-storage", "node-local"])
+            .unwrap();
+        assert_eq!(
+            Config::from(args).transcode_storage,
+            TranscodeStorage::NodeLocal
+        );
+        assert!(Args::try_parse_from(["reference-server", "--transcode-storage", "nfs"]).is_err());
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! `AudioBitrate`, `AudioStreamIndex`, …) on every playlist and segment URL, and the same
 //! parameters give the same job key on every replica, which is what lets viewers share a job and
 //! survivors take it over.
+//!
+//! With `--transcode-storage node-local` each replica writes segments to its own directory;
+//! a segment this replica does not have is fetched from the job's owner (`proxy.rs`), at the
+//! address the owner advertised in the job record.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -16,8 +20,8 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use media_ha::transcode::hls::{master_playlist, media_playlist_with, Variant};
 use media_ha::transcode::manager::{
-    ManagerConfig, ManagerStores, Rendition, SharedDirStorage, TranscodeManager, Viewer,
-    WorkerRunner,
+    ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, SegmentLocation, SegmentStorage,
+    SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
 };
 use media_ha::transcode::probe::MediaProbe;
 use media_ha::transcode::worker::spec::{
@@ -26,10 +30,12 @@ use media_ha::transcode::worker::spec::{
 use media_ha::transcode::worker::supervisor::{Supervisor, SupervisorConfig, WorkerCommand};
 use media_ha::transcode::Error as TranscodeError;
 
+use crate::server::config::TranscodeStorage;
 use crate::server::error::ApiError;
+use crate::server::proxy::{Forwarded, OwnerProxy, FORWARDED_HEADER};
 use crate::server::stores::Stores;
-use crate::server::transcoder::{HlsRequest, Transcoder, TranscoderMetrics};
-use crate::server::Config;
+use crate::server::transcoder::{serve_file, HlsRequest, Transcoder, TranscoderMetrics};
+use crate::server::{Config, StartError};
 
 /// Segment length: 3 s keeps a failover stall and a seek short without too many requests.
 pub const SEGMENT_MS: u32 = 3_000;
@@ -39,25 +45,39 @@ pub const SEGMENT_MS: u32 = 3_000;
 pub struct ManagerTranscoder {
     manager: TranscodeManager,
     hardware: HardwarePreference,
+    /// Fetches segments from their owner (node-local storage).
+    proxy: OwnerProxy,
     /// Job keys each device fetched (for `DELETE /Videos/ActiveEncodings`).
     devices: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 impl ManagerTranscoder {
     /// Builds the manager from the server's configuration and stores, and starts it (event
-    /// subscription, periodic cleanup). `worker` says how to start a worker process.
+    /// subscription, periodic cleanup). `advertise` is where other replicas reach this one;
+    /// `worker` says how to start a worker process.
     ///
     /// # Errors
-    /// The event bus's error when subscribing fails.
+    /// The event bus's error when subscribing fails; the HTTP client's when it cannot be built.
     pub async fn start(
         config: &Config,
         stores: &Stores,
+        advertise: &str,
         worker: WorkerCommand,
         renew_latency: media_ha::core::LatencyHistogram,
-    ) -> Result<Self, TranscodeError> {
+    ) -> Result<Self, StartError> {
         let mut manager_config = ManagerConfig::new(config.node_id.clone());
         manager_config.renew_latency = renew_latency;
-        manager_config.advertise = config.advertise.clone();
+        manager_config.advertise = Some(advertise.to_owned());
+        let storage: Arc<dyn SegmentStorage> = match config.transcode_storage {
+            TranscodeStorage::Shared => Arc::new(SharedDirStorage::new(&config.transcode_dir)),
+            TranscodeStorage::NodeLocal => {
+                if config.advertise.is_none() && config.listen.ip().is_unspecified() {
+                    tracing::warn!(%advertise, "node-local transcode storage without --advertise: \
+                        other replicas cannot reach this one at a wildcard address");
+                }
+                Arc::new(NodeLocalDirStorage::new(&config.transcode_dir))
+            }
+        };
         manager_config.qsv_slots = config.qsv_slots;
         manager_config.max_jobs_per_user =
             (config.max_transcodes_per_user > 0).then_some(config.max_transcodes_per_user);
@@ -70,7 +90,7 @@ impl ManagerTranscoder {
                 slots: stores.slots.clone(),
                 events: stores.events.clone(),
             },
-            Arc::new(SharedDirStorage::new(&config.transcode_dir)),
+            storage,
             Arc::new(runner),
             media_ha::core::SystemClock::shared(),
         );
@@ -90,9 +110,12 @@ impl ManagerTranscoder {
             }
             HardwarePreference::Software
         };
+        // A forwarded request may wait for its segment as long as any request may take.
+        let proxy = OwnerProxy::new(&config.node_id, config.request_timeout)?;
         Ok(Self {
             manager,
             hardware,
+            proxy,
             devices: Mutex::new(HashMap::new()),
         })
     }
@@ -197,6 +220,13 @@ pub fn rendition_for(
     })
 }
 
+fn viewer(req: &HlsRequest) -> Viewer {
+    Viewer {
+        user_id: req.user_id.clone(),
+        play_session_id: req.play_session_id.clone(),
+    }
+}
+
 /// The request's parameters as a query string, so playlist URIs carry them to every replica.
 fn query_string(req: &HlsRequest) -> String {
     let mut pairs: Vec<_> = req.params.iter().collect();
@@ -214,6 +244,13 @@ fn api_error(err: TranscodeError) -> ApiError {
         }
         TranscodeError::Poisoned { .. } => ApiError::new(StatusCode::CONFLICT, err.to_string()),
         TranscodeError::ShuttingDown | TranscodeError::SegmentTimeout { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
+        }
+        // Sent to a replica that no longer owns the job: the sender locates it again.
+        TranscodeError::NotOwner { .. } => {
+            ApiError::new(StatusCode::MISDIRECTED_REQUEST, err.to_string())
+        }
+        TranscodeError::OwnerUnaddressable { .. } => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
         }
         TranscodeError::Store(core) => core.into(),
@@ -262,14 +299,61 @@ impl Transcoder for ManagerTranscoder {
     async fn segment(&self, req: &HlsRequest, index: u32) -> Result<PathBuf, ApiError> {
         let r = self.rendition(req)?;
         self.remember(&req.device_id, r.job_key());
-        let viewer = Viewer {
-            user_id: req.user_id.clone(),
-            play_session_id: req.play_session_id.clone(),
-        };
         self.manager
-            .segment(&r, index, &viewer)
+            .segment(&r, index, &viewer(req))
             .await
             .map_err(api_error)
+    }
+
+    async fn segment_response(
+        &self,
+        req: &HlsRequest,
+        index: u32,
+        request: axum::extract::Request,
+    ) -> Result<axum::response::Response, ApiError> {
+        if request.headers().contains_key(FORWARDED_HEADER) {
+            // Another replica sent it here as the owner: serve it from here, or say 421.
+            let path = self.segment(req, index).await?;
+            return Ok(serve_file(path, request).await);
+        }
+        let r = self.rendition(req)?;
+        self.remember(&req.device_id, r.job_key());
+        let viewer = viewer(req);
+        // Ownership may move while a request is on its way: locate again, a few times.
+        for _ in 0..3 {
+            let location = self
+                .manager
+                .locate(&r, index, &viewer)
+                .await
+                .map_err(api_error)?;
+            let (node, address) = match location {
+                SegmentLocation::Local(path) => return Ok(serve_file(path, request).await),
+                SegmentLocation::Owner { node, address } => (node, address),
+            };
+            match self
+                .proxy
+                .forward(&address, request.uri(), request.headers())
+                .await
+            {
+                Forwarded::Response(response) => return Ok(response),
+                Forwarded::NotOwner => tracing::debug!(%node, "owner moved; locating again"),
+                Forwarded::Unreachable(e) => {
+                    tracing::warn!(%node, %address, error = %e, "transcode owner unreachable");
+                    self.manager.owner_unreachable(&node);
+                }
+                Forwarded::Failed(e) => {
+                    tracing::warn!(%node, %address, error = %e, "forwarding a segment failed");
+                    return Err(ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "the replica transcoding this stream did not answer in time",
+                    ));
+                }
+            }
+        }
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the transcode job kept moving between replicas; try again",
+        ))
     }
 
     async fn stop(&self, device_id: &str, _play_session_id: Option<&str>) -> Result<(), ApiError> {

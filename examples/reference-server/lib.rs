@@ -45,6 +45,8 @@ pub mod filters;
 pub mod hls;
 pub mod paths;
 pub mod probe;
+#[cfg(feature = "transcode")]
+pub mod proxy;
 pub mod readiness;
 pub mod routes;
 pub mod scan;
@@ -154,7 +156,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     tracing::info!(%addr, node = %config.node_id, server_id = %server_id, stores = %stores.description, roots = ?library_roots, "media-ha reference server starting");
 
     let renew_latency = media_ha::core::LatencyHistogram::new();
-    let transcoder = start_transcoder(&config, &stores, &renew_latency).await?;
+    let transcoder = start_transcoder(&config, &stores, &local_address, &renew_latency).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (scanner, scan_loop) = scan::channel();
     let publisher = EventPublisher::new(stores.events.clone(), &config.node_id);
@@ -200,6 +202,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
 async fn start_transcoder(
     config: &Config,
     stores: &Stores,
+    advertise: &str,
     renew_latency: &media_ha::core::LatencyHistogram,
 ) -> Result<Option<std::sync::Arc<dyn transcoder::Transcoder>>, StartError> {
     use media_ha::transcode::worker::supervisor::WorkerCommand;
@@ -211,7 +214,8 @@ async fn start_transcoder(
         }
         None => WorkerCommand::current_exe([WORKER_FLAG])?,
     };
-    let t = hls::ManagerTranscoder::start(config, stores, worker, renew_latency.clone()).await?;
+    let t = hls::ManagerTranscoder::start(config, stores, advertise, worker, renew_latency.clone())
+        .await?;
     Ok(Some(std::sync::Arc::new(t)))
 }
 
@@ -220,6 +224,7 @@ async fn start_transcoder(
 async fn start_transcoder(
     _config: &Config,
     _stores: &Stores,
+    _advertise: &str,
     _renew_latency: &media_ha::core::LatencyHistogram,
 ) -> Result<Option<std::sync::Arc<dyn transcoder::Transcoder>>, StartError> {
     Ok(None)

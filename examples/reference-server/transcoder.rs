@@ -39,6 +39,17 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug + 'static {
     async fn media_playlist(&self, req: &HlsRequest) -> Result<String, ApiError>;
     /// Segment `index`: its file once written (waiting for the owner, or taking over an orphan).
     async fn segment(&self, req: &HlsRequest, index: u32) -> Result<PathBuf, ApiError>;
+    /// The HTTP answer for segment `index` of `request` (ranges honoured). Default: the file
+    /// [`segment`](Self::segment) gives; a transcoder whose segments may live on another
+    /// replica (node-local storage) fetches them from there instead.
+    async fn segment_response(
+        &self,
+        req: &HlsRequest,
+        index: u32,
+        request: axum::extract::Request,
+    ) -> Result<axum::response::Response, ApiError> {
+        Ok(serve_file(self.segment(req, index).await?, request).await)
+    }
     /// `DELETE /Videos/ActiveEncodings`: the device stopped watching.
     async fn stop(&self, device_id: &str, play_session_id: Option<&str>) -> Result<(), ApiError>;
     /// Graceful shutdown (called once HTTP has stopped): stop this replica's jobs and release
@@ -50,6 +61,19 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug + 'static {
     fn metrics(&self) -> Option<TranscoderMetrics> {
         None
     }
+}
+
+/// `path` as the answer to `request` (ranges, conditional requests, content type).
+pub async fn serve_file(
+    path: PathBuf,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use tower::ServiceExt;
+    tower_http::services::ServeFile::new(path)
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {})
+        .map(axum::body::Body::new)
 }
 
 /// What `/metrics` reports about transcoding on this replica.

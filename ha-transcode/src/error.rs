@@ -174,6 +174,24 @@ pub enum Error {
         /// How many there are.
         count: u32,
     },
+    /// Node-local storage: a request forwarded to this node for a job another node owns
+    /// (ownership moved while it was on its way); the sender locates the owner again.
+    #[error("transcode job {key} is owned by {owner}, not by this node")]
+    NotOwner {
+        /// The job key.
+        key: String,
+        /// The owner's node id.
+        owner: String,
+    },
+    /// Node-local storage: the job's live owner advertised no address, so no other replica
+    /// can fetch its segments (configure an advertised address on every replica).
+    #[error("transcode job {key} is owned by {owner}, which advertised no address")]
+    OwnerUnaddressable {
+        /// The job key.
+        key: String,
+        /// The owner's node id.
+        owner: String,
+    },
 }
 
 impl Error {
@@ -226,9 +244,13 @@ impl From<Error> for ha_core::Error {
                 what: "transcoding on this node".into(),
                 source: Some(Box::new(err)),
             },
-            Error::Poisoned { .. } | Error::CapacityExhausted { .. } => {
+            Error::Poisoned { .. } | Error::CapacityExhausted { .. } | Error::NotOwner { .. } => {
                 ha_core::Error::Conflict(err.to_string())
             }
+            Error::OwnerUnaddressable { .. } => ha_core::Error::Unavailable {
+                what: "the transcode job's owner".into(),
+                source: Some(Box::new(err)),
+            },
             other => ha_core::Error::backend("transcode", other),
         }
     }

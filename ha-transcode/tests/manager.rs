@@ -12,8 +12,8 @@ use std::time::Duration;
 use ha_core::memory::{MemoryEventBus, MemoryJobStore, MemoryLeaseManager, MemorySlotLimiter};
 use ha_core::{JobState, SystemClock};
 use ha_transcode::manager::{
-    ManagerConfig, ManagerStores, Rendition, SharedDirStorage, TranscodeManager, Viewer,
-    WorkerRunner,
+    ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, SegmentLocation, SegmentStorage,
+    SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
 };
 use ha_transcode::worker::spec::{AudioSettings, HardwarePreference, RateControl, VideoSettings};
 use ha_transcode::worker::supervisor::{Supervisor, SupervisorConfig, WorkerCommand};
@@ -89,12 +89,20 @@ async fn manager(
     stores: &ManagerStores,
     segments: &Path,
 ) -> TranscodeManager {
+    manager_on(config, stores, Arc::new(SharedDirStorage::new(segments))).await
+}
+
+async fn manager_on(
+    config: ManagerConfig,
+    stores: &ManagerStores,
+    storage: Arc<dyn SegmentStorage>,
+) -> TranscodeManager {
     let worker = WorkerCommand::new(env!("CARGO_BIN_EXE_ha-transcode-worker"));
     let runner = WorkerRunner::new(Supervisor::new(SupervisorConfig::new(worker)));
     let m = TranscodeManager::new(
         config,
         stores.clone(),
-        Arc::new(SharedDirStorage::new(segments)),
+        storage,
         Arc::new(runner),
         SystemClock::shared(),
     );
@@ -322,6 +330,115 @@ async fn cleanup_removes_only_unreferenced_job_directories(s: ManagerStores) {
     a.shutdown(Duration::from_secs(10)).await;
 }
 
+/// A replica with its own segment directory, reachable (for the test) at `http://<node>.test`.
+async fn node_local(node: &str, stores: &ManagerStores, dir: &Path) -> TranscodeManager {
+    let mut c = config(node);
+    c.advertise = Some(format!("http://{node}.test:8096"));
+    manager_on(c, stores, Arc::new(NodeLocalDirStorage::new(dir))).await
+}
+
+/// What a server does with node-local storage: serve a local segment, or forward the request
+/// to the owner named in the answer (one of `reachable`, which serves it with `segment`);
+/// an owner not in `reachable` is reported unreachable and the segment located again.
+async fn fetch_via_owner(
+    m: &TranscodeManager,
+    reachable: &[&TranscodeManager],
+    r: &Rendition,
+    i: u32,
+) -> PathBuf {
+    for _ in 0..4 {
+        match m.locate(r, i, &viewer("u1")).await {
+            Ok(SegmentLocation::Local(path)) => return path,
+            Ok(SegmentLocation::Owner { node, .. }) => {
+                match reachable.iter().find(|o| o.node_id() == node) {
+                    Some(owner) => match owner.segment(r, i, &viewer("u1")).await {
+                        Ok(path) => return path,
+                        Err(Error::NotOwner { .. }) => continue,
+                        Err(e) => panic!("segment {i} on its owner {node}: {e}"),
+                    },
+                    None => m.owner_unreachable(&node),
+                }
+            }
+            Err(e) => panic!("segment {i}: {e}"),
+        }
+    }
+    panic!("segment {i}: no owner served it");
+}
+
+async fn node_local_non_owner_is_sent_to_the_owner(s: ManagerStores) {
+    let (dir_a, dir_b) = (scratch_dir("mgr-local-a"), scratch_dir("mgr-local-b"));
+    let a = node_local("a", &s, &dir_a).await;
+    let b = node_local("b", &s, &dir_b).await;
+    let r = rendition(&source());
+    let first = a.segment(&r, 0, &viewer("u1")).await.unwrap();
+    assert!(first.starts_with(&dir_a), "{}", first.display());
+    let mut all = vec![first];
+    for i in 0..r.segment_count() {
+        // Asked while the owner runs the job and after it completed: both point at the owner.
+        let location = b.locate(&r, i, &viewer("u2")).await.unwrap();
+        assert_eq!(
+            location,
+            SegmentLocation::Owner {
+                node: "a".into(),
+                address: "http://a.test:8096".into()
+            },
+            "segment {i}"
+        );
+        // The forwarded request, served by the owner from its own directory.
+        let path = a.segment(&r, i, &viewer("u2")).await.unwrap();
+        assert!(path.starts_with(&dir_a));
+        if i > 0 {
+            all.push(path);
+        }
+    }
+    // A request forwarded to a node that does not own the job is refused, never run twice.
+    let err = b.segment(&r, 1, &viewer("u2")).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::NotOwner { owner, .. } if owner == "a"),
+        "{err:?}"
+    );
+    let sb = b.stats();
+    assert_eq!((sb.jobs_started, sb.takeovers, b.local_jobs()), (0, 0, 0));
+    assert_eq!(
+        std::fs::read_dir(&dir_b).map_or(0, |d| d.count()),
+        0,
+        "the non-owner wrote nothing"
+    );
+    assert_eq!(a.stats().jobs_started, 1);
+    assert_stitches(&all, &dir_a);
+    a.shutdown(Duration::from_secs(10)).await;
+    b.shutdown(Duration::from_secs(10)).await;
+}
+
+async fn node_local_takeover_regenerates_the_old_owners_segments(s: ManagerStores) {
+    let (dir_a, dir_b) = (scratch_dir("mgr-regen-a"), scratch_dir("mgr-regen-b"));
+    let a = node_local("a", &s, &dir_a).await;
+    let b = node_local("b", &s, &dir_b).await;
+    let r = rendition(&source());
+    let from_a = vec![
+        a.segment(&r, 0, &viewer("u1")).await.unwrap(),
+        fetch_via_owner(&b, &[&a], &r, 1).await,
+    ];
+    assert!(from_a.iter().all(|p| p.starts_with(&dir_a)));
+    // The owner goes away with its disk: whether it handed the job over mid-run or had
+    // finished it, B must make every segment it is asked for itself.
+    a.shutdown(Duration::from_secs(10)).await;
+    let mut from_b = Vec::new();
+    for i in 0..r.segment_count() {
+        from_b.push(fetch_via_owner(&b, &[], &r, i).await);
+    }
+    assert!(from_b.iter().all(|p| p.starts_with(&dir_b)), "{from_b:?}");
+    assert_eq!(b.stats().takeovers, 1);
+    let record = s.jobs.get(&r.job_key()).await.unwrap().unwrap();
+    assert_eq!(record.owner_node, "b");
+    // B's own segments make the whole stream, and splice after what the viewer got from A.
+    assert_stitches(&from_b, &dir_b);
+    let mut mixed = from_a.clone();
+    mixed.extend_from_slice(&from_b[2..]);
+    assert_stitches(&mixed, &dir_b);
+    b.shutdown(Duration::from_secs(10)).await;
+}
+
 async fn redis_stores() -> ManagerStores {
     let url = ha_testkit::redis_url().await;
     let config = ha_store_redis::RedisStoreConfig::from_url(&url)
@@ -366,4 +483,6 @@ on_every_backend!(
     a_poison_file_is_refused_after_max_attempts,
     per_user_limit_refuses_a_second_job_and_frees_on_stop,
     cleanup_removes_only_unreferenced_job_directories,
+    node_local_non_owner_is_sent_to_the_owner,
+    node_local_takeover_regenerates_the_old_owners_segments,
 );

@@ -204,13 +204,7 @@ async fn segment(
         .parse()
         .map_err(|_| ApiError::bad_request(format!("segment {segment:?} is not <number>.<ext>")))?;
     let req = hls_request(&s, &c, &item_id, &uri).await?;
-    let path = t.segment(&req, index).await?;
-    use tower::ServiceExt;
-    let response = tower_http::services::ServeFile::new(path)
-        .oneshot(request)
-        .await
-        .unwrap_or_else(|never| match never {});
-    Ok(response.map(axum::body::Body::new))
+    t.segment_response(&req, index, request).await
 }
 
 async fn stop_encodings(State(s): State<AppState>, c: Caller, uri: Uri) -> ApiResult<StatusCode> {

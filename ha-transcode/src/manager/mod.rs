@@ -9,7 +9,9 @@
 //!   record's fencing token, and progress is recorded fenced. Losing the lease stops the worker
 //!   at once, and a stale owner that wakes up cannot publish.
 //! - **Any replica serves any segment.** A published segment is served directly (shared
-//!   storage). A missing one is waited for when its owner is alive and near it; a far seek
+//!   storage), or fetched from the owner's advertised address ([`TranscodeManager::locate`]
+//!   with [`NodeLocalDirStorage`]; see [`node_local`] for why the address lives in the job
+//!   record). A missing one is waited for when its owner is alive and near it; a far seek
 //!   restarts the job there (locally, or by asking the owner over the [`EventBus`]); an orphan
 //!   (owner's lease expired) is taken over and resumed at the first missing segment, which
 //!   splices exactly because segments are segment-exact.
@@ -27,6 +29,7 @@
 mod config;
 mod gate;
 mod local;
+pub mod node_local;
 pub mod plan;
 mod rendition;
 mod runner;
@@ -49,10 +52,11 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 pub use config::ManagerConfig;
+pub use node_local::{NodeLocalDirStorage, SegmentLocation};
 pub use rendition::Rendition;
 pub use runner::{JobRunner, RunOutcome, RunningJob};
 pub use stats::ManagerStats;
-pub use storage::{SegmentStorage, SharedDirStorage};
+pub use storage::{SegmentStorage, SharedDirStorage, StorageScope};
 pub use worker_runner::WorkerRunner;
 
 use crate::worker::spec::HardwarePreference;
@@ -95,7 +99,14 @@ pub(crate) struct Inner {
     accepting: AtomicBool,
     /// Rate limits for cluster messages: (kind, key) → last sent.
     sent: Mutex<HashMap<(&'static str, String), Instant>>,
+    /// Owners the server could not reach (node-local storage): node → when reported.
+    unreachable: Mutex<HashMap<String, Instant>>,
 }
+
+/// How long an owner reported unreachable is not sent requests (node-local storage): long
+/// enough not to knock on a dead replica for every segment, short enough that a restarted one
+/// serves its files again soon.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(30);
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -175,6 +186,7 @@ impl TranscodeManager {
                 stats: stats::Stats::default(),
                 accepting: AtomicBool::new(true),
                 sent: Mutex::new(HashMap::new()),
+                unreachable: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -241,19 +253,77 @@ impl TranscodeManager {
         lock(&self.inner.local).len()
     }
 
-    /// The published path of segment `index` of `rendition`, producing it if needed (see the
-    /// module docs for the protocol). Waits at most the configured segment wait.
+    /// The published path of segment `index` of `rendition` in this node's storage, producing
+    /// it if needed (see the module docs for the protocol). Waits at most the configured
+    /// segment wait. With node-local storage this is what serves a request another replica
+    /// forwarded here: it never sends the request on.
     ///
     /// # Errors
     /// [`Error::SegmentOutOfRange`], [`Error::Poisoned`], [`Error::CapacityExhausted`],
-    /// [`Error::ShuttingDown`], [`Error::SegmentTimeout`], or a store error.
+    /// [`Error::ShuttingDown`], [`Error::SegmentTimeout`], a store error; with node-local
+    /// storage also [`Error::NotOwner`] when another node owns the job and holds the segment.
     pub async fn segment(
         &self,
         rendition: &Rendition,
         index: u32,
         viewer: &Viewer,
     ) -> Result<PathBuf> {
+        match self.resolve(rendition, index, viewer, false).await? {
+            SegmentLocation::Local(path) => Ok(path),
+            SegmentLocation::Owner { node, .. } => Err(Error::NotOwner {
+                key: rendition.job_key(),
+                owner: node,
+            }),
+        }
+    }
+
+    /// Where segment `index` of `rendition` can be had: in this node's storage (produced here
+    /// if needed, as [`segment`](Self::segment) does), or — with node-local storage — on the
+    /// job's owner, whose advertised address the caller fetches it from, forwarding the
+    /// request so that the owner answers it with [`segment`](Self::segment).
+    ///
+    /// # Errors
+    /// As [`segment`](Self::segment), and [`Error::OwnerUnaddressable`] when the live owner
+    /// advertised no address.
+    pub async fn locate(
+        &self,
+        rendition: &Rendition,
+        index: u32,
+        viewer: &Viewer,
+    ) -> Result<SegmentLocation> {
+        self.resolve(rendition, index, viewer, true).await
+    }
+
+    /// The server could not reach `node` at its advertised address (connection refused,
+    /// timeout). For a while, a finished job of `node` is regenerated here instead of fetched
+    /// from it; a job `node` still holds the lease of is waited for, never run twice.
+    pub fn owner_unreachable(&self, node: &str) {
+        let now = self.inner.clock.now();
+        let mut unreachable = lock(&self.inner.unreachable);
+        unreachable.retain(|_, at| now.saturating_duration_since(*at) < UNREACHABLE_FOR);
+        unreachable.insert(node.to_owned(), now);
+        tracing::info!(
+            node,
+            "transcode owner unreachable: not forwarding to it for a while"
+        );
+    }
+
+    fn is_unreachable(&self, node: &str) -> bool {
+        let now = self.inner.clock.now();
+        lock(&self.inner.unreachable)
+            .get(node)
+            .is_some_and(|at| now.saturating_duration_since(*at) < UNREACHABLE_FOR)
+    }
+
+    async fn resolve(
+        &self,
+        rendition: &Rendition,
+        index: u32,
+        viewer: &Viewer,
+        may_forward: bool,
+    ) -> Result<SegmentLocation> {
         let inner = &self.inner;
+        let node_local = inner.storage.scope() == StorageScope::NodeLocal;
         let count = rendition.segment_count();
         if index >= count {
             return Err(Error::SegmentOutOfRange { index, count });
@@ -272,7 +342,7 @@ impl TranscodeManager {
                 if waited > inner.config.poll_interval {
                     tracing::debug!(key, index, ?waited, "segment ready after waiting");
                 }
-                return Ok(path);
+                return Ok(SegmentLocation::Local(path));
             }
             let record = inner.jobs.get(&key).await.map_err(store_err)?;
             let lease = inner.leases.current(&lease_key).await.map_err(store_err)?;
@@ -290,10 +360,43 @@ impl TranscodeManager {
                 in_cooldown: record
                     .as_ref()
                     .is_some_and(|r| now_ms.saturating_sub(r.updated_ms) < cooldown_ms),
+                node_local,
+                holder_token: lease.as_ref().map(|l| l.token),
+                owner_unreachable: record
+                    .as_ref()
+                    .is_some_and(|r| self.is_unreachable(&r.owner_node)),
+                may_forward,
             };
-            match plan::plan(&facts) {
+            let action = plan::plan(&facts);
+            match action {
                 Action::Wait => {}
                 Action::PastEnd => return Err(Error::SegmentOutOfRange { index, count }),
+                Action::FetchFromOwner | Action::NotOwner | Action::OwnerUnaddressable => {
+                    let owner = record.as_ref().map(|r| (&r.owner_node, &r.owner_addr));
+                    match (action, owner) {
+                        (Action::FetchFromOwner, Some((node, Some(address)))) => {
+                            return Ok(SegmentLocation::Owner {
+                                node: node.clone(),
+                                address: address.clone(),
+                            })
+                        }
+                        (Action::NotOwner, Some((node, _))) => {
+                            return Err(Error::NotOwner {
+                                key,
+                                owner: node.clone(),
+                            })
+                        }
+                        (Action::OwnerUnaddressable, Some((node, _))) => {
+                            return Err(Error::OwnerUnaddressable {
+                                key,
+                                owner: node.clone(),
+                            })
+                        }
+                        // The planner only answers these with a record (and an address to
+                        // fetch from); anything else: look again.
+                        _ => {}
+                    }
+                }
                 Action::RefusePoisoned => {
                     let attempts = record.map_or(0, |r| r.attempts);
                     return Err(Error::Poisoned { key, attempts });

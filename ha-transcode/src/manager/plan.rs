@@ -7,7 +7,7 @@
 //! on a dead owner. Keeping it free of I/O lets the table of cases below be tested exhaustively,
 //! and keeps the async code in the manager to "gather facts, call [`plan`], act".
 
-use ha_core::{JobRecord, JobState};
+use ha_core::{FencingToken, JobRecord, JobState};
 
 /// A run this node is executing for the job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,14 @@ pub struct Facts<'a> {
     pub max_attempts: u32,
     /// Whether the record's failure is still within its cool-down.
     pub in_cooldown: bool,
+    /// Whether segments live only on the replica that wrote them (node-local storage).
+    pub node_local: bool,
+    /// The live lease's fencing token (set with `holder`).
+    pub holder_token: Option<FencingToken>,
+    /// Whether the record's owner was reported unreachable recently.
+    pub owner_unreachable: bool,
+    /// Whether this request may be sent on to the owner (false for a request that already was).
+    pub may_forward: bool,
 }
 
 /// What the manager does next.
@@ -66,6 +74,13 @@ pub enum Action {
     /// The job completed without producing this segment: the source ends before it (a
     /// container duration longer than the video, e.g. an audio tail).
     PastEnd,
+    /// Node-local storage: the record's owner has (or is producing) the segment; fetch it from
+    /// the owner's address in the record.
+    FetchFromOwner,
+    /// Node-local storage, a request already forwarded once: another node owns the job.
+    NotOwner,
+    /// Node-local storage: the live owner advertised no address, so nobody can reach it.
+    OwnerUnaddressable,
 }
 
 /// Decides what to do for a segment that does not exist yet.
@@ -82,6 +97,11 @@ pub fn plan(f: &Facts<'_>) -> Action {
                     return Action::PastEnd;
                 }
             }
+        }
+    }
+    if f.node_local {
+        if let Some(action) = node_local(f) {
+            return action;
         }
     }
     let within =
@@ -124,6 +144,35 @@ pub fn plan(f: &Facts<'_>) -> Action {
     }
 }
 
+/// Node-local storage: whether the segment is the record owner's business, and what then.
+/// `None`: decide as with shared storage (nobody else has the segment: produce it here).
+fn node_local(f: &Facts<'_>) -> Option<Action> {
+    let r = f.record?;
+    let other_holder = f.holder.is_some_and(|h| h != f.me);
+    if r.owner_node == f.me {
+        // Mine by the record, but somebody else holds the lease: their claim is on its way.
+        return other_holder.then_some(Action::Wait);
+    }
+    let live_owner = f.holder == Some(r.owner_node.as_str()) && f.holder_token == Some(r.token);
+    let finished = f.holder.is_none() && matches!(r.state, JobState::Completed | JobState::Stopped);
+    if !(live_owner || finished) {
+        // Another holder whose claim the record does not show yet: wait for it. No holder and
+        // a running or failed record: an orphan, taken over here.
+        return other_holder.then_some(Action::Wait);
+    }
+    if f.owner_unreachable {
+        // A live owner is waited for (never run twice); a finished one's segments are made
+        // again here.
+        return live_owner.then_some(Action::Wait);
+    }
+    Some(match (&r.owner_addr, f.may_forward) {
+        (_, false) => Action::NotOwner,
+        (Some(_), true) => Action::FetchFromOwner,
+        (None, true) if live_owner => Action::OwnerUnaddressable,
+        (None, true) => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +211,10 @@ mod tests {
             reach: 3,
             max_attempts: 3,
             in_cooldown: true,
+            node_local: false,
+            holder_token: holder.map(|_| FencingToken(1)),
+            owner_unreachable: false,
+            may_forward: true,
         }
     }
 
@@ -301,5 +354,153 @@ mod tests {
             },
             "cool-down over"
         );
+    }
+
+    #[test]
+    fn node_local_table() {
+        let addressed = |state: JobState| JobRecord {
+            owner_addr: Some("http://b:8096".into()),
+            ..record(0, Some(4), state, 1)
+        };
+        let running = addressed(JobState::Running);
+        let completed = addressed(JobState::Completed);
+        let stopped = addressed(JobState::Stopped);
+        let failed = addressed(JobState::Failed);
+        let unaddressed = record(0, Some(4), JobState::Running, 1);
+        let poisoned = record(0, Some(4), JobState::Failed, 3);
+        let mine = JobRecord {
+            owner_node: "a".into(),
+            ..running.clone()
+        };
+        let local = |index, record, holder| {
+            let mut f = facts(index, record, holder, None);
+            f.node_local = true;
+            f
+        };
+        let forwarded = |index, record, holder| {
+            let mut f = local(index, record, holder);
+            f.may_forward = false;
+            f
+        };
+        let unreachable = |index, record, holder| {
+            let mut f = local(index, record, holder);
+            f.owner_unreachable = true;
+            f
+        };
+        let stale_token = {
+            let mut f = local(3, Some(&running), Some("b"));
+            f.holder_token = Some(FencingToken(2));
+            f
+        };
+        let cases: Vec<(&str, Facts<'_>, Action)> = vec![
+            (
+                "live owner elsewhere: fetch from it, within reach or not",
+                local(3, Some(&running), Some("b")),
+                Action::FetchFromOwner,
+            ),
+            (
+                "live owner elsewhere, far ahead: the owner decides about restarting",
+                local(30, Some(&running), Some("b")),
+                Action::FetchFromOwner,
+            ),
+            (
+                "the lease's token is newer than the record's: the claim is on its way",
+                stale_token,
+                Action::Wait,
+            ),
+            (
+                "another holder than the record's owner",
+                local(3, Some(&running), Some("c")),
+                Action::Wait,
+            ),
+            (
+                "the record names me but somebody else holds the lease",
+                local(3, Some(&mine), Some("c")),
+                Action::Wait,
+            ),
+            (
+                "a finished owner still has its files",
+                local(2, Some(&completed), None),
+                Action::FetchFromOwner,
+            ),
+            (
+                "an idle-stopped owner still has its files",
+                local(2, Some(&stopped), None),
+                Action::FetchFromOwner,
+            ),
+            (
+                "completed, past what the source held",
+                local(5, Some(&completed), None),
+                Action::PastEnd,
+            ),
+            (
+                "orphan (lease expired): taken over here at the first missing segment",
+                local(6, Some(&running), None),
+                Action::Start {
+                    from: 5,
+                    takeover: true,
+                },
+            ),
+            (
+                "orphan, a segment only the dead owner had: made again from there",
+                local(2, Some(&running), None),
+                Action::Start {
+                    from: 2,
+                    takeover: true,
+                },
+            ),
+            (
+                "failed elsewhere, not poisoned: retried here",
+                local(2, Some(&failed), None),
+                Action::Start {
+                    from: 2,
+                    takeover: true,
+                },
+            ),
+            (
+                "finished owner unreachable: regenerated here",
+                unreachable(2, Some(&completed), None),
+                Action::Start {
+                    from: 2,
+                    takeover: true,
+                },
+            ),
+            (
+                "live owner unreachable: wait for its lease, never run twice",
+                unreachable(2, Some(&running), Some("b")),
+                Action::Wait,
+            ),
+            (
+                "forwarded to a node that does not own the job",
+                forwarded(3, Some(&running), Some("b")),
+                Action::NotOwner,
+            ),
+            (
+                "forwarded to the owner",
+                forwarded(3, Some(&mine), Some("a")),
+                Action::Wait,
+            ),
+            (
+                "live owner without an address",
+                local(3, Some(&unaddressed), Some("b")),
+                Action::OwnerUnaddressable,
+            ),
+            (
+                "no record, nobody holds it: start here",
+                local(3, None, None),
+                Action::Start {
+                    from: 3,
+                    takeover: false,
+                },
+            ),
+            (
+                "poisoned is refused before anything else",
+                local(3, Some(&poisoned), None),
+                Action::RefusePoisoned,
+            ),
+        ];
+        for (name, f, want) in cases {
+            assert_eq!(plan(&f), want, "{name}");
+        }
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! The first deployment shape is a directory every replica mounts (NFS, a Kubernetes RWX
 //! volume, or one disk on a one-machine cluster): any replica can then serve any segment by
-//! itself. Node-local storage needs requests proxied to the owner's advertised address instead;
-//! the trait is the seam for that, and for an object store later.
+//! itself. Node-local storage ([`super::NodeLocalDirStorage`]) needs a segment this replica lacks
+//! fetched from the owner's advertised address instead ([`StorageScope`] tells the manager
+//! which); the trait is also the seam for an object store later.
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,19 @@ pub trait SegmentStorage: Send + Sync + Debug + 'static {
     async fn remove_job(&self, key: &str) -> std::io::Result<()>;
     /// Every job directory with its last modification time.
     async fn jobs(&self) -> std::io::Result<Vec<(String, SystemTime)>>;
+    /// Whether other replicas see what this storage holds (default: they do).
+    fn scope(&self) -> StorageScope {
+        StorageScope::Shared
+    }
+}
+
+/// Who sees the segments a storage holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageScope {
+    /// Every replica (one mounted volume): any replica serves any published segment.
+    Shared,
+    /// Only the replica that wrote them: other replicas fetch from the owner.
+    NodeLocal,
 }
 
 /// A directory shared by every replica: `<root>/<job key>/seg-000007.ts`.
