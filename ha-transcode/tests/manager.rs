@@ -6,15 +6,18 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ha_core::memory::{MemoryEventBus, MemoryJobStore, MemoryLeaseManager, MemorySlotLimiter};
 use ha_core::{JobState, SystemClock};
+use ha_transcode::hls::SegmentGate;
 use ha_transcode::manager::{
-    ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, SegmentLocation, SegmentStorage,
-    SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
+    JobRunner, ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, RunningJob,
+    SegmentLocation, SegmentStorage, SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
 };
+use ha_transcode::worker::spec::JobSpec;
 use ha_transcode::worker::spec::{AudioSettings, HardwarePreference, RateControl, VideoSettings};
 use ha_transcode::worker::supervisor::{Supervisor, SupervisorConfig, WorkerCommand};
 use ha_transcode::Error;
@@ -136,6 +139,11 @@ fn ffprobe(args: &[&str], file: &Path) -> String {
 /// Concatenates `segments` and checks the result decodes as one stream with every frame once:
 /// presentation timestamps step by exactly one frame from the first to the last.
 fn assert_stitches(segments: &[PathBuf], dir: &Path) {
+    assert_stitches_frames(segments, dir, FPS * SECONDS);
+}
+
+/// [`assert_stitches`] for a source of `frames` frames.
+fn assert_stitches_frames(segments: &[PathBuf], dir: &Path, frames: u32) {
     let joined = dir.join("joined.ts");
     let mut bytes = Vec::new();
     for s in segments {
@@ -156,7 +164,7 @@ fn assert_stitches(segments: &[PathBuf], dir: &Path) {
     .lines()
     .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
     .collect();
-    assert_eq!(pts.len() as u32, FPS * SECONDS, "every frame decoded once");
+    assert_eq!(pts.len() as u32, frames, "every frame decoded once");
     let step = 90_000 / i64::from(FPS);
     for w in pts.windows(2) {
         assert_eq!(
@@ -439,6 +447,113 @@ async fn node_local_takeover_regenerates_the_old_owners_segments(s: ManagerStore
     b.shutdown(Duration::from_secs(10)).await;
 }
 
+/// The worker runner, counting the runs it starts (a job's first run and every restart).
+#[derive(Debug)]
+struct CountingRunner {
+    inner: WorkerRunner,
+    runs: Arc<AtomicU32>,
+}
+
+#[async_trait::async_trait]
+impl JobRunner for CountingRunner {
+    async fn start(
+        &self,
+        spec: JobSpec,
+        gate: Arc<dyn SegmentGate>,
+    ) -> ha_transcode::Result<Box<dyn RunningJob>> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        self.inner.start(spec, gate).await
+    }
+}
+
+async fn two_viewers_far_apart_take_turns_instead_of_thrashing(s: ManagerStores) {
+    const LONG: u32 = 40;
+    let dir = scratch_dir("mgr-turns");
+    let source = Clip::new("manager-long.mkv")
+        .video(320, 240, "25")
+        .audio(48_000)
+        .duration(f64::from(LONG))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "50",
+            "-c:a",
+            "aac",
+        ])
+        .make();
+    let r = Rendition {
+        duration_ms: u64::from(LONG) * 1000,
+        ..rendition(&source)
+    };
+    let hold = Duration::from_millis(1500);
+    let runs = Arc::new(AtomicU32::new(0));
+    let replica = |node: &str| {
+        let mut c = config(node);
+        c.reach = 1;
+        c.seek_hold = hold;
+        c.near_window = Duration::from_secs(1);
+        let worker = WorkerCommand::new(env!("CARGO_BIN_EXE_ha-transcode-worker"));
+        let runner = CountingRunner {
+            inner: WorkerRunner::new(Supervisor::new(SupervisorConfig::new(worker))),
+            runs: runs.clone(),
+        };
+        let m = TranscodeManager::new(
+            c,
+            s.clone(),
+            Arc::new(SharedDirStorage::new(&dir)),
+            Arc::new(runner),
+            SystemClock::shared(),
+        );
+        let events = s.events.clone();
+        async move {
+            m.start(events).await.unwrap();
+            m
+        }
+    };
+    let (a, b) = (replica("a").await, replica("b").await);
+    let session = |id: &str| Viewer {
+        user_id: "u1".into(),
+        play_session_id: Some(id.into()),
+    };
+    let (count, half) = (r.segment_count(), r.segment_count() / 2);
+    let started = std::time::Instant::now();
+    // One viewer from the start on A (the owner), one from the middle on B, at the same time.
+    let (first, second) = tokio::join!(
+        async {
+            let mut got = Vec::new();
+            for i in 0..half {
+                got.push(a.segment(&r, i, &session("v1")).await.unwrap());
+            }
+            got
+        },
+        async {
+            let mut got = Vec::new();
+            for i in half..count {
+                got.push(b.segment(&r, i, &session("v2")).await.unwrap());
+            }
+            got
+        }
+    );
+    let elapsed = started.elapsed();
+    let runs = runs.load(Ordering::SeqCst);
+    // Without turns every request of one viewer would move the run away from the other. With
+    // them: the first run, one move per slice boundary, one when a viewer's range is done
+    // (nobody else near), one fresh start after the job completed, one of slack.
+    let bound = 4 + (elapsed.as_secs_f64() / hold.as_secs_f64()).ceil() as u32;
+    assert!(
+        runs <= bound,
+        "{runs} runs in {elapsed:?} (at most {bound}): far viewers must take turns"
+    );
+    let mut all = first;
+    all.extend(second);
+    assert_stitches_frames(&all, &dir, FPS * LONG);
+    a.shutdown(Duration::from_secs(10)).await;
+    b.shutdown(Duration::from_secs(10)).await;
+}
+
 async fn redis_stores() -> ManagerStores {
     let url = ha_testkit::redis_url().await;
     let config = ha_store_redis::RedisStoreConfig::from_url(&url)
@@ -485,4 +600,5 @@ on_every_backend!(
     cleanup_removes_only_unreferenced_job_directories,
     node_local_non_owner_is_sent_to_the_owner,
     node_local_takeover_regenerates_the_old_owners_segments,
+    two_viewers_far_apart_take_turns_instead_of_thrashing,
 );

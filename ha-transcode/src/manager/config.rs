@@ -19,6 +19,11 @@ pub struct ManagerConfig {
     pub poll_interval: Duration,
     /// How many segments ahead of a run a request may be and still wait for it.
     pub reach: u32,
+    /// How long a run that other viewers use keeps its place before a far request may move it
+    /// (see [`super::plan::Hold`]: viewers far apart take turns instead of thrashing).
+    pub seek_hold: Duration,
+    /// A viewer uses a run while it asked for a segment inside the run's reach this recently.
+    pub near_window: Duration,
     /// Claims after which a failing job is refused ("poison file").
     pub max_attempts: u32,
     /// How long a poisoned job stays refused.
@@ -40,7 +45,8 @@ pub struct ManagerConfig {
 }
 
 impl ManagerConfig {
-    /// Defaults for `node_id`: 5 s leases, 30 s segment wait, 3 attempts, 2 min idle.
+    /// Defaults for `node_id`: 5 s leases, 30 s segment wait, 10 s seek hold, 3 attempts,
+    /// 2 min idle.
     pub fn new(node_id: impl Into<String>) -> Self {
         Self {
             node_id: node_id.into(),
@@ -49,6 +55,8 @@ impl ManagerConfig {
             segment_wait: Duration::from_secs(30),
             poll_interval: Duration::from_millis(100),
             reach: 4,
+            seek_hold: Duration::from_secs(10),
+            near_window: Duration::from_secs(10),
             max_attempts: 3,
             poison_cooldown: Duration::from_secs(600),
             idle_timeout: Duration::from_secs(120),

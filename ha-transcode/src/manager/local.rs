@@ -5,6 +5,7 @@
 //! task, it cleans up the same way: cancel the run, give back slots, release the lease (unless
 //! it was lost), drop the job from the local table.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +27,10 @@ pub(crate) struct LocalJob {
     pub(crate) next: Arc<AtomicU32>,
     pub(crate) last_fetch: Mutex<Instant>,
     pub(crate) restart: mpsc::Sender<u32>,
+    /// When the current run started (a restart starts a new one).
+    run_started: Mutex<Instant>,
+    /// Viewers that asked for a segment within the current run's reach, and when last.
+    users: Mutex<HashMap<String, Instant>>,
 }
 
 impl LocalJob {
@@ -38,6 +43,39 @@ impl LocalJob {
 
     pub(crate) fn touch(&self, now: Instant) {
         *super::lock(&self.last_fetch) = now;
+    }
+
+    /// A new run from `start`: nobody uses it yet.
+    fn new_run(&self, start: u32, now: Instant) {
+        self.run_start.store(start, Ordering::SeqCst);
+        self.next.store(start, Ordering::SeqCst);
+        *super::lock(&self.run_started) = now;
+        super::lock(&self.users).clear();
+    }
+
+    /// `viewer` asked for `index` at `now`: it uses the run if the index is within its reach.
+    pub(crate) fn note_request(&self, viewer: &str, index: u32, reach: u32, now: Instant) {
+        let run = self.run();
+        if index < run.start || index > run.next.saturating_add(reach) {
+            return;
+        }
+        let mut users = super::lock(&self.users);
+        if users.len() >= 256 {
+            // Bounded: the stalest entries are the least interesting.
+            users.retain(|_, at| now.saturating_duration_since(*at) < Duration::from_secs(60));
+        }
+        users.insert(viewer.to_owned(), now);
+    }
+
+    /// The current run's age and how recently a viewer other than `viewer` used it.
+    pub(crate) fn tenure(&self, viewer: &str, now: Instant) -> (Duration, Option<Duration>) {
+        let age = now.saturating_duration_since(*super::lock(&self.run_started));
+        let others = super::lock(&self.users)
+            .iter()
+            .filter(|(who, _)| who.as_str() != viewer)
+            .map(|(_, at)| now.saturating_duration_since(*at))
+            .min();
+        (age, others)
     }
 }
 
@@ -92,8 +130,7 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
     idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let end = 'runs: loop {
-        owned.job.run_start.store(start, Ordering::SeqCst);
-        owned.job.next.store(start, Ordering::SeqCst);
+        owned.job.new_run(start, inner.clock.now());
         let gate = Arc::new(FencedGate {
             key: key.clone(),
             token: owned.claim.token,
@@ -238,6 +275,8 @@ pub(crate) fn new_local_job(start: u32, now: Instant) -> (Arc<LocalJob>, mpsc::R
             next: Arc::new(AtomicU32::new(start)),
             last_fetch: Mutex::new(now),
             restart,
+            run_started: Mutex::new(now),
+            users: Mutex::new(HashMap::new()),
         }),
         restarts,
     )

@@ -62,7 +62,7 @@ pub use worker_runner::WorkerRunner;
 use crate::worker::spec::HardwarePreference;
 use crate::{Error, Result};
 use local::LocalJob;
-use plan::{Action, Facts};
+use plan::{Action, Facts, Hold};
 
 /// The shared stores a manager works with.
 #[derive(Debug, Clone)]
@@ -157,6 +157,16 @@ pub struct Viewer {
     pub user_id: String,
     /// The play session.
     pub play_session_id: Option<String>,
+}
+
+impl Viewer {
+    /// Who this viewer is when viewers of one job take turns: the play session, else the user.
+    pub fn id(&self) -> &str {
+        self.play_session_id
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&self.user_id)
+    }
 }
 
 impl TranscodeManager {
@@ -333,8 +343,12 @@ impl TranscodeManager {
         let started = inner.clock.now();
         let deadline = started + inner.config.segment_wait;
         loop {
+            let local_job = lock(&inner.local).get(&key).cloned();
+            if let Some(job) = &local_job {
+                job.note_request(viewer.id(), index, inner.config.reach, inner.clock.now());
+            }
             if let Some(path) = inner.storage.segment(&key, index).await {
-                self.note_viewer(&key).await;
+                self.note_viewer(&key, index, viewer).await;
                 let waited = inner.clock.now().saturating_duration_since(started);
                 inner
                     .stats
@@ -346,7 +360,10 @@ impl TranscodeManager {
             }
             let record = inner.jobs.get(&key).await.map_err(store_err)?;
             let lease = inner.leases.current(&lease_key).await.map_err(store_err)?;
-            let local_run = lock(&inner.local).get(&key).map(|j| j.run());
+            let local_run = local_job.as_ref().map(|j| j.run());
+            let (run_age, others_near) = local_job.as_ref().map_or((Duration::ZERO, None), |j| {
+                j.tenure(viewer.id(), inner.clock.now())
+            });
             let now_ms = inner.clock.unix_millis();
             let cooldown_ms = inner.config.poison_cooldown.as_millis() as u64;
             let facts = Facts {
@@ -366,6 +383,12 @@ impl TranscodeManager {
                     .as_ref()
                     .is_some_and(|r| self.is_unreachable(&r.owner_node)),
                 may_forward,
+                hold: Hold {
+                    run_age,
+                    others_near,
+                    seek_hold: inner.config.seek_hold,
+                    near_window: inner.config.near_window,
+                },
             };
             let action = plan::plan(&facts);
             match action {
@@ -418,18 +441,22 @@ impl TranscodeManager {
                     }
                 }
                 Action::AskOwner { at } => {
-                    if inner.should_send("seek", &format!("{key}/{at}"), inner.config.segment_wait)
-                    {
+                    // Asked again while waiting: the owner may hold its run for a while.
+                    let every = (inner.config.seek_hold.min(inner.config.segment_wait) / 4)
+                        .max(inner.config.poll_interval);
+                    if inner.should_send("seek", &format!("{key}/{at}"), every) {
                         inner
                             .publish(
                                 "transcode.seek",
-                                serde_json::json!({ "key": key, "segment": at }),
+                                serde_json::json!({
+                                    "key": key, "segment": at, "viewer": viewer.id()
+                                }),
                             )
                             .await;
                     }
                 }
             }
-            self.note_viewer(&key).await;
+            self.note_viewer(&key, index, viewer).await;
             if inner.clock.now() >= deadline {
                 return Err(Error::SegmentTimeout {
                     index,
@@ -441,15 +468,20 @@ impl TranscodeManager {
     }
 
     /// Keeps the job alive wherever it runs: touches a local job, and tells a remote owner (at
-    /// most a few times per idle timeout) that somebody still watches.
-    async fn note_viewer(&self, key: &str) {
+    /// most a few times per idle timeout, and per near window for each viewer) that somebody
+    /// still watches, and where (so the owner knows who uses its run: [`Hold`]).
+    async fn note_viewer(&self, key: &str, index: u32, viewer: &Viewer) {
         let inner = &self.inner;
         inner.touch(key);
+        let every = (inner.config.idle_timeout / 4).min(inner.config.near_window / 2);
         if !lock(&inner.local).contains_key(key)
-            && inner.should_send("ping", key, inner.config.idle_timeout / 4)
+            && inner.should_send("ping", &format!("{key}/{}", viewer.id()), every)
         {
             inner
-                .publish("transcode.ping", serde_json::json!({ "key": key }))
+                .publish(
+                    "transcode.ping",
+                    serde_json::json!({ "key": key, "segment": index, "viewer": viewer.id() }),
+                )
                 .await;
         }
     }
@@ -633,15 +665,35 @@ fn handle_event(inner: &Arc<Inner>, topic: &str, payload: &serde_json::Value) {
     };
     let job = lock(&inner.local).get(key).cloned();
     let Some(job) = job else { return };
+    let now = inner.clock.now();
+    let segment = payload
+        .get("segment")
+        .and_then(|s| s.as_u64())
+        .and_then(|s| u32::try_from(s).ok());
+    let viewer = payload.get("viewer").and_then(|v| v.as_str()).unwrap_or("");
     match topic {
-        "transcode.ping" => job.touch(inner.clock.now()),
+        "transcode.ping" => {
+            job.touch(now);
+            if let Some(index) = segment {
+                job.note_request(viewer, index, inner.config.reach, now);
+            }
+        }
         "transcode.seek" => {
-            if let Some(at) = payload.get("segment").and_then(|s| s.as_u64()) {
+            if let Some(at) = segment {
                 let run = job.run();
-                let at = at as u32;
                 if at < run.start || at > run.next.saturating_add(inner.config.reach) {
-                    job.touch(inner.clock.now());
-                    let _ = job.restart.try_send(at);
+                    job.touch(now);
+                    let (run_age, others_near) = job.tenure(viewer, now);
+                    let hold = Hold {
+                        run_age,
+                        others_near,
+                        seek_hold: inner.config.seek_hold,
+                        near_window: inner.config.near_window,
+                    };
+                    // Held: the asking replica asks again while its viewer waits.
+                    if hold.allows_move() {
+                        let _ = job.restart.try_send(at);
+                    }
                 }
             }
         }

@@ -5,7 +5,23 @@
 //! The decision depends on the job record, the lease, what this node runs and where the viewer
 //! is; getting it wrong means either two replicas transcoding the same thing or a viewer stuck
 //! on a dead owner. Keeping it free of I/O lets the table of cases below be tested exhaustively,
-//! and keeps the async code in the manager to "gather facts, call [`plan`], act".
+//! and keeps the async code in the manager to "gather facts, call [`plan`], act". It never
+//! reads a clock: the manager passes ages measured on its injected clock ([`Hold`]).
+//!
+//! # Why viewers far apart take turns (and not a second run)
+//!
+//! One run per job key: two viewers of one rendition far apart (one at minute 5, one at
+//! minute 50) would otherwise restart the run on every request, each undoing the other, and
+//! neither gets anywhere. A far request therefore moves a run only when no *other* viewer used
+//! the run within `near_window`, or once the run has had `seek_hold` to itself ([`Hold`]).
+//! A lone viewer's seek is never delayed; two viewers far apart share the encoder in time
+//! slices of `seek_hold`, at most one restart per slice, and neither waits longer than a slice
+//! (kept below the segment wait). A second concurrent run (a lease sub-key per segment range)
+//! would serve both at full speed, but at twice the CPU, and it needs lane-aware records,
+//! progress, takeover and cleanup: every fencing argument made twice. Taking turns keeps
+//! "one lease, one run, one record per job" — single flight stays exactly as sound as it was.
+
+use std::time::Duration;
 
 use ha_core::{FencingToken, JobRecord, JobState};
 
@@ -45,6 +61,32 @@ pub struct Facts<'a> {
     pub owner_unreachable: bool,
     /// Whether this request may be sent on to the owner (false for a request that already was).
     pub may_forward: bool,
+    /// Whether this node's run may be moved for a far request.
+    pub hold: Hold,
+}
+
+/// Whether a run other viewers use may be moved for a far request (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    /// How long the current run has been running.
+    pub run_age: Duration,
+    /// How long ago a viewer other than the requesting one asked for a segment within the
+    /// run's reach (`None`: nobody else did).
+    pub others_near: Option<Duration>,
+    /// How long a used run keeps its place.
+    pub seek_hold: Duration,
+    /// How recent a request must be to count as using the run.
+    pub near_window: Duration,
+}
+
+impl Hold {
+    /// True when nobody else used the run recently, or it has had its time slice.
+    pub fn allows_move(&self) -> bool {
+        match self.others_near {
+            Some(ago) if ago < self.near_window => self.run_age >= self.seek_hold,
+            _ => true,
+        }
+    }
 }
 
 /// What the manager does next.
@@ -57,7 +99,8 @@ pub enum Action {
         /// True when an earlier owner's record exists (a takeover, not a fresh start).
         takeover: bool,
     },
-    /// This node owns the job but its run will not reach the segment soon: restart it there.
+    /// This node owns the job, its run will not reach the segment soon, and nobody else holds
+    /// on to it (see [`Hold`]): restart it there.
     Restart {
         /// First segment of the new run.
         at: u32,
@@ -129,6 +172,8 @@ pub fn plan(f: &Facts<'_>) -> Action {
         }
         Some(holder) if holder == f.me => match f.local_run {
             Some(run) if within(run.start, run.next) => Action::Wait,
+            // Another viewer uses the run and its slice is not over: wait for the next turn.
+            Some(_) if !f.hold.allows_move() => Action::Wait,
             Some(_) => Action::Restart { at: f.index },
             // Between a run ending and its lease being released: wait a moment.
             None => Action::Wait,
@@ -215,6 +260,12 @@ mod tests {
             holder_token: holder.map(|_| FencingToken(1)),
             owner_unreachable: false,
             may_forward: true,
+            hold: Hold {
+                run_age: Duration::ZERO,
+                others_near: None,
+                seek_hold: Duration::from_secs(10),
+                near_window: Duration::from_secs(10),
+            },
         }
     }
 
@@ -502,5 +553,59 @@ mod tests {
         for (name, f, want) in cases {
             assert_eq!(plan(&f), want, "{name}");
         }
+    }
+
+    #[test]
+    fn far_viewers_take_turns() {
+        let running = record(0, Some(4), JobState::Running, 1);
+        let run = Some(LocalRun { start: 0, next: 5 });
+        let secs = Duration::from_secs;
+        let with = |run_age: u64, others_near: Option<u64>| {
+            let mut f = facts(30, Some(&running), Some("a"), run);
+            f.hold.run_age = secs(run_age);
+            f.hold.others_near = others_near.map(secs);
+            f
+        };
+        let restart = Action::Restart { at: 30 };
+        let cases: Vec<(&str, Facts<'_>, Action)> = vec![
+            (
+                "a lone viewer's seek moves the run at once",
+                with(1, None),
+                restart.clone(),
+            ),
+            (
+                "another viewer used the run just now",
+                with(1, Some(0)),
+                Action::Wait,
+            ),
+            ("still inside the slice", with(9, Some(2)), Action::Wait),
+            (
+                "the slice is over: the far viewer's turn",
+                with(10, Some(0)),
+                restart.clone(),
+            ),
+            (
+                "the other viewer left (not seen within the window)",
+                with(1, Some(10)),
+                restart.clone(),
+            ),
+            (
+                "the other viewer was last seen just inside the window",
+                with(1, Some(9)),
+                Action::Wait,
+            ),
+        ];
+        for (name, f, want) in cases {
+            assert_eq!(plan(&f), want, "{name}");
+        }
+        // A request within reach always waits for the run, held or not.
+        let mut near = with(1, Some(0));
+        near.index = 7;
+        assert_eq!(plan(&near), Action::Wait);
+        // The hold never turns a far request into anything but a wait or a restart.
+        let mut theirs = with(1, Some(0));
+        theirs.holder = Some("b");
+        theirs.local_run = None;
+        assert_eq!(plan(&theirs), Action::AskOwner { at: 30 });
     }
 }
