@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh            full run (10 s per load phase, 30 s clip, 3 transcode runs; < 20 min)
 #   scripts/bench.sh --quick    a few seconds per figure (12 s clip, 1 run); CI-like time
-#   scripts/bench.sh [--quick] --only redis,pg,transcode,viewers,failover   a subset (the other
+#   scripts/bench.sh [--quick] --only redis,pg,transcode,viewers,failover,api,rss   a subset (the other
 #                               rows of RESULTS.md are kept, each naming the run that measured it)
 #   scripts/bench.sh --failover-runs N   runs of each failover scenario (default 5; --quick: 2)
 #   scripts/bench.sh --out DIR  write the results somewhere else
@@ -12,7 +12,8 @@
 # Services: the harness starts its own private redis-server and postgres (ha-testkit) on free
 # ports, because the shared test servers (scripts/services.sh) carry other people's test load,
 # which would add noise to one side only and pollute the INFO commandstats deltas. Peers:
-# redis-benchmark (redis-tools), pgbench (postgresql-client), ffmpeg. docs/BENCHMARKS.md says
+# redis-benchmark (redis-tools), pgbench (postgresql-client), ffmpeg, wrk (items 7-8 run the
+# release build of examples/reference-server as separate processes). docs/BENCHMARKS.md says
 # what each figure measures and why.
 set -euo pipefail
 
@@ -23,7 +24,7 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 if [[ "${HA_SKIP_INSTALL:-}" != 1 && -x scripts/install-deps.sh ]]; then
     bash scripts/install-deps.sh
 fi
-for tool in redis-server redis-benchmark redis-cli pgbench ffmpeg; do
+for tool in redis-server redis-benchmark redis-cli pgbench ffmpeg wrk; do
     command -v "$tool" >/dev/null || { log "error: $tool not found (scripts/install-deps.sh)"; exit 1; }
 done
 [[ -f "$HOME/.cargo/env" ]] && source "$HOME/.cargo/env"
@@ -31,7 +32,7 @@ done
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 log "building the worker, the reference server and the harness (release) into $CARGO_TARGET_DIR"
 cargo build --release -q -p ha-transcode --bin ha-transcode-worker
-# The failover figures (item 7) run replicas of the release reference server.
+# Items 7-8 (failover, wrk, RSS) run replicas of the release reference server.
 cargo build --release -q --features full --example reference-server
 export HA_BENCH_WORKER="$CARGO_TARGET_DIR/release/ha-transcode-worker"
 started=$(date +%s)

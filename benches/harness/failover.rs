@@ -20,7 +20,7 @@ use crate::report::{Better, Figure};
 use crate::Opts;
 
 #[path = "../../tests/support/cluster/mod.rs"]
-mod cluster;
+pub(crate) mod cluster;
 
 use cluster::media::Clip;
 use cluster::owner_exit::{play_through_owner_exit, Exit, OwnerExitOutcome, BEFORE_EXIT};

@@ -3,7 +3,7 @@
 //!
 //! Run it through `scripts/bench.sh [--quick]`, which builds what it needs in release mode;
 //! directly: `cargo bench --features full --bench compare -- [--quick] [--only
-//! redis,pg,transcode,viewers,failover] [--failover-runs N] [--out DIR]`. Writes `RESULTS.md` and `results.json` into `--out` (default `benches/`).
+//! redis,pg,transcode,viewers,failover,api,rss] [--failover-runs N] [--out DIR]`. Writes `RESULTS.md` and `results.json` into `--out` (default `benches/`).
 //!
 //! | module | what |
 //! |---|---|
@@ -14,6 +14,7 @@
 //! | [`transcode`] | item 5: worker vs ffmpeg CLI; item 6: N viewers of one rendition |
 //! | [`failover`] | item 7: stall when the job owner is SIGKILLed / SIGTERMed mid-stream |
 //! | [`merge`] | a partial run (`--only`) keeps the rows it did not measure |
+//! | [`server`] | items 7–8: the reference server under wrk (`api`), RSS per idle session (`rss`) |
 //! | [`report`] | `RESULTS.md` / `results.json` |
 //!
 //! Why one Rust binary that shells out to the peers: both sides are timed by the same clock in
@@ -31,13 +32,14 @@ mod pg;
 mod redis;
 mod redis_cli;
 mod report;
+mod server;
 mod transcode;
 mod viewers;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use report::{Better, Figure, RunInfo};
+use report::{Figure, RunInfo};
 
 /// Harness options.
 #[derive(Debug, Clone)]
@@ -128,7 +130,15 @@ impl Opts {
 }
 
 /// Every section, in run order (`--only` picks some).
-const ALL_SECTIONS: &[&str] = &["redis", "pg", "transcode", "viewers", "failover"];
+const ALL_SECTIONS: &[&str] = &[
+    "redis",
+    "pg",
+    "transcode",
+    "viewers",
+    "failover",
+    "api",
+    "rss",
+];
 
 fn runtime(threads: Option<usize>) -> tokio::runtime::Runtime {
     match threads {
@@ -142,22 +152,6 @@ fn runtime(threads: Option<usize>) -> tokio::runtime::Runtime {
     .enable_all()
     .build()
     .expect("tokio runtime")
-}
-
-fn later(item: u8, name: &str, why: &str) -> Figure {
-    Figure {
-        item,
-        name: name.into(),
-        unit: "—".into(),
-        ours: None,
-        peer: None,
-        peer_name: "—".into(),
-        better: Better::Higher,
-        target: None,
-        command: String::new(),
-        note: format!("not yet measured: {why}"),
-        raw: serde_json::Value::Null,
-    }
 }
 
 fn main() {
@@ -180,15 +174,9 @@ fn main() {
         eprintln!("[harness] item 7: failover stall");
         figures.extend(runtime(Some(2)).block_on(failover::run(&opts)));
     }
-    // Item 7's wrk figure and item 8 need the reference server under HTTP load: next slice.
-    let next = "deferred to the next slice of the harness (needs replicas of the reference \
-                server on Redis/Postgres behind a balancer, driven by a playing client)";
-    figures.push(later(
-        7,
-        "HTTP API under wrk: reference server vs Jellyfin",
-        next,
-    ));
-    figures.push(later(8, "RSS per 1,000 idle sessions", next));
+    if opts.wants("api") || opts.wants("rss") {
+        figures.extend(server::run(&opts));
+    }
 
     // A partial run keeps the rows it did not measure, each saying which run it comes from.
     let kept = if opts.partial() {

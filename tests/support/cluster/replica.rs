@@ -77,6 +77,43 @@ impl Replica {
         }
     }
 
+    /// Starts a single node on in-process stores (no Redis, no PostgreSQL, its own transcode
+    /// directory) on a free port, serving `library`, logging into `logs`: the zero-configuration
+    /// default, for figures that compare it with a cluster (`benches/harness/server/`).
+    pub fn start_single(node: &str, library: &Path, logs: &Path) -> Self {
+        let port = ha_testkit::free_port();
+        let data = tempfile::tempdir().expect("a data directory");
+        let args: Vec<OsString> = vec![
+            "--listen".into(),
+            format!("127.0.0.1:{port}").into(),
+            "--media".into(),
+            library.into(),
+            "--data".into(),
+            data.path().into(),
+            "--node-id".into(),
+            node.into(),
+            "--admin-user".into(),
+            ADMIN.into(),
+            "--admin-password".into(),
+            ADMIN_PW.into(),
+            "--scan-interval".into(),
+            "0".into(),
+        ];
+        let log = logs.join(format!("{node}.log"));
+        let child = spawn(&args, &log);
+        Self {
+            endpoint: Endpoint {
+                node: node.to_owned(),
+                base: format!("http://127.0.0.1:{port}"),
+            },
+            groups: vec![pid_of(&child)],
+            args,
+            child,
+            log,
+            _data: data,
+        }
+    }
+
     /// The node id.
     pub fn node(&self) -> &str {
         &self.endpoint.node

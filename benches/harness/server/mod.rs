@@ -1,0 +1,53 @@
+//! Items 7–8: the reference server as an operator runs it (the release build of
+//! `examples/reference-server`, one process per replica, on loopback), under `wrk`, and its
+//! memory per idle session.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`setup`] | starts 1 or 2 replicas over a generated library and signs in |
+//! | [`api`] | wrk against the hot endpoints vs `GET /health` of the same servers |
+//! | [`rss`] | VmRSS (and Redis memory) before/after 1,000 sign-ins |
+//!
+//! The replica processes (`tests/support/cluster/`), the library and the wrk runner
+//! (`tests/support/load/`) are the tests' own, included here so the harness and
+//! `tests/server_load.rs` drive the server the same way; the release build is found next to
+//! this binary. HA mode runs on a private Redis and PostgreSQL (ha-testkit), like items 1–4.
+
+// The failover section includes `tests/support/cluster/` once for the whole harness.
+use crate::failover::cluster;
+#[allow(dead_code)]
+#[path = "../../../tests/support/load/library.rs"]
+mod library;
+#[allow(dead_code)]
+#[path = "../../../tests/support/load/wrk.rs"]
+mod wrk;
+
+mod api;
+mod rss;
+mod setup;
+
+use crate::report::Figure;
+use crate::Opts;
+
+/// Runs the sections of items 7–8 that `opts` asks for (`api`, `rss`).
+pub fn run(opts: &Opts) -> Vec<Figure> {
+    let rt = crate::runtime(Some(2));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let media = library::generate(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let redis = rt.block_on(ha_testkit::RedisServer::start());
+    let pg = rt.block_on(ha_testkit::PostgresServer::start());
+    let stores = setup::Stores {
+        redis: redis.url(),
+        postgres: pg.url(),
+    };
+    let mut figures = Vec::new();
+    if opts.wants("api") {
+        eprintln!("[harness] item 7: reference server under wrk");
+        figures.extend(api::run(opts, &rt, &media, &stores));
+    }
+    if opts.wants("rss") {
+        eprintln!("[harness] item 8: RSS per 1,000 idle sessions");
+        figures.extend(rss::run(&rt, &media, &stores));
+    }
+    figures
+}
