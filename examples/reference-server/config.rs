@@ -64,6 +64,13 @@ pub struct Args {
     /// A fixed server id (32 hex digits) clients see; default: derived (see `state::server_id`).
     #[arg(long, env = "MEDIA_HA_SERVER_ID")]
     pub server_id: Option<String>,
+    /// How long a transcode job's lease lasts without renewal (milliseconds). A replica killed
+    /// mid-stream is replaced after at most this long, so it bounds the viewer's stall; the
+    /// owner renews at a third of it, so too short a TTL costs store round trips and risks
+    /// losing leases to a slow store.
+    #[arg(long, env = "MEDIA_HA_LEASE_TTL_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(300..=600_000))]
+    pub lease_ttl_ms: u64,
     /// Rescan the library this often (seconds; 0: only at start and on request).
     #[arg(long, env = "MEDIA_HA_SCAN_INTERVAL", default_value_t = 1800)]
     pub scan_interval: u64,
@@ -142,6 +149,8 @@ pub struct Config {
     pub max_transcodes_per_user: u32,
     /// Fixed server id.
     pub server_id: Option<String>,
+    /// Transcode job lease TTL: the bound on a SIGKILLed owner's replacement time.
+    pub lease_ttl: Duration,
     /// Periodic rescan (`None`: never).
     pub scan_interval: Option<Duration>,
     /// How long a session lives without use. The stores cap TTLs at one day (`ha_core`'s
@@ -177,6 +186,7 @@ impl Config {
             qsv_slots: 8,
             max_transcodes_per_user: 3,
             server_id: None,
+            lease_ttl: Duration::from_secs(5),
             scan_interval: None,
             session_ttl: Duration::from_secs(24 * 3600),
             max_body_bytes: 1 << 20,
@@ -212,6 +222,7 @@ impl From<Args> for Config {
         config.qsv_slots = args.qsv_slots;
         config.max_transcodes_per_user = args.max_transcodes_per_user;
         config.server_id = args.server_id.filter(|s| !s.is_empty());
+        config.lease_ttl = Duration::from_millis(args.lease_ttl_ms);
         config.scan_interval =
             (args.scan_interval > 0).then(|| Duration::from_secs(args.scan_interval));
         config
@@ -250,6 +261,8 @@ mod tests {
             "pw",
             "--scan-interval",
             "0",
+            "--lease-ttl-ms",
+            "2500",
         ])
         .unwrap();
         let config = Config::from(args);
@@ -257,6 +270,7 @@ mod tests {
         assert_eq!(config.media.len(), 2);
         assert_eq!(config.admin.as_ref().unwrap().name, "root");
         assert!(config.scan_interval.is_none());
+        assert_eq!(config.lease_ttl, Duration::from_millis(2500));
         assert!(!format!("{:?}", config.admin).contains("pw\""));
     }
 
@@ -271,6 +285,18 @@ mod tests {
             TranscodeStorage::NodeLocal
         );
         assert!(Args::try_parse_from(["reference-server", "--transcode-storage", "nfs"]).is_err());
+    }
+
+    #[test]
+    fn lease_ttl_out_of_range_is_refused() {
+        for bad in ["0", "299", "600001", "-5", "5s"] {
+            assert!(
+                Args::try_parse_from(["reference-server", "--lease-ttl-ms", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        let default = Config::from(Args::try_parse_from(["reference-server"]).unwrap());
+        assert_eq!(default.lease_ttl, Duration::from_secs(5));
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl ManagerTranscoder {
     ) -> Result<Self, StartError> {
         let mut manager_config = ManagerConfig::new(config.node_id.clone());
         manager_config.renew_latency = renew_latency;
+        manager_config.lease_ttl = config.lease_ttl;
         manager_config.advertise = Some(advertise.to_owned());
         let storage: Arc<dyn SegmentStorage> = match config.transcode_storage {
             TranscodeStorage::Shared => Arc::new(SharedDirStorage::new(&config.transcode_dir)),

@@ -88,7 +88,10 @@ async fn pump(
         tokio::select! {
             _ = tx.closed() => return None,
             _ = ping.tick() => {
-                match tokio::time::timeout(deadline, sink.ping::<String>()).await {
+                // Any reply proves the connection alive. Its shape is not a string: in subscribed
+                // mode Redis answers PING with `["pong", ""]`, and reading it as a string failed
+                // every ping, so each subscriber reconnected (and resynced) every PING_EVERY.
+                match tokio::time::timeout(deadline, sink.ping::<redis::Value>()).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => return Some(format!("redis pub/sub ping failed: {e}")),
                     Err(_) => return Some("redis pub/sub ping timed out".to_owned()),

@@ -25,6 +25,8 @@ use support::{scratch_dir, Clip};
 
 const FPS: u32 = 25;
 const SECONDS: u32 = 12;
+/// Environment variable tagging each worker with its manager and scenario (see `workers_of`).
+const WORKER_TAG_VAR: &str = "MEDIA_HA_TEST_WORKER_OF";
 
 fn source() -> PathBuf {
     Clip::new("manager-source.mkv")
@@ -101,6 +103,15 @@ async fn manager_on(
     storage: Arc<dyn SegmentStorage>,
 ) -> TranscodeManager {
     let worker = WorkerCommand::new(env!("CARGO_BIN_EXE_ha-transcode-worker"));
+    manager_with(config, stores, storage, worker).await
+}
+
+async fn manager_with(
+    config: ManagerConfig,
+    stores: &ManagerStores,
+    storage: Arc<dyn SegmentStorage>,
+    worker: WorkerCommand,
+) -> TranscodeManager {
     let runner = WorkerRunner::new(Supervisor::new(SupervisorConfig::new(worker)));
     let m = TranscodeManager::new(
         config,
@@ -213,39 +224,107 @@ async fn two_viewers_on_two_replicas_share_one_job(s: ManagerStores) {
 
 async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices(s: ManagerStores) {
     let dir = scratch_dir("mgr-takeover");
-    let a = manager(config("a"), &s, &dir).await;
+    let tagged = WorkerCommand::new(env!("CARGO_BIN_EXE_ha-transcode-worker"))
+        .env(WORKER_TAG_VAR, worker_tag("a", &dir));
+    let a = manager_with(
+        config("a"),
+        &s,
+        Arc::new(SharedDirStorage::new(&dir)),
+        tagged,
+    )
+    .await;
     let b = manager(config("b"), &s, &dir).await;
-    let r = rendition(&source());
-    let key = r.job_key();
-    let first = a.segment(&r, 0, &viewer("u1")).await.unwrap();
-    let second = a.segment(&r, 1, &viewer("u1")).await.unwrap();
-    // The owner's tenure ends behind its back (as when it pauses past its TTL).
-    let lease = s
-        .leases
-        .current(&format!("transcode:{key}"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(lease.holder, "a");
-    assert!(s.leases.release(&lease).await.unwrap());
-    let mut rest = fetch_all(&[&b], &r, 2).await;
-    let record = s.jobs.get(&key).await.unwrap().unwrap();
-    assert_eq!(record.owner_node, "b");
-    assert!(record.token > lease.token);
-    assert_eq!(record.attempts, 2);
-    assert_eq!(b.stats().takeovers, 1);
-    // The old owner stopped its worker on its own.
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while a.local_jobs() > 0 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    // The scenario needs the owner's job still running when its tenure ends, so the owner's
+    // worker is frozen (SIGSTOP) right after segment 1 and cannot finish meanwhile. Should the
+    // whole clip be done before the freeze lands (a fast machine, a stalled test task), the
+    // attempt proves nothing and runs again on a fresh rendition.
+    for attempt in 0..3 {
+        let mut r = rendition(&source());
+        r.item_id = format!("item-takeover-{attempt}");
+        let key = r.job_key();
+        let first = a.segment(&r, 0, &viewer("u1")).await.unwrap();
+        let second = a.segment(&r, 1, &viewer("u1")).await.unwrap();
+        let frozen = workers_of("a", &dir);
+        for pid in &frozen {
+            signal(*pid, "-STOP");
         }
-    })
-    .await
-    .expect("old owner stops after losing its lease");
-    let mut all = vec![first, second];
-    all.append(&mut rest);
-    assert_stitches(&all, &dir);
-    b.shutdown(Duration::from_secs(10)).await;
+        let lease = s.leases.current(&format!("transcode:{key}")).await.unwrap();
+        let record = s.jobs.get(&key).await.unwrap().unwrap();
+        let unfinished = record
+            .last_segment
+            .is_none_or(|last| last + 1 < r.segment_count());
+        let Some(lease) = lease.filter(|_| unfinished && !frozen.is_empty()) else {
+            for pid in &frozen {
+                signal(*pid, "-CONT");
+            }
+            eprintln!("attempt {attempt}: the job finished before its worker was frozen");
+            continue;
+        };
+        // The owner's tenure ends behind its back (as when it pauses past its TTL).
+        assert_eq!(lease.holder, "a");
+        assert!(s.leases.release(&lease).await.unwrap());
+        let mut rest = fetch_all(&[&b], &r, 2).await;
+        let record = s.jobs.get(&key).await.unwrap().unwrap();
+        assert_eq!(record.owner_node, "b");
+        assert!(record.token > lease.token);
+        assert_eq!(record.attempts, 2);
+        assert_eq!(b.stats().takeovers, 1);
+        // The old owner stopped its (frozen) worker on its own: SIGKILL needs no SIGCONT.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while a.local_jobs() > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("old owner stops after losing its lease");
+        assert!(
+            workers_of("a", &dir).is_empty(),
+            "the frozen worker was killed"
+        );
+        let mut all = vec![first, second];
+        all.append(&mut rest);
+        assert_stitches(&all, &dir);
+        b.shutdown(Duration::from_secs(10)).await;
+        return;
+    }
+    panic!("in every attempt the job finished before its worker could be frozen");
+}
+
+/// The environment tag the takeover scenario gives the workers of `node` writing into `segments`.
+fn worker_tag(node: &str, segments: &Path) -> String {
+    format!("{node}@{}", segments.display())
+}
+
+/// Live worker processes of `node` for the scenario using `segments` (found by their tag in
+/// `/proc/<pid>/environ`), so a scenario can freeze one replica's worker.
+fn workers_of(node: &str, segments: &Path) -> Vec<u32> {
+    let wanted = format!("{WORKER_TAG_VAR}={}", worker_tag(node, segments));
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let zombie =
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+                    stat.rsplit(") ")
+                        .next()
+                        .is_some_and(|rest| rest.starts_with('Z'))
+                });
+            !zombie
+                && std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == wanted.as_bytes()))
+        })
+        .collect()
+}
+
+fn signal(pid: u32, signal: &str) {
+    // A worker that exited on its own in between makes `kill` fail; nothing to do then.
+    let _exited_meanwhile = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
 }
 
 async fn graceful_shutdown_hands_the_job_over_at_once(s: ManagerStores) {
@@ -303,16 +382,35 @@ async fn per_user_limit_refuses_a_second_job_and_frees_on_stop(s: ManagerStores)
     let dir = scratch_dir("mgr-limit");
     let mut c = config("a");
     c.max_jobs_per_user = Some(1);
-    let a = manager(c, &s, &dir).await;
+    let a = manager(c.clone(), &s, &dir).await;
+    c.node_id = "b".into();
+    let b = manager(c, &s, &dir).await;
     let r1 = rendition(&source());
     let mut r2 = r1.clone();
     r2.video.target_height = Some(120);
-    a.segment(&r1, 0, &viewer("u1")).await.unwrap();
-    let err = a.segment(&r2, 0, &viewer("u1")).await.unwrap_err();
+    // One user's first requests for the same rendition, at once on two replicas: they share one
+    // job, and losing the race for its lease is not "over the limit".
+    let u1 = viewer("u1");
+    let (w, x, y, z) = tokio::join!(
+        a.segment(&r1, 0, &u1),
+        b.segment(&r1, 0, &u1),
+        a.segment(&r1, 0, &u1),
+        b.segment(&r1, 0, &u1)
+    );
+    for first in [w, x, y, z] {
+        first.unwrap();
+    }
+    assert_eq!(
+        a.stats().jobs_started + b.stats().jobs_started,
+        1,
+        "one job for the rendition"
+    );
+    let err = a.segment(&r2, 0, &u1).await.unwrap_err();
     assert!(matches!(err, Error::CapacityExhausted { .. }), "{err:?}");
     // Another user is not limited by u1's job.
     a.segment(&r2, 0, &viewer("u2")).await.unwrap();
     a.shutdown(Duration::from_secs(10)).await;
+    b.shutdown(Duration::from_secs(10)).await;
 }
 
 async fn cleanup_removes_only_unreferenced_job_directories(s: ManagerStores) {

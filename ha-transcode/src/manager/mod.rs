@@ -507,22 +507,41 @@ impl TranscodeManager {
                 ),
             });
         }
+        // The lease first: of several first requests for one rendition (one user's devices,
+        // or a crowd), only the winner goes on to take slots; the others wait for its job.
+        // Slots first would let every loser hold a per-user slot for a moment, and one user's
+        // simultaneous requests for the *same* rendition would be refused as over the limit.
+        let lease = match inner
+            .leases
+            .try_acquire(&lease_key(key), &config.node_id, config.lease_ttl)
+            .await
+            .map_err(store_err)?
+        {
+            Some(lease) => lease,
+            None => return Ok(()), // somebody else won the race: wait for them
+        };
+        let release_slots = |slots: Vec<ha_core::Slot>| async move {
+            for slot in &slots {
+                let _ = inner.slots.release(slot).await;
+            }
+        };
         let slot_ttl = config.lease_ttl * 3;
         let mut slots = Vec::new();
         if let Some(limit) = config.max_jobs_per_user {
             let pool = format!("user:{}", viewer.user_id);
-            match inner
-                .slots
-                .try_acquire(&pool, key, limit, slot_ttl)
-                .await
-                .map_err(store_err)?
-            {
-                Some(slot) => slots.push(slot),
-                None => {
-                    return Err(Error::CapacityExhausted {
-                        what: format!("user {} already runs {limit} transcodes", viewer.user_id),
-                    })
+            let refused = match inner.slots.try_acquire(&pool, key, limit, slot_ttl).await {
+                Ok(Some(slot)) => {
+                    slots.push(slot);
+                    None
                 }
+                Ok(None) => Some(Error::CapacityExhausted {
+                    what: format!("user {} already runs {limit} transcodes", viewer.user_id),
+                }),
+                Err(e) => Some(store_err(e)),
+            };
+            if let Some(refused) = refused {
+                let _ = inner.leases.release(&lease).await;
+                return Err(refused);
             }
         }
         let mut hardware = HardwarePreference::Software;
@@ -541,26 +560,6 @@ impl TranscodeManager {
                 Err(e) => tracing::warn!(key, error = %e, "QSV slot check failed: software"),
             }
         }
-        let release_slots = |slots: Vec<ha_core::Slot>| async move {
-            for slot in &slots {
-                let _ = inner.slots.release(slot).await;
-            }
-        };
-        let lease = match inner
-            .leases
-            .try_acquire(&lease_key(key), &config.node_id, config.lease_ttl)
-            .await
-        {
-            Ok(Some(lease)) => lease,
-            Ok(None) => {
-                release_slots(slots).await; // somebody else won the race: wait for them
-                return Ok(());
-            }
-            Err(e) => {
-                release_slots(slots).await;
-                return Err(store_err(e));
-            }
-        };
         let claim = JobClaim {
             key: key.to_owned(),
             source: rendition.item_id.clone(),
