@@ -716,30 +716,15 @@ async fn hls_transcode_plays_end_to_end() {
     let mut c = Client::new(&srv);
     c.login(ADMIN, ADMIN_PW).await;
     let (beta_id, _) = find_item(&c, "Beta").await;
-    let (_, info) = c
-        .post(&format!("/Items/{beta_id}/PlaybackInfo"), json!({}))
-        .await;
-    let master_url = info["MediaSources"][0]["TranscodingUrl"]
-        .as_str()
-        .expect("a transcoding URL")
-        .to_owned();
-    let (status, master) = c.get_text(&master_url).await;
-    assert_eq!(status, StatusCode::OK, "{master}");
-    let media_uri = master
-        .lines()
-        .find(|l| l.starts_with("main.m3u8"))
-        .expect("master lists the media playlist")
-        .to_owned();
-    let base = format!("/Videos/{beta_id}/");
-    let (status, media) = c.get_text(&format!("{base}{media_uri}")).await;
-    assert_eq!(status, StatusCode::OK, "{media}");
+    let hls = open_hls(&c, &beta_id).await;
+    let media = &hls.media;
     assert!(media.contains("#EXT-X-PLAYLIST-TYPE:VOD") && media.contains("#EXT-X-ENDLIST"));
-    let segments: Vec<&str> = media.lines().filter(|l| l.starts_with("hls1/")).collect();
+    let segments = hls.segment_paths();
     assert!(!segments.is_empty());
     let mut joined = Vec::new();
-    for uri in &segments {
+    for path in &segments {
         let resp = c
-            .authed(reqwest::Client::new().get(c.url(&format!("{base}{uri}"))))
+            .authed(reqwest::Client::new().get(c.url(path)))
             .send()
             .await
             .unwrap();
@@ -752,7 +737,7 @@ async fn hls_transcode_plays_end_to_end() {
     assert_eq!(frames, 75, "3 s at 25 fps, every frame once");
 
     // A real HLS client: ffprobe fetches the playlists and segments itself (api_key in the URL).
-    let frames = count_frames(&c.url(&master_url)).await;
+    let frames = count_frames(&c.url(&hls.master_url)).await;
     assert_eq!(frames, 75);
 
     // The job above may be done before its first renewal is due (TTL/3): renew a lease of our
@@ -832,8 +817,9 @@ async fn hls_transcode_plays_end_to_end() {
 
     let (status, _) = c
         .get(&format!(
-            "{base}hls1/main/7.ts?{}",
-            master_url.split_once('?').unwrap().1
+            "{}hls1/main/7.ts?{}",
+            hls.base,
+            hls.master_url.split_once('?').unwrap().1
         ))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a segment past the end");

@@ -210,28 +210,7 @@ async fn node_local_segments_come_from_the_owner_then_are_regenerated() {
     let mut on_b = Client::new(&b);
     on_b.token = on_a.token.clone();
     let (gamma_id, _) = find_item(&on_a, "Gamma").await;
-    let (_, info) = on_a
-        .post(&format!("/Items/{gamma_id}/PlaybackInfo"), json!({}))
-        .await;
-    let master_url = info["MediaSources"][0]["TranscodingUrl"]
-        .as_str()
-        .expect("a transcoding URL")
-        .to_owned();
-    let (status, master) = on_a.get_text(&master_url).await;
-    assert_eq!(status, StatusCode::OK, "{master}");
-    let media_uri = master
-        .lines()
-        .find(|l| l.starts_with("main.m3u8"))
-        .expect("master lists the media playlist")
-        .to_owned();
-    let base = format!("/Videos/{gamma_id}/");
-    let (status, playlist) = on_b.get_text(&format!("{base}{media_uri}")).await;
-    assert_eq!(status, StatusCode::OK, "{playlist}");
-    let segments: Vec<String> = playlist
-        .lines()
-        .filter(|l| l.starts_with("hls1/"))
-        .map(|uri| format!("{base}{uri}"))
-        .collect();
+    let segments = open_hls(&on_a, &gamma_id).await.segment_paths();
     assert_eq!(segments.len(), 5);
     let fetch = |c: &Client, path: &str| {
         let req = c.authed(c.http.get(c.url(path)));

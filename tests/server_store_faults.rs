@@ -323,29 +323,12 @@ async fn stream_through(fault: Fault) {
         StatusCode::NO_CONTENT
     );
 
-    let (status, info) = c
-        .post(&format!("/Items/{clip_id}/PlaybackInfo"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{info}");
-    let master_url = info["MediaSources"][0]["TranscodingUrl"]
-        .as_str()
-        .unwrap_or_else(|| panic!("MPEG-2 in Matroska needs a transcode: {info}"))
-        .to_owned();
-    let (status, master) = c.get_text(&master_url).await;
-    assert_eq!(status, StatusCode::OK, "{master}");
-    let media_uri = master
-        .lines()
-        .find(|l| l.starts_with("main.m3u8"))
-        .expect("master lists the media playlist")
-        .to_owned();
-    let base = format!("/Videos/{clip_id}/");
-    let (status, media) = c.get_text(&format!("{base}{media_uri}")).await;
-    assert_eq!(status, StatusCode::OK, "{media}");
-    let segments: Vec<String> = media
-        .lines()
-        .filter(|l| l.starts_with("hls1/"))
-        .map(str::to_owned)
-        .collect();
+    let HlsPlaylists {
+        base,
+        media,
+        segments,
+        ..
+    } = open_hls(&c, &clip_id).await;
     assert_eq!(
         segments.len(),
         (CLIP.secs / 3) as usize,

@@ -249,3 +249,61 @@ pub async fn find_item(c: &Client, name: &str) -> (String, i64) {
         item["RunTimeTicks"].as_i64().unwrap_or(0),
     )
 }
+
+/// What an HLS player reads before its first segment: PlaybackInfo's transcoding URL, the master
+/// playlist there, and the media playlist the master lists.
+pub struct HlsPlaylists {
+    /// The transcoding URL (the master playlist), server-relative with its query.
+    pub master_url: String,
+    /// `/Videos/{id}/`: what the playlists' relative URIs resolve against.
+    pub base: String,
+    /// The media playlist's text.
+    pub media: String,
+    /// The segment URIs in playlist order, relative to `base` (`hls1/…`).
+    pub segments: Vec<String>,
+}
+
+impl HlsPlaylists {
+    /// The segment URLs, server-relative.
+    pub fn segment_paths(&self) -> Vec<String> {
+        let base = &self.base;
+        self.segments
+            .iter()
+            .map(|uri| format!("{base}{uri}"))
+            .collect()
+    }
+}
+
+/// Asks PlaybackInfo for `item_id` (which must need a transcode) and follows it to the segment
+/// list, asserting every step answers 200.
+pub async fn open_hls(c: &Client, item_id: &str) -> HlsPlaylists {
+    let (status, info) = c
+        .post(&format!("/Items/{item_id}/PlaybackInfo"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    let master_url = info["MediaSources"][0]["TranscodingUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{item_id} should need a transcode: {info}"))
+        .to_owned();
+    let (status, master) = c.get_text(&master_url).await;
+    assert_eq!(status, StatusCode::OK, "{master}");
+    let media_uri = master
+        .lines()
+        .find(|l| l.starts_with("main.m3u8"))
+        .expect("master lists the media playlist")
+        .to_owned();
+    let base = format!("/Videos/{item_id}/");
+    let (status, media) = c.get_text(&format!("{base}{media_uri}")).await;
+    assert_eq!(status, StatusCode::OK, "{media}");
+    let segments = media
+        .lines()
+        .filter(|l| l.starts_with("hls1/"))
+        .map(str::to_owned)
+        .collect();
+    HlsPlaylists {
+        master_url,
+        base,
+        media,
+        segments,
+    }
+}
