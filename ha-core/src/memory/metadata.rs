@@ -11,14 +11,13 @@
 //! mid-append) is ignored.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::journal::{Journal, JournalNames, Recovered};
 use super::lock;
 use crate::metadata::MAX_PAGE;
 use crate::{
@@ -26,8 +25,11 @@ use crate::{
     User, UserItemData,
 };
 
-const SNAPSHOT: &str = "metadata.json";
-const JOURNAL: &str = "metadata.journal";
+const NAMES: JournalNames = JournalNames {
+    snapshot: "metadata.json",
+    journal: "metadata.journal",
+    what: "metadata",
+};
 /// Compact after this many journal entries.
 const COMPACT_AFTER: usize = 2_000;
 /// Keep at most this many activity entries.
@@ -55,8 +57,7 @@ impl MetadataSnapshot {
     /// Reads the snapshot *and replays the journal* of a repo directory, without opening it for
     /// writing (for one-shot imports).
     pub fn load_dir(dir: &Path) -> Result<Self> {
-        let (state, _) = State::load(dir)?;
-        Ok(state.to_snapshot())
+        Ok(State::recover(Journal::read(dir, NAMES)?).to_snapshot())
     }
 }
 
@@ -154,90 +155,23 @@ impl State {
         state
     }
 
-    /// Loads `dir`'s snapshot and replays its journal; returns the state and the number of
-    /// journal entries replayed.
-    fn load(dir: &Path) -> Result<(Self, usize)> {
-        let snapshot_path = dir.join(SNAPSHOT);
-        let mut state = match fs::read(&snapshot_path) {
-            Ok(bytes) => State::from_snapshot(
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| Error::decode(snapshot_path.display().to_string(), e))?,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => return Err(io_error(&snapshot_path, e)),
-        };
-        let journal_path = dir.join(JOURNAL);
-        let mut replayed = 0;
-        match File::open(&journal_path) {
-            Ok(file) => {
-                for line in BufReader::new(file).lines() {
-                    let line = line.map_err(|e| io_error(&journal_path, e))?;
-                    match serde_json::from_str::<Change>(&line) {
-                        Ok(change) => {
-                            state.apply(&change);
-                            replayed += 1;
-                        }
-                        // A torn final line from a crash mid-append: everything before it is
-                        // intact, and its call never returned success.
-                        Err(e) => {
-                            tracing::warn!(path = %journal_path.display(), error = %e,
-                                "ignoring unreadable journal line (torn write?)");
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error(&journal_path, e)),
+    /// The state a directory held: its snapshot with the journal replayed over it.
+    fn recover(recovered: Recovered<MetadataSnapshot, Change>) -> Self {
+        let mut state = recovered
+            .snapshot
+            .map(Self::from_snapshot)
+            .unwrap_or_default();
+        for change in &recovered.changes {
+            state.apply(change);
         }
-        Ok((state, replayed))
-    }
-}
-
-#[derive(Debug)]
-struct Persist {
-    dir: PathBuf,
-    journal: File,
-    entries: usize,
-}
-
-impl Persist {
-    fn append(&mut self, change: &Change) -> Result<()> {
-        let mut line = serde_json::to_vec(change).map_err(|e| Error::encode("journal entry", e))?;
-        line.push(b'\n');
-        let path = self.dir.join(JOURNAL);
-        self.journal
-            .write_all(&line)
-            .and_then(|_| self.journal.sync_data())
-            .map_err(|e| io_error(&path, e))?;
-        self.entries += 1;
-        Ok(())
-    }
-
-    fn compact(&mut self, state: &State) -> Result<()> {
-        let bytes = serde_json::to_vec(&state.to_snapshot())
-            .map_err(|e| Error::encode("metadata snapshot", e))?;
-        let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
-        let target = self.dir.join(SNAPSHOT);
-        (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &target)?;
-            File::open(&self.dir)?.sync_all()?;
-            self.journal.set_len(0)?;
-            self.journal.sync_all()
-        })()
-        .map_err(|e| io_error(&target, e))?;
-        self.entries = 0;
-        Ok(())
+        state
     }
 }
 
 #[derive(Debug)]
 struct Inner {
     state: State,
-    persist: Option<Persist>,
+    persist: Option<Journal>,
 }
 
 /// Metadata in memory, optionally persisted to a directory (see the module docs).
@@ -263,26 +197,14 @@ impl MemoryMetadataRepo {
     /// [`Error::Backend`] when the directory cannot be created or read, [`Error::Decode`] when
     /// the snapshot is not valid.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
-        let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-        let (state, entries) = State::load(&dir)?;
-        let journal_path = dir.join(JOURNAL);
-        let journal = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&journal_path)
-            .map_err(|e| io_error(&journal_path, e))?;
-        let mut persist = Persist {
-            dir,
-            journal,
-            entries,
-        };
+        let (mut journal, recovered) = Journal::open(dir.as_ref(), NAMES)?;
+        let state = State::recover(recovered);
         // Start from a clean snapshot: this also drops a torn journal tail for good.
-        persist.compact(&state)?;
+        journal.compact(&state.to_snapshot())?;
         Ok(Self {
             inner: Mutex::new(Inner {
                 state,
-                persist: Some(persist),
+                persist: Some(journal),
             }),
         })
     }
@@ -298,19 +220,15 @@ impl MemoryMetadataRepo {
         }
         inner.state.apply(&change);
         if let Some(persist) = inner.persist.as_mut() {
-            if persist.entries >= COMPACT_AFTER {
+            if persist.entries() >= COMPACT_AFTER {
                 // A failed compaction loses nothing: the journal still holds every change.
-                if let Err(e) = persist.compact(&inner.state) {
+                if let Err(e) = persist.compact(&inner.state.to_snapshot()) {
                     tracing::warn!(error = %e, "metadata snapshot compaction failed");
                 }
             }
         }
         Ok(())
     }
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::backend(format!("metadata file {}", path.display()), e)
 }
 
 fn name_taken(state: &State, name: &str, except_id: &str) -> bool {

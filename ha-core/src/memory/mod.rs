@@ -8,6 +8,7 @@
 
 mod events;
 mod jobs;
+mod journal;
 mod lease;
 mod metadata;
 mod session_file;

@@ -4,7 +4,7 @@
 //!
 //! The single-node server keeps its users and watch state across a restart (the metadata
 //! journal); if its sessions vanished, every client would be signed out by an upgrade. The
-//! approach is the metadata repo's: every change is appended to `sessions.journal` (one JSON
+//! approach is the metadata repo's (both use `journal.rs`): every change is appended to `sessions.journal` (one JSON
 //! line, `fsync`ed before the call returns), the live sessions are written now and then to
 //! `sessions.json` (temp file, atomic rename, then the journal is truncated), and opening loads
 //! the snapshot and replays the journal, ignoring a torn last line. Three differences:
@@ -20,14 +20,13 @@
 //!   early, never late.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, Session};
+use super::journal::{Journal, JournalNames};
+use crate::{Result, Session};
 
 const SNAPSHOT: &str = "sessions.json";
 const JOURNAL: &str = "sessions.journal";
@@ -92,125 +91,76 @@ struct Snapshot {
     sessions: Vec<Stored>,
 }
 
+const NAMES: JournalNames = JournalNames {
+    snapshot: SNAPSHOT,
+    journal: JOURNAL,
+    what: "session",
+};
+
 /// The open journal of a session directory.
 #[derive(Debug)]
 pub(super) struct SessionFile {
-    dir: PathBuf,
-    journal: File,
-    entries: usize,
+    journal: Journal,
 }
 
 impl SessionFile {
     /// Opens (creating if needed) `dir`: the sessions still live at `now_ms`, and the journal,
     /// freshly compacted (which also drops a torn tail for good).
     pub(super) fn open(dir: &Path, now_ms: u64) -> Result<(Self, Vec<Stored>)> {
-        fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-        let live: Vec<Stored> = load(dir)?
+        let (mut file, sessions) = load(dir)?;
+        let live: Vec<Stored> = sessions
             .into_values()
             .filter(|s| s.expires_ms > now_ms)
             .collect();
-        let journal_path = dir.join(JOURNAL);
-        let journal = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&journal_path)
-            .map_err(|e| io_error(&journal_path, e))?;
-        let mut file = Self {
-            dir: dir.to_path_buf(),
-            journal,
-            entries: 0,
-        };
         file.compact(live.iter())?;
         Ok((file, live))
     }
 
     /// Appends one change and syncs it to disk.
     pub(super) fn append(&mut self, change: &Change) -> Result<()> {
-        let mut line =
-            serde_json::to_vec(change).map_err(|e| Error::encode("session journal entry", e))?;
-        line.push(b'\n');
-        let path = self.dir.join(JOURNAL);
-        self.journal
-            .write_all(&line)
-            .and_then(|_| self.journal.sync_data())
-            .map_err(|e| io_error(&path, e))?;
-        self.entries += 1;
-        Ok(())
+        self.journal.append(change)
     }
 
     /// Entries appended since the last compaction.
     pub(super) fn entries(&self) -> usize {
-        self.entries
+        self.journal.entries()
     }
 
     /// Writes `live` as the snapshot and empties the journal.
     pub(super) fn compact<'a>(&mut self, live: impl Iterator<Item = &'a Stored>) -> Result<()> {
         let mut sessions: Vec<Stored> = live.cloned().collect();
         sessions.sort_by(|a, b| a.session.token_hash.cmp(&b.session.token_hash));
-        let bytes = serde_json::to_vec(&Snapshot {
+        self.journal.compact(&Snapshot {
             version: 1,
             sessions,
         })
-        .map_err(|e| Error::encode("session snapshot", e))?;
-        let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
-        let target = self.dir.join(SNAPSHOT);
-        (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &target)?;
-            File::open(&self.dir)?.sync_all()?;
-            self.journal.set_len(0)?;
-            self.journal.sync_all()
-        })()
-        .map_err(|e| io_error(&target, e))?;
-        self.entries = 0;
-        Ok(())
     }
 }
 
-/// The snapshot with the journal replayed over it (expired sessions included).
-fn load(dir: &Path) -> Result<HashMap<String, Stored>> {
-    let snapshot_path = dir.join(SNAPSHOT);
-    let mut sessions = match fs::read(&snapshot_path) {
-        Ok(bytes) => serde_json::from_slice::<Snapshot>(&bytes)
-            .map_err(|e| Error::decode(snapshot_path.display().to_string(), e))?
-            .sessions
-            .into_iter()
-            .map(|s| (s.session.token_hash.clone(), s))
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
-        Err(e) => return Err(io_error(&snapshot_path, e)),
-    };
-    let journal_path = dir.join(JOURNAL);
-    match File::open(&journal_path) {
-        Ok(file) => {
-            for line in BufReader::new(file).lines() {
-                let line = line.map_err(|e| io_error(&journal_path, e))?;
-                match serde_json::from_str::<Change>(&line) {
-                    Ok(change) => change.apply(&mut sessions),
-                    // A torn final line from a crash mid-append: its call never returned.
-                    Err(e) => {
-                        tracing::warn!(path = %journal_path.display(), error = %e,
-                            "ignoring unreadable session journal line (torn write?)");
-                        break;
-                    }
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_error(&journal_path, e)),
+/// Opens `dir`'s journal: the snapshot with the journal replayed over it (expired sessions
+/// included).
+fn load(dir: &Path) -> Result<(SessionFile, HashMap<String, Stored>)> {
+    let (journal, recovered) = Journal::open::<Snapshot, Change>(dir, NAMES)?;
+    let mut sessions: HashMap<String, Stored> = recovered
+        .snapshot
+        .map(|snapshot| snapshot.sessions)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.session.token_hash.clone(), s))
+        .collect();
+    for change in recovered.changes {
+        change.apply(&mut sessions);
     }
-    Ok(sessions)
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::backend(format!("session file {}", path.display()), e)
+    Ok((SessionFile { journal }, sessions))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs::{self, OpenOptions};
+    use std::io::Write;
+
     use super::*;
+    use crate::Error;
 
     fn stored(hash: &str, expires_ms: u64) -> Stored {
         Stored {
