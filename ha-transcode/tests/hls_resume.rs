@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use ha_transcode::hls::{segment_file_name, PublishDecision, SegmentGate, SegmentReport};
 use ha_transcode::worker::{
-    AudioSettings, HardwarePreference, JobSpec, JobSummary, RateControl, VideoCodec, VideoSettings,
+    AudioSettings, HardwarePreference, JobSpec, JobSummary, RateControl, SegmentContainer,
+    VideoCodec, VideoSettings,
 };
 use support::hls_check::{concat, decoded_frames, supervisor, video_pts, video_stream_entry};
 use support::{scratch_dir, Clip};
@@ -48,6 +49,7 @@ fn spec(input: &Path, out: &Path, start: u32, audio: bool, height: Option<u32>) 
         },
         audio: audio.then(AudioSettings::default),
         hardware: HardwarePreference::Software,
+        container: SegmentContainer::MpegTs,
     }
 }
 

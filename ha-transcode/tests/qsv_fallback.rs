@@ -6,7 +6,9 @@ mod support;
 use ha_transcode::encode::hw_probe::{probe_qsv, qsv_status, ProbeStage, QsvStatus};
 use ha_transcode::encode::qsv::DEFAULT_RENDER_NODE;
 use ha_transcode::hls::segment_file_name;
-use ha_transcode::worker::{HardwarePreference, JobSpec, RateControl, VideoCodec, VideoSettings};
+use ha_transcode::worker::{
+    HardwarePreference, JobSpec, RateControl, SegmentContainer, VideoCodec, VideoSettings,
+};
 use support::hls_check::{decoded_frames, publish_all, supervisor};
 use support::{scratch_dir, Clip};
 
@@ -63,6 +65,7 @@ async fn qsv_job_completes_in_software() {
         },
         audio: Some(Default::default()),
         hardware: HardwarePreference::Qsv,
+        container: SegmentContainer::MpegTs,
     };
     let summary = supervisor()
         .run(spec, publish_all())

@@ -11,8 +11,8 @@ use ha_transcode::hls::{
     segment_file_name, segment_temp_name, PublishDecision, SegmentGate, SegmentReport,
 };
 use ha_transcode::worker::{
-    HardwarePreference, JobSpec, RateControl, Supervisor, SupervisorConfig, VideoCodec,
-    VideoSettings, FAULT_ENV,
+    HardwarePreference, JobSpec, RateControl, SegmentContainer, Supervisor, SupervisorConfig,
+    VideoCodec, VideoSettings, FAULT_ENV,
 };
 use ha_transcode::Error;
 use support::hls_check::{process_gone, publish_all, worker_command};
@@ -55,6 +55,7 @@ fn spec(input: &Path, out: &Path) -> JobSpec {
         },
         audio: None,
         hardware: HardwarePreference::Software,
+        container: SegmentContainer::MpegTs,
     }
 }
 

@@ -20,15 +20,20 @@
 //! pick the packets by source time ([`timeline`]), write them to a temp name, and leave the
 //! rename to a hook that lives in the server process ([`publish`]).
 //!
+//! fMP4 (CMAF) segments follow the same rule with one mp4 muxer context per segment, plus an
+//! init segment that is the same for every run; [`fmp4`] says how FFmpeg 5.1 is made to do
+//! that.
+//!
 //! The module is pure logic except [`publish`], which renames and deletes files.
 
+pub mod fmp4;
 pub mod naming;
 pub mod playlist;
 pub mod publish;
 pub mod segment;
 pub mod timeline;
 
-pub use naming::{segment_file_name, segment_temp_name};
+pub use naming::{segment_file_name, segment_file_name_for, segment_temp_name, INIT_FILE_NAME};
 pub use playlist::{master_playlist, media_playlist, media_playlist_with, Variant};
 pub use publish::{publish_segment, PublishDecision, SegmentGate};
 pub use segment::SegmentReport;

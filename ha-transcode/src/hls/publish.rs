@@ -7,13 +7,15 @@
 //! `seg-000007.ts.tmp` and reports it; the supervisor asks a [`SegmentGate`] (the
 //! TranscodeManager checks its fencing token there) and only then renames the file into place
 //! — `rename(2)` within one directory is atomic, so readers see either no segment or a whole
-//! one. A vetoed segment is deleted and the run stops.
+//! one. A vetoed segment is deleted and the run stops. An fMP4 segment may carry the run's init
+//! segment ([`SegmentReport::init_temp_path`]); it shares the segment's decision and is renamed
+//! first, so a reader that finds a segment also finds its init.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::naming::segment_file_name;
+use super::naming::{final_name, segment_file_name};
 use super::segment::SegmentReport;
 use crate::error::{Error, Result};
 
@@ -72,24 +74,113 @@ pub async fn publish_segment(
 ) -> Result<PathBuf> {
     match gate.approve(segment).await {
         PublishDecision::Publish => {
-            let dest = output_dir.join(segment_file_name(segment.index));
-            tokio::fs::rename(&segment.temp_path, &dest)
-                .await
-                .map_err(|source| Error::Io {
-                    path: segment.temp_path.clone(),
-                    source,
-                })?;
+            if let Some(init) = &segment.init_temp_path {
+                rename_into_place(init, output_dir, None).await?;
+            }
+            let dest =
+                rename_into_place(&segment.temp_path, output_dir, Some(segment.index)).await?;
             gate.published(segment, &dest).await;
             Ok(dest)
         }
         PublishDecision::Veto(reason) => {
             // Best effort: a leftover temp file is harmless (never served, overwritten by the
             // next run), a failed delete must not hide the veto.
+            if let Some(init) = &segment.init_temp_path {
+                let _ = tokio::fs::remove_file(init).await;
+            }
             let _ = tokio::fs::remove_file(&segment.temp_path).await;
             Err(Error::Vetoed {
                 index: segment.index,
                 source: reason,
             })
         }
+    }
+}
+
+/// Renames `temp` to its name without `.tmp` in `output_dir`. A temp name without the suffix
+/// (an older worker) falls back to the MPEG-TS name of `index`.
+async fn rename_into_place(temp: &Path, output_dir: &Path, index: Option<u32>) -> Result<PathBuf> {
+    let name = temp
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(final_name)
+        .map(str::to_owned)
+        .or_else(|| index.map(segment_file_name))
+        .ok_or_else(|| Error::InvalidJob(format!("{} is not a temp name", temp.display())))?;
+    let dest = output_dir.join(name);
+    tokio::fs::rename(temp, &dest)
+        .await
+        .map_err(|source| Error::Io {
+            path: temp.to_path_buf(),
+            source,
+        })?;
+    Ok(dest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Fixed(bool);
+
+    #[async_trait]
+    impl SegmentGate for Fixed {
+        async fn approve(&self, _segment: &SegmentReport) -> PublishDecision {
+            if self.0 {
+                PublishDecision::Publish
+            } else {
+                PublishDecision::Veto(ha_core::Error::LeaseLost { key: "job".into() })
+            }
+        }
+    }
+
+    fn fmp4_segment(dir: &Path) -> SegmentReport {
+        std::fs::create_dir_all(dir).unwrap();
+        let temp_path = dir.join("seg-000003.m4s.tmp");
+        let init = dir.join("init.mp4.tmp");
+        std::fs::write(&temp_path, b"moof").unwrap();
+        std::fs::write(&init, b"moov").unwrap();
+        SegmentReport {
+            index: 3,
+            temp_path,
+            duration_secs: 2.0,
+            first_pts: 0,
+            frame_count: 50,
+            init_temp_path: Some(init),
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ha-publish-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[tokio::test]
+    async fn fmp4_segment_and_init_publish_together() {
+        let dir = scratch("ok");
+        let seg = fmp4_segment(&dir);
+        let dest = publish_segment(&Fixed(true), &dir, &seg).await.unwrap();
+        assert_eq!(dest, dir.join("seg-000003.m4s"));
+        assert_eq!(std::fs::read(&dest).unwrap(), b"moof");
+        assert_eq!(std::fs::read(dir.join("init.mp4")).unwrap(), b"moov");
+        assert!(!seg.temp_path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_veto_deletes_segment_and_init() {
+        let dir = scratch("veto");
+        let seg = fmp4_segment(&dir);
+        let err = publish_segment(&Fixed(false), &dir, &seg)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Vetoed { index: 3, .. }), "{err:?}");
+        assert!(!seg.temp_path.exists());
+        assert!(!dir.join("init.mp4.tmp").exists());
+        assert!(!dir.join("init.mp4").exists());
+        assert!(!dir.join("seg-000003.m4s").exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct SegmentReport {
     /// The segment index (segment `i` covers `[i·T, (i+1)·T)` of the source).
     pub index: u32,
-    /// Where the worker wrote it (`seg-000007.ts.tmp` in the output directory).
+    /// Where the worker wrote it (`seg-000007.ts.tmp` or `seg-000007.m4s.tmp` in the output
+    /// directory); the published name is this name without `.tmp`.
     pub temp_path: PathBuf,
     /// Duration of its video in seconds (frame count × frame duration, as muxed).
     pub duration_secs: f64,
@@ -18,4 +19,9 @@ pub struct SegmentReport {
     pub first_pts: i64,
     /// Number of video frames in it.
     pub frame_count: u32,
+    /// fMP4 only: the init segment (`init.mp4.tmp`) the worker wrote with this segment, to be
+    /// published (or vetoed) together with it. The worker writes it with the first segment of
+    /// each run; it is byte-identical whichever run or replica wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_temp_path: Option<PathBuf>,
 }

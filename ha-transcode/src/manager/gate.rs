@@ -98,6 +98,7 @@ mod tests {
             duration_secs: 2.0,
             first_pts: 0,
             frame_count: 50,
+            init_temp_path: None,
         }
     }
 

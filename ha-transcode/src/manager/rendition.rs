@@ -104,6 +104,7 @@ impl Rendition {
             video: self.video.clone(),
             audio: self.audio,
             hardware,
+            container: crate::worker::spec::SegmentContainer::MpegTs,
         }
     }
 }

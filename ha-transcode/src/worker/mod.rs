@@ -21,7 +21,8 @@ mod worker_main;
 
 pub use protocol::WorkerEvent;
 pub use spec::{
-    AudioSettings, HardwarePreference, JobSpec, RateControl, VideoCodec, VideoSettings,
+    AudioSettings, HardwarePreference, JobSpec, RateControl, SegmentContainer, VideoCodec,
+    VideoSettings,
 };
 pub use supervisor::{JobHandle, JobSummary, Supervisor, SupervisorConfig, WorkerCommand};
 pub use worker_main::{run_worker, run_worker_main, FAULT_ENV};

@@ -63,6 +63,7 @@ mod tests {
             duration_secs: 4.0,
             first_pts: 126_000 + 7 * 360_000,
             frame_count: 100,
+            init_temp_path: None,
         });
         let line = ev.to_line();
         assert!(

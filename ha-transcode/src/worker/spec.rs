@@ -30,6 +30,30 @@ pub struct JobSpec {
     /// Software or Intel QSV. QSV falls back to software when unavailable or failing.
     #[serde(default)]
     pub hardware: HardwarePreference,
+    /// The segment container; specs written before fMP4 existed mean MPEG-TS.
+    #[serde(default)]
+    pub container: SegmentContainer,
+}
+
+/// The container of the HLS segments a job writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SegmentContainer {
+    /// Self-contained MPEG-TS segments (`seg-000007.ts`).
+    #[default]
+    MpegTs,
+    /// Fragmented MP4 (CMAF): one `init.mp4` (ftyp+moov) plus `seg-000007.m4s` (moof+mdat).
+    Fmp4,
+}
+
+impl SegmentContainer {
+    /// The file extension of a media segment (`ts` or `m4s`).
+    pub fn segment_extension(self) -> &'static str {
+        match self {
+            SegmentContainer::MpegTs => "ts",
+            SegmentContainer::Fmp4 => "m4s",
+        }
+    }
 }
 
 /// The output video codec.
@@ -145,7 +169,21 @@ mod tests {
         assert_eq!(spec.video.preset, "veryfast");
         assert_eq!(spec.hardware, HardwarePreference::Software);
         assert!(spec.audio.is_none());
+        assert_eq!(spec.container, SegmentContainer::MpegTs);
         let back: JobSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
         assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn container_is_lowercase_json() {
+        assert_eq!(
+            serde_json::to_string(&SegmentContainer::Fmp4).unwrap(),
+            r#""fmp4""#
+        );
+        assert_eq!(
+            serde_json::from_str::<SegmentContainer>(r#""mpegts""#).unwrap(),
+            SegmentContainer::MpegTs
+        );
+        assert_eq!(SegmentContainer::Fmp4.segment_extension(), "m4s");
     }
 }

@@ -6,11 +6,13 @@
 //! plus [`TS_OFFSET_90K`](crate::hls::TS_OFFSET_90K) — so a run started at `k` produces the
 //! same segments `k..` as a full run.
 
+mod annexb;
 pub mod assembler;
 mod audio;
 mod encode_stage;
 pub mod fifo;
 mod mux;
+mod mux_fmp4;
 mod video;
 
 use std::path::PathBuf;
@@ -19,10 +21,11 @@ use ffmpeg_next::{format, media, Packet};
 
 use self::assembler::{SegmentAssembler, Track};
 use crate::error::{Error, Result};
+use crate::hls::naming::{segment_file_name_for, temp_name, INIT_FILE_NAME};
 use crate::hls::timeline::{rescale, SegmentTimeline};
-use crate::hls::{segment_temp_name, SegmentReport};
+use crate::hls::SegmentReport;
 use crate::worker::protocol::WorkerEvent;
-use crate::worker::spec::{HardwarePreference, JobSpec};
+use crate::worker::spec::{HardwarePreference, JobSpec, SegmentContainer};
 
 pub(crate) use video::error_chain;
 
@@ -139,6 +142,7 @@ pub(crate) fn run(
         spec,
         timeline: &timeline,
         fault,
+        init_written: false,
     };
 
     for (stream, packet) in ictx.packets() {
@@ -216,6 +220,8 @@ struct WriteCtx<'a> {
     spec: &'a JobSpec,
     timeline: &'a SegmentTimeline,
     fault: Option<Fault>,
+    /// fMP4: whether this run already wrote its init segment (with its first segment).
+    init_written: bool,
 }
 
 impl WriteCtx<'_> {
@@ -234,9 +240,33 @@ impl WriteCtx<'_> {
             if !packets.iter().any(|(t, _)| *t == Track::Video) {
                 continue; // no video frame in this interval (a gap): nothing to publish
             }
-            let temp_path: PathBuf = self.spec.output_dir.join(segment_temp_name(index));
+            let container = self.spec.container;
+            let temp_path: PathBuf = self
+                .spec
+                .output_dir
+                .join(temp_name(&segment_file_name_for(container, index)));
             let aparams = audio.map(audio::AudioChain::parameters);
-            let w = mux::write_segment(&temp_path, &vparams, aparams.as_ref(), packets)?;
+            let mut init_temp_path = None;
+            let w = match container {
+                SegmentContainer::MpegTs => {
+                    mux::write_segment(&temp_path, &vparams, aparams.as_ref(), packets)?
+                }
+                SegmentContainer::Fmp4 => {
+                    let init = (!self.init_written)
+                        .then(|| self.spec.output_dir.join(temp_name(INIT_FILE_NAME)));
+                    let w = mux_fmp4::write_segment(
+                        index,
+                        &temp_path,
+                        init.as_deref(),
+                        &vparams,
+                        aparams.as_ref(),
+                        packets,
+                    )?;
+                    self.init_written = true;
+                    init_temp_path = init;
+                    w
+                }
+            };
             let _ = self.timeline;
             emit(WorkerEvent::Segment(SegmentReport {
                 index,
@@ -244,6 +274,7 @@ impl WriteCtx<'_> {
                 duration_secs: w.frame_count as f64 * video.frame_duration_90k() as f64 / 90_000.0,
                 first_pts: w.first_pts,
                 frame_count: w.frame_count,
+                init_temp_path,
             }));
             n += 1;
             match self.fault {
