@@ -34,7 +34,10 @@ pub mod segment;
 pub mod timeline;
 
 pub use naming::{segment_file_name, segment_file_name_for, segment_temp_name, INIT_FILE_NAME};
-pub use playlist::{master_playlist, media_playlist, media_playlist_with, Variant};
+pub use playlist::{
+    master_playlist, media_playlist, media_playlist_in, media_playlist_with,
+    media_playlist_with_init, Variant,
+};
 pub use publish::{publish_segment, PublishDecision, SegmentGate};
 pub use segment::SegmentReport;
 pub use timeline::{SegmentTimeline, TS_OFFSET_90K};

@@ -8,8 +8,9 @@
 
 use std::fmt::Write as _;
 
-use super::naming::segment_file_name;
+use super::naming::{segment_file_name_for, INIT_FILE_NAME};
 use super::timeline::SegmentTimeline;
+use crate::worker::spec::SegmentContainer;
 
 /// One rendition in the master playlist.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,11 +53,23 @@ pub fn master_playlist(variants: &[Variant]) -> String {
     s
 }
 
-/// The VOD media playlist for `timeline`: every segment listed, segment URIs prefixed with
-/// `uri_prefix` (e.g. `""` for a sibling file, or `"segments/"`).
+/// The VOD media playlist for `timeline` in MPEG-TS: every segment listed, segment URIs
+/// prefixed with `uri_prefix` (e.g. `""` for a sibling file, or `"segments/"`).
 pub fn media_playlist(timeline: &SegmentTimeline, uri_prefix: &str) -> String {
-    media_playlist_with(timeline, |i| {
-        format!("{uri_prefix}{}", segment_file_name(i))
+    media_playlist_in(timeline, SegmentContainer::MpegTs, uri_prefix)
+}
+
+/// The VOD media playlist for `timeline` with segments in `container`, file URIs prefixed with
+/// `uri_prefix`; fMP4 adds `#EXT-X-MAP` for `init.mp4`.
+pub fn media_playlist_in(
+    timeline: &SegmentTimeline,
+    container: SegmentContainer,
+    uri_prefix: &str,
+) -> String {
+    let init = format!("{uri_prefix}{INIT_FILE_NAME}");
+    let init = (container == SegmentContainer::Fmp4).then_some(init.as_str());
+    media_playlist_with_init(timeline, init, |i| {
+        format!("{uri_prefix}{}", segment_file_name_for(container, i))
     })
 }
 
@@ -66,16 +79,32 @@ pub fn media_playlist_with(
     timeline: &SegmentTimeline,
     segment_uri: impl Fn(u32) -> String,
 ) -> String {
+    media_playlist_with_init(timeline, None, segment_uri)
+}
+
+/// [`media_playlist_with`] plus, for fMP4, the init segment's URI: `Some` writes
+/// `#EXT-X-MAP:URI="…"` and `#EXT-X-VERSION:7` (EXT-X-MAP in a playlist that is not I-frames
+/// only needs version 6; 7 is what FFmpeg and Jellyfin write for fMP4). `None` gives the
+/// MPEG-TS playlist, version 3.
+pub fn media_playlist_with_init(
+    timeline: &SegmentTimeline,
+    init_uri: Option<&str>,
+    segment_uri: impl Fn(u32) -> String,
+) -> String {
     let count = timeline.segment_count();
     // TARGETDURATION must be >= every EXTINF rounded to the nearest integer (RFC 8216 4.3.3.1);
     // the nominal segment length rounded up satisfies that for every segment.
     let target = u64::from(timeline.segment_ms()).div_ceil(1000).max(1);
+    let version = if init_uri.is_some() { 7 } else { 3 };
     let mut s = String::with_capacity(128 + count as usize * 40);
     let _ = write!(
         s,
-        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n\
+        "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n\
          #EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
     );
+    if let Some(init) = init_uri {
+        let _ = writeln!(s, "#EXT-X-MAP:URI=\"{init}\"");
+    }
     for i in 0..count {
         let _ = write!(
             s,
@@ -105,6 +134,27 @@ mod tests {
              #EXTINF:2.500000,\nseg-000002.ts\n\
              #EXT-X-ENDLIST\n"
         );
+    }
+
+    #[test]
+    fn fmp4_playlist_maps_the_init_segment() {
+        let t = SegmentTimeline::new(4000, 6_000).unwrap();
+        let p = media_playlist_in(&t, SegmentContainer::Fmp4, "r/");
+        assert_eq!(
+            p,
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n\
+             #EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-MAP:URI=\"r/init.mp4\"\n\
+             #EXTINF:4.000000,\nr/seg-000000.m4s\n\
+             #EXTINF:2.000000,\nr/seg-000001.m4s\n\
+             #EXT-X-ENDLIST\n"
+        );
+        // The TS playlist is unchanged.
+        assert_eq!(
+            media_playlist_in(&t, SegmentContainer::MpegTs, ""),
+            media_playlist(&t, "")
+        );
+        let custom = media_playlist_with_init(&t, Some("init.mp4?a=1"), |i| format!("{i}.mp4"));
+        assert!(custom.contains("#EXT-X-MAP:URI=\"init.mp4?a=1\"\n#EXTINF:4.000000,\n0.mp4\n"));
     }
 
     #[test]
