@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use ha_core::{FencingToken, JobClaim, LeaseManager, TranscodeJobStore};
+use ha_core::{JobClaim, LeaseManager, TranscodeJobStore};
 use ha_store_redis::{RedisStore, RedisStoreConfig};
 use tokio::runtime::Runtime;
 
@@ -129,7 +129,16 @@ fn leases(c: &mut Criterion) {
 fn jobs(c: &mut Criterion) {
     let s = setup();
     let jobs: Arc<dyn TranscodeJobStore> = Arc::new(s.store.job_store());
-    let token = FencingToken(1);
+    // A real token: the Redis claim script refuses tokens older than the server's start.
+    let token =
+        s.rt.block_on(s.store.lease_manager().try_acquire(
+            "bench-job",
+            "bench",
+            Duration::from_secs(3600),
+        ))
+        .unwrap()
+        .expect("bench-job lease free");
+    let token = token.token;
     s.rt.block_on(jobs.claim(&JobClaim {
         key: "bench-job".into(),
         source: "movie".into(),

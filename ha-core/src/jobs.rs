@@ -156,8 +156,14 @@ pub trait TranscodeJobStore: Send + Sync + fmt::Debug + 'static {
     /// segment). The run starts at `claim.start_segment` with no completed segment, state
     /// [`JobState::Running`], failure cleared; `attempts` grows by one when the token is new.
     ///
+    /// Tokens are the ones the backend's own [`LeaseManager`](crate::LeaseManager) issues. A
+    /// backend that can lose its records (Redis without persistence) may also refuse, when no
+    /// record exists, a token older than anything it can vouch for (older than its own start):
+    /// such a token belongs to a lease the store already lost.
+    ///
     /// # Errors
-    /// [`Error::Fenced`](crate::Error::Fenced) when the record holds a newer token.
+    /// [`Error::Fenced`](crate::Error::Fenced) when the record holds a newer token, or (see
+    /// above) when there is no record and the token predates the store's memory.
     async fn claim(&self, claim: &JobClaim) -> Result<JobRecord>;
 
     /// The record for `key`, if it exists and has not passed its retention.

@@ -1,11 +1,18 @@
 -- Creates a job record or hands it to a claimant whose token is not older.
 --
+-- When no record exists, a token older than this Redis incarnation's start is refused
+-- (`incarnation_start_us`, prepended from incarnation.lua, explains why and the clock edge
+-- cases): after a restart that lost the data set, the record of a newer tenure is gone, and a
+-- holder whose lease the restart lost must not re-create it. The reply then carries the start
+-- as the current token.
+--
 -- KEYS[1]  the job hash
 -- ARGV[1]  job key          ARGV[2] source        ARGV[3] profile     ARGV[4] owner node
 -- ARGV[5]  '1' when an owner address follows, else '0'              ARGV[6] owner address
 -- ARGV[7]  token (decimal u64 string, no leading zeros)             ARGV[8] start segment
 -- ARGV[9]  retention in milliseconds
 -- Returns {'ok', field, value, ...} or {'fenced', current_token}.
+-- Tokens are lease tokens from lease_acquire.lua on the same server (µs-based).
 
 -- Tokens are u64 and may exceed 2^53, where Lua numbers lose precision: compare the decimal
 -- strings instead (a longer one is larger; equal lengths compare lexically).
@@ -34,6 +41,11 @@ if cur[1] then
     attempts = attempts + 1
   end
   created = cur[3] or now_ms
+else
+  local start = string.format('%.0f', incarnation_start_us())
+  if cmp(ARGV[7], start) < 0 then
+    return {'fenced', start}
+  end
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1],

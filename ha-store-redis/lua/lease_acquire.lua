@@ -2,6 +2,9 @@
 --
 -- The token is max(last issued + 1, server time in microseconds): it grows per key, and it
 -- keeps growing after a restart that lost the counter, because the server clock moved on.
+-- It is also never below this incarnation's start (`incarnation_start_us`, prepended from
+-- incarnation.lua), even if the clock was stepped back since: job_claim.lua refuses tokens
+-- below the start on a missing record, so a fresh tenure must never hold one.
 --
 -- KEYS[1]  the lease hash (holder, token, ttl), expires with the lease
 -- KEYS[2]  the last token issued for this key (same hash tag), outlives the lease
@@ -16,6 +19,10 @@ local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local last = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 local token = now_us
+local start_us = incarnation_start_us()
+if start_us > token then
+  token = start_us
+end
 if last + 1 > token then
   token = last + 1
 end

@@ -37,7 +37,7 @@
 //! | [`RedisSlotLimiter`] | a sorted set of slot ids scored by server-time deadline |
 //! | [`RedisEventBus`] | JSON events on pub/sub, self-reconnecting subscribers |
 //! | [`RedisStoreError`] | the crate error, converts into [`ha_core::Error`] |
-//! | `lua/*.lua` | one script per check-and-change, loaded with `include_str!` |
+//! | `lua/*.lua` | one script per check-and-change, loaded with `include_str!` (`incarnation.lua` is a shared prelude) |
 //!
 //! ## What is guaranteed
 //!
@@ -47,7 +47,15 @@
 //!   `expires_at` of a lease or slot is the instant the request was *sent* plus the TTL, never
 //!   later than the server's deadline.
 //! - **Fencing tokens never go backwards**, also after a restart with no persistence: a token is
-//!   `max(last issued + 1, server TIME in µs)`. Tokens are therefore large (≈ 1.7·10¹⁵).
+//!   `max(last issued + 1, server TIME in µs, start of this server process in µs)`. Tokens are
+//!   therefore large (≈ 1.7·10¹⁵).
+//! - **Job fences survive a restart that lost the data** (best effort, to the second): a claim
+//!   on a job record that does not exist is refused ([`ha_core::Error::Fenced`]) when its token
+//!   is older than the Redis process's start (`INFO server`), because such a token belongs to a
+//!   lease the restart lost, and a newer tenure's record may have been lost with it. Tokens
+//!   issued in the last second before the restart still pass; leases with a TTL of 1 s or more
+//!   that expired before the restart are always refused. Job stores and lease managers must
+//!   therefore come from the same server. The clock edge cases are in `lua/incarnation.lua`.
 //! - **Fail fast.** Each call has a deadline ([`RedisStoreConfig::op_timeout`], default 2 s);
 //!   a down server yields [`ha_core::Error::Unavailable`] or [`ha_core::Error::Timeout`], and
 //!   the connection comes back by itself when the server does.

@@ -4,6 +4,10 @@
 //! command runs between the check (holder, token, expiry) and the change. `redis::Script` sends
 //! `EVALSHA` and falls back to loading the script when the server answers `NOSCRIPT` (after a
 //! restart or a failover, the script cache is empty).
+//!
+//! `lua/incarnation.lua` is not a script of its own: it defines `incarnation_start_us()` and is
+//! prepended to the two scripts that need it (Redis scripts cannot import one another), so the
+//! start of the server's incarnation is computed one way everywhere.
 
 use redis::Script;
 
@@ -29,11 +33,17 @@ pub(crate) struct Scripts {
 impl Scripts {
     pub fn new() -> Self {
         Self {
-            lease_acquire: Script::new(include_str!("../lua/lease_acquire.lua")),
+            lease_acquire: Script::new(concat!(
+                include_str!("../lua/incarnation.lua"),
+                include_str!("../lua/lease_acquire.lua")
+            )),
             lease_renew: Script::new(include_str!("../lua/lease_renew.lua")),
             lease_release: Script::new(include_str!("../lua/lease_release.lua")),
             lease_current: Script::new(include_str!("../lua/lease_current.lua")),
-            job_claim: Script::new(include_str!("../lua/job_claim.lua")),
+            job_claim: Script::new(concat!(
+                include_str!("../lua/incarnation.lua"),
+                include_str!("../lua/job_claim.lua")
+            )),
             job_progress: Script::new(include_str!("../lua/job_progress.lua")),
             job_state: Script::new(include_str!("../lua/job_state.lua")),
             index_prune: Script::new(include_str!("../lua/index_prune.lua")),

@@ -99,3 +99,59 @@ async fn every_backend_works_again_after_a_restart() {
     .unwrap();
     assert!(slots.release(&slot).await.unwrap());
 }
+
+/// The job fence across a restart that lost the data set: a claim on the (now missing) record
+/// with a token from before the restart is refused, one from a lease acquired after it is taken.
+/// The stale token is made more than a second older than the restart because the server's start
+/// is known to the second (see `lua/incarnation.lua`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_with_a_token_from_before_a_data_losing_restart_is_fenced() {
+    use ha_core::{Error, JobClaim, TranscodeJobStore};
+    let mut redis = RedisServer::start().await;
+    let store = common::store_at(&redis.url()).await;
+    let leases = store.lease_manager();
+    let jobs = store.job_store();
+    let ttl = Duration::from_secs(30);
+    let claim = |token| JobClaim {
+        key: "job-1".into(),
+        source: "item".into(),
+        profile: "{}".into(),
+        owner_node: "n".into(),
+        owner_addr: None,
+        token,
+        start_segment: 0,
+    };
+
+    let old = leases
+        .try_acquire("job-1", "a", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    jobs.claim(&claim(old.token)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    redis.restart().await;
+
+    eventually(15, || store.ping()).await;
+    match jobs.claim(&claim(old.token)).await {
+        Err(Error::Fenced {
+            presented, current, ..
+        }) => assert!(
+            presented == old.token && current > old.token,
+            "{presented} {current}"
+        ),
+        other => panic!("a pre-restart token must be fenced on a missing record: {other:?}"),
+    }
+    assert!(
+        jobs.get("job-1").await.unwrap().is_none(),
+        "nothing created"
+    );
+
+    let fresh = leases
+        .try_acquire("job-1", "b", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(fresh.token > old.token);
+    let rec = jobs.claim(&claim(fresh.token)).await.unwrap();
+    assert_eq!((rec.token, rec.attempts), (fresh.token, 1));
+}

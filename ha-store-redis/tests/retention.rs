@@ -62,7 +62,14 @@ async fn every_write_refreshes_the_retention() {
     let jobs = store
         .job_store()
         .with_retention(Duration::from_millis(1200));
-    let token = FencingToken(7);
+    // A real token: the claim script refuses tokens older than the server's start.
+    let token = store
+        .lease_manager()
+        .try_acquire("job:k", "a", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap()
+        .token;
     jobs.claim(&claim("k", token)).await.unwrap();
     // Progress every 400 ms for 2.4 s: twice the retention, yet never expires.
     for segment in 0..6 {

@@ -1,12 +1,27 @@
 //! [`TranscodeJobStore`] semantics every backend must show.
+//!
+//! Tokens here are what lease managers issue: microseconds since the Unix epoch around now
+//! ([`tok`]), because a backend may refuse a claim with a token older than its own start when
+//! no record exists (see [`TranscodeJobStore::claim`]).
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::sleep;
 
 use super::unique;
 use crate::{Error, FencingToken, JobClaim, JobState, TranscodeJobStore};
+
+/// Token number `n` of this test run: `n` µs after the run's first call (a realistic token).
+fn tok(n: u64) -> FencingToken {
+    static BASE: OnceLock<u64> = OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64)
+    });
+    FencingToken(base + n)
+}
 
 fn claim(key: &str, node: &str, token: u64, start: u32) -> JobClaim {
     JobClaim {
@@ -15,7 +30,7 @@ fn claim(key: &str, node: &str, token: u64, start: u32) -> JobClaim {
         profile: r#"{"height":720,"codec":"h264"}"#.into(),
         owner_node: node.to_owned(),
         owner_addr: Some(format!("http://{node}:8096")),
-        token: FencingToken(token),
+        token: tok(token),
         start_segment: start,
     }
 }
@@ -29,7 +44,7 @@ pub async fn jobs_claim_creates_running_record(s: Arc<dyn TranscodeJobStore>) {
     assert_eq!(rec.attempts, 1);
     assert_eq!(rec.last_segment, None);
     assert_eq!(rec.next_segment(), 0);
-    assert_eq!(rec.token, FencingToken(100));
+    assert_eq!(rec.token, tok(100));
     assert_eq!(rec.owner_addr.as_deref(), Some("http://a:8096"));
     assert_eq!(rec.profile, r#"{"height":720,"codec":"h264"}"#);
     assert!(rec.updated_ms >= rec.created_ms && rec.created_ms > 0);
@@ -42,7 +57,7 @@ pub async fn jobs_claim_creates_running_record(s: Arc<dyn TranscodeJobStore>) {
 pub async fn jobs_progress_only_moves_forward(s: Arc<dyn TranscodeJobStore>) {
     let key = unique("job");
     s.claim(&claim(&key, "a", 7, 0)).await.unwrap();
-    let t = FencingToken(7);
+    let t = tok(7);
     assert_eq!(
         s.record_progress(&key, t, 0).await.unwrap().last_segment,
         Some(0)
@@ -65,7 +80,7 @@ pub async fn jobs_progress_only_moves_forward(s: Arc<dyn TranscodeJobStore>) {
 pub async fn jobs_stale_token_writes_are_fenced(s: Arc<dyn TranscodeJobStore>) {
     let key = unique("job");
     s.claim(&claim(&key, "a", 10, 0)).await.unwrap();
-    s.record_progress(&key, FencingToken(10), 2).await.unwrap();
+    s.record_progress(&key, tok(10), 2).await.unwrap();
     let taken = s.claim(&claim(&key, "b", 20, 3)).await.unwrap();
     assert_eq!(taken.attempts, 2);
     assert_eq!(taken.owner_node, "b");
@@ -75,30 +90,23 @@ pub async fn jobs_stale_token_writes_are_fenced(s: Arc<dyn TranscodeJobStore>) {
     let fenced = |r: crate::Result<_>| match r {
         Err(Error::Fenced {
             presented, current, ..
-        }) => assert_eq!((presented, current), (FencingToken(10), FencingToken(20))),
+        }) => assert_eq!((presented, current), (tok(10), tok(20))),
         other => panic!("expected Fenced, got {other:?}"),
     };
+    fenced(s.record_progress(&key, tok(10), 5).await.map(|_| ()));
     fenced(
-        s.record_progress(&key, FencingToken(10), 5)
-            .await
-            .map(|_| ()),
-    );
-    fenced(
-        s.set_state(&key, FencingToken(10), JobState::Completed, None)
+        s.set_state(&key, tok(10), JobState::Completed, None)
             .await
             .map(|_| ()),
     );
     fenced(s.claim(&claim(&key, "a", 10, 0)).await.map(|_| ()));
     // A token newer than the record's is not the record's tenure either.
     assert!(matches!(
-        s.record_progress(&key, FencingToken(30), 5).await,
+        s.record_progress(&key, tok(30), 5).await,
         Err(Error::Fenced { .. })
     ));
     let rec = s.get(&key).await.unwrap().unwrap();
-    assert_eq!(
-        (rec.owner_node.as_str(), rec.token),
-        ("b", FencingToken(20))
-    );
+    assert_eq!((rec.owner_node.as_str(), rec.token), ("b", tok(20)));
     assert_eq!(rec.last_segment, None);
     assert_eq!(rec.state, JobState::Running);
 }
@@ -107,13 +115,13 @@ pub async fn jobs_stale_token_writes_are_fenced(s: Arc<dyn TranscodeJobStore>) {
 pub async fn jobs_same_token_reclaim_restarts_run(s: Arc<dyn TranscodeJobStore>) {
     let key = unique("job");
     s.claim(&claim(&key, "a", 5, 0)).await.unwrap();
-    s.record_progress(&key, FencingToken(5), 4).await.unwrap();
+    s.record_progress(&key, tok(5), 4).await.unwrap();
     let restarted = s.claim(&claim(&key, "a", 5, 50)).await.unwrap();
     assert_eq!(restarted.attempts, 1);
     assert_eq!(restarted.start_segment, 50);
     assert_eq!(restarted.last_segment, None);
     assert_eq!(restarted.next_segment(), 50);
-    let rec = s.record_progress(&key, FencingToken(5), 50).await.unwrap();
+    let rec = s.record_progress(&key, tok(5), 50).await.unwrap();
     assert_eq!(rec.last_segment, Some(50));
 }
 
@@ -124,7 +132,7 @@ pub async fn jobs_set_state_records_failure(s: Arc<dyn TranscodeJobStore>) {
     let failed = s
         .set_state(
             &key,
-            FencingToken(1),
+            tok(1),
             JobState::Failed,
             Some("decoder crashed: 'SIGSEGV'"),
         )
@@ -143,7 +151,7 @@ pub async fn jobs_set_state_records_failure(s: Arc<dyn TranscodeJobStore>) {
     assert_eq!(retried.failure, None);
     assert_eq!(retried.attempts, 2);
     let done = s
-        .set_state(&key, FencingToken(2), JobState::Completed, None)
+        .set_state(&key, tok(2), JobState::Completed, None)
         .await
         .unwrap();
     assert_eq!(done.state, JobState::Completed);
@@ -153,12 +161,11 @@ pub async fn jobs_set_state_records_failure(s: Arc<dyn TranscodeJobStore>) {
 pub async fn jobs_progress_on_missing_record_is_not_found(s: Arc<dyn TranscodeJobStore>) {
     let key = unique("job");
     assert!(matches!(
-        s.record_progress(&key, FencingToken(1), 0).await,
+        s.record_progress(&key, tok(1), 0).await,
         Err(Error::NotFound(_))
     ));
     assert!(matches!(
-        s.set_state(&key, FencingToken(1), JobState::Stopped, None)
-            .await,
+        s.set_state(&key, tok(1), JobState::Stopped, None).await,
         Err(Error::NotFound(_))
     ));
 }
@@ -193,7 +200,7 @@ pub async fn jobs_concurrent_claims_leave_highest_token(s: Arc<dyn TranscodeJobS
         }
     }
     let rec = s.get(&key).await.unwrap().unwrap();
-    assert_eq!(rec.token, FencingToken(12));
+    assert_eq!(rec.token, tok(12));
     assert_eq!(rec.owner_node, "n12");
 }
 
@@ -207,7 +214,7 @@ pub async fn jobs_record_expires_after_retention(s: Arc<dyn TranscodeJobStore>) 
     assert!(s.get(&key).await.unwrap().is_none(), "retention passed");
     assert!(!s.list().await.unwrap().iter().any(|r| r.key == key));
     assert!(matches!(
-        s.record_progress(&key, FencingToken(1), 0).await,
+        s.record_progress(&key, tok(1), 0).await,
         Err(Error::NotFound(_))
     ));
 }
