@@ -48,6 +48,7 @@ fn rendition(item: &str, clip: &Path, secs: u32) -> Rendition {
         audio_stream: None,
         subtitle_stream: None,
         hardware: HardwarePreference::Software,
+        container: Default::default(),
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Verdict {
     pub transcode_query: Option<String>,
     /// Jellyfin's `TranscodeReasons` names.
     pub reasons: Vec<String>,
+    /// The HLS transcode is in fMP4 segments (the profile's HLS container is `mp4`).
+    pub fmp4: bool,
 }
 
 impl Verdict {
@@ -28,6 +30,7 @@ impl Verdict {
             direct_play: true,
             transcode_query: None,
             reasons: Vec::new(),
+            fmp4: false,
         }
     }
 }
@@ -90,6 +93,17 @@ pub fn decide(
         });
     }
     let mut params: Vec<(String, String)> = Vec::new();
+    // Jellyfin's way to ask for fMP4 HLS: a TranscodingProfile with Protocol "hls" and
+    // Container "mp4" (or "fmp4"), which its TranscodingUrl carries as SegmentContainer=mp4.
+    let fmp4 = d.target.as_ref().is_some_and(|t| {
+        t.protocol.eq_ignore_ascii_case("hls")
+            && ["mp4", "fmp4", "m4s"]
+                .iter()
+                .any(|c| t.container.eq_ignore_ascii_case(c))
+    });
+    if fmp4 {
+        params.push(("SegmentContainer".into(), "mp4".into()));
+    }
     if let Some(t) = &d.target {
         let mut push = |k: &str, v: Option<String>| {
             if let Some(v) = v {
@@ -132,6 +146,7 @@ pub fn decide(
         direct_play: false,
         transcode_query: Some(query),
         reasons,
+        fmp4,
     })
 }
 

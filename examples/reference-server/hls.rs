@@ -7,6 +7,13 @@
 //! parameters give the same job key on every replica, which is what lets viewers share a job and
 //! survivors take it over.
 //!
+//! `SegmentContainer=mp4` (what Jellyfin puts in the TranscodingUrl for a TranscodingProfile
+//! with `Container: "mp4"`, `Protocol: "hls"`) selects fMP4 segments: a different job key, a
+//! version-7 playlist whose `#EXT-X-MAP` points at Jellyfin's `hls1/main/-1.mp4`, and
+//! `hls1/main/7.mp4` served from `seg-000007.m4s`. The init segment is the same for every run,
+//! so any replica's copy will do; if none exists yet it starts the job at the viewer's
+//! `StartTimeTicks`.
+//!
 //! With `--transcode-storage node-local` each replica writes segments to its own directory;
 //! a segment this replica does not have is fetched from the job's owner (`proxy.rs`), at the
 //! address the owner advertised in the job record.
@@ -18,14 +25,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
-use media_ha::transcode::hls::{master_playlist, media_playlist_with, Variant};
+use media_ha::transcode::hls::{master_playlist, media_playlist_with_init, Variant};
 use media_ha::transcode::manager::{
     ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, SegmentLocation, SegmentStorage,
     SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
 };
 use media_ha::transcode::probe::MediaProbe;
 use media_ha::transcode::worker::spec::{
-    AudioSettings, HardwarePreference, RateControl, VideoCodec, VideoSettings,
+    AudioSettings, HardwarePreference, RateControl, SegmentContainer, VideoCodec, VideoSettings,
 };
 use media_ha::transcode::worker::supervisor::{Supervisor, SupervisorConfig, WorkerCommand};
 use media_ha::transcode::Error as TranscodeError;
@@ -34,7 +41,7 @@ use crate::server::config::TranscodeStorage;
 use crate::server::error::ApiError;
 use crate::server::proxy::{Forwarded, OwnerProxy, FORWARDED_HEADER};
 use crate::server::stores::Stores;
-use crate::server::transcoder::{serve_file, HlsRequest, Transcoder, TranscoderMetrics};
+use crate::server::transcoder::{serve_file, HlsRequest, SegmentId, Transcoder, TranscoderMetrics};
 use crate::server::{Config, StartError};
 
 /// Segment length: 3 s keeps a failover stall and a seek short without too many requests.
@@ -123,6 +130,17 @@ impl ManagerTranscoder {
 
     fn rendition(&self, req: &HlsRequest) -> Result<Rendition, ApiError> {
         rendition_for(req, self.hardware)
+    }
+
+    /// Only an fMP4 rendition has an init segment.
+    fn check_init(&self, r: &Rendition) -> Result<(), ApiError> {
+        if r.container == SegmentContainer::Fmp4 {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(
+                "an MPEG-TS rendition has no init segment (add SegmentContainer=mp4)",
+            ))
+        }
     }
 
     fn remember(&self, device_id: &str, key: String) {
@@ -218,7 +236,33 @@ pub fn rendition_for(
         audio_stream: param(req, &["audiostreamindex"]),
         subtitle_stream: None,
         hardware,
+        container: container_for(req),
     })
+}
+
+/// Jellyfin's `SegmentContainer=mp4` (what a TranscodingProfile with `Container: "mp4"` and
+/// `Protocol: "hls"` becomes) asks for fMP4 segments; anything else is MPEG-TS.
+fn container_for(req: &HlsRequest) -> SegmentContainer {
+    match req.params.get("segmentcontainer").map(|c| c.trim()) {
+        Some(c)
+            if ["mp4", "fmp4", "m4s"]
+                .iter()
+                .any(|m| c.eq_ignore_ascii_case(m)) =>
+        {
+            SegmentContainer::Fmp4
+        }
+        _ => SegmentContainer::MpegTs,
+    }
+}
+
+/// The segment the viewer starts at (`StartTimeTicks`, 100 ns units), where an fMP4 init
+/// request starts the job when no run has published the init yet.
+fn start_segment(req: &HlsRequest, r: &Rendition) -> u32 {
+    let ticks: u64 = param(req, &["starttimeticks"]).unwrap_or(0);
+    let index = ticks / 10_000 / u64::from(r.segment_ms.max(1));
+    u32::try_from(index)
+        .unwrap_or(u32::MAX)
+        .min(r.segment_count().saturating_sub(1))
 }
 
 fn viewer(req: &HlsRequest) -> Viewer {
@@ -292,41 +336,58 @@ impl Transcoder for ManagerTranscoder {
     async fn media_playlist(&self, req: &HlsRequest) -> Result<String, ApiError> {
         let r = self.rendition(req)?;
         let query = query_string(req);
-        Ok(media_playlist_with(&r.timeline(), |i| {
-            format!("hls1/main/{i}.ts?{query}")
-        }))
+        // Jellyfin's names: `-1.mp4` is the init segment, `7.mp4` / `7.ts` segment 7.
+        let (ext, init) = match r.container {
+            SegmentContainer::MpegTs => ("ts", None),
+            SegmentContainer::Fmp4 => ("mp4", Some(format!("hls1/main/-1.mp4?{query}"))),
+        };
+        Ok(media_playlist_with_init(
+            &r.timeline(),
+            init.as_deref(),
+            |i| format!("hls1/main/{i}.{ext}?{query}"),
+        ))
     }
 
-    async fn segment(&self, req: &HlsRequest, index: u32) -> Result<PathBuf, ApiError> {
+    async fn segment(&self, req: &HlsRequest, id: SegmentId) -> Result<PathBuf, ApiError> {
         let r = self.rendition(req)?;
         self.remember(&req.device_id, r.job_key());
-        self.manager
-            .segment(&r, index, &viewer(req))
-            .await
-            .map_err(api_error)
+        let viewer = viewer(req);
+        match id {
+            SegmentId::Media(index) => self.manager.segment(&r, index, &viewer).await,
+            SegmentId::Init => {
+                self.check_init(&r)?;
+                let near = start_segment(req, &r);
+                self.manager.init_segment(&r, near, &viewer).await
+            }
+        }
+        .map_err(api_error)
     }
 
     async fn segment_response(
         &self,
         req: &HlsRequest,
-        index: u32,
+        id: SegmentId,
         request: axum::extract::Request,
     ) -> Result<axum::response::Response, ApiError> {
         if request.headers().contains_key(FORWARDED_HEADER) {
             // Another replica sent it here as the owner: serve it from here, or say 421.
-            let path = self.segment(req, index).await?;
+            let path = self.segment(req, id).await?;
             return Ok(serve_file(path, request).await);
         }
         let r = self.rendition(req)?;
         self.remember(&req.device_id, r.job_key());
         let viewer = viewer(req);
+        if id == SegmentId::Init {
+            self.check_init(&r)?;
+        }
+        let near = start_segment(req, &r);
         // Ownership may move while a request is on its way: locate again, a few times.
         for _ in 0..3 {
-            let location = self
-                .manager
-                .locate(&r, index, &viewer)
-                .await
-                .map_err(api_error)?;
+            let location = match id {
+                SegmentId::Media(index) => self.manager.locate(&r, index, &viewer).await,
+                SegmentId::Init => self.manager.locate_init(&r, near, &viewer).await,
+            }
+            .map_err(api_error)?;
             let (node, address) = match location {
                 SegmentLocation::Local(path) => return Ok(serve_file(path, request).await),
                 SegmentLocation::Owner { node, address } => (node, address),

@@ -30,6 +30,30 @@ pub struct HlsRequest {
     pub params: HashMap<String, String>,
 }
 
+/// Which file of a rendition a segment URL asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentId {
+    /// The fMP4 init segment (Jellyfin's `hls1/main/-1.mp4`).
+    Init,
+    /// Media segment `i` (`hls1/main/7.ts`, `hls1/main/7.mp4`).
+    Media(u32),
+}
+
+impl SegmentId {
+    /// Parses the last path element of a segment URL: `<index>.<ext>`, or `-1.<ext>` for the
+    /// init segment. `None` for anything else.
+    pub fn parse(segment: &str) -> Option<Self> {
+        let stem = segment.split_once('.').map_or(segment, |(n, _)| n);
+        if stem == "-1" {
+            return Some(Self::Init);
+        }
+        if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        stem.parse().ok().map(Self::Media)
+    }
+}
+
 /// Transcoding as the HLS routes need it.
 #[async_trait]
 pub trait Transcoder: Send + Sync + std::fmt::Debug + 'static {
@@ -37,18 +61,19 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug + 'static {
     async fn master_playlist(&self, req: &HlsRequest) -> Result<String, ApiError>;
     /// `main.m3u8`: every segment listed up front (VOD), so seeking works at once.
     async fn media_playlist(&self, req: &HlsRequest) -> Result<String, ApiError>;
-    /// Segment `index`: its file once written (waiting for the owner, or taking over an orphan).
-    async fn segment(&self, req: &HlsRequest, index: u32) -> Result<PathBuf, ApiError>;
-    /// The HTTP answer for segment `index` of `request` (ranges honoured). Default: the file
+    /// Segment `id` (a media segment, or an fMP4 rendition's init segment): its file once
+    /// written (waiting for the owner, or taking over an orphan).
+    async fn segment(&self, req: &HlsRequest, id: SegmentId) -> Result<PathBuf, ApiError>;
+    /// The HTTP answer for segment `id` of `request` (ranges honoured). Default: the file
     /// [`segment`](Self::segment) gives; a transcoder whose segments may live on another
     /// replica (node-local storage) fetches them from there instead.
     async fn segment_response(
         &self,
         req: &HlsRequest,
-        index: u32,
+        id: SegmentId,
         request: axum::extract::Request,
     ) -> Result<axum::response::Response, ApiError> {
-        Ok(serve_file(self.segment(req, index).await?, request).await)
+        Ok(serve_file(self.segment(req, id).await?, request).await)
     }
     /// `DELETE /Videos/ActiveEncodings`: the device stopped watching.
     async fn stop(&self, device_id: &str, play_session_id: Option<&str>) -> Result<(), ApiError>;
@@ -69,11 +94,20 @@ pub async fn serve_file(
     request: axum::extract::Request,
 ) -> axum::response::Response {
     use tower::ServiceExt;
-    tower_http::services::ServeFile::new(path)
+    // mime_guess does not know `.m4s` (it would say application/octet-stream).
+    let fmp4_segment = path.extension().is_some_and(|e| e == "m4s");
+    let mut response = tower_http::services::ServeFile::new(path)
         .oneshot(request)
         .await
         .unwrap_or_else(|never| match never {})
-        .map(axum::body::Body::new)
+        .map(axum::body::Body::new);
+    if fmp4_segment && response.status().is_success() {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("video/iso.segment"),
+        );
+    }
+    response
 }
 
 /// What `/metrics` reports about transcoding on this replica.
@@ -95,4 +129,20 @@ pub struct TranscoderMetrics {
     pub segment_wait_max_seconds: f64,
     /// Jobs running here now.
     pub local_jobs: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_ids_parse() {
+        assert_eq!(SegmentId::parse("7.ts"), Some(SegmentId::Media(7)));
+        assert_eq!(SegmentId::parse("12.mp4"), Some(SegmentId::Media(12)));
+        assert_eq!(SegmentId::parse("-1.mp4"), Some(SegmentId::Init));
+        assert_eq!(SegmentId::parse("3"), Some(SegmentId::Media(3)));
+        for bad in ["-2.mp4", "x.ts", ".ts", "+1.ts", "", "99999999999.ts"] {
+            assert_eq!(SegmentId::parse(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -18,7 +18,9 @@ use ha_transcode::manager::{
     SegmentLocation, SegmentStorage, SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
 };
 use ha_transcode::worker::spec::JobSpec;
-use ha_transcode::worker::spec::{AudioSettings, HardwarePreference, RateControl, VideoSettings};
+use ha_transcode::worker::spec::{
+    AudioSettings, HardwarePreference, RateControl, SegmentContainer, VideoSettings,
+};
 use ha_transcode::worker::supervisor::{Supervisor, SupervisorConfig, WorkerCommand};
 use ha_transcode::Error;
 use support::{scratch_dir, Clip};
@@ -69,6 +71,7 @@ fn rendition(source: &Path) -> Rendition {
         audio_stream: None,
         subtitle_stream: None,
         hardware: HardwarePreference::Software,
+        container: SegmentContainer::MpegTs,
     }
 }
 
@@ -155,7 +158,9 @@ fn assert_stitches(segments: &[PathBuf], dir: &Path) {
 
 /// [`assert_stitches`] for a source of `frames` frames.
 fn assert_stitches_frames(segments: &[PathBuf], dir: &Path, frames: u32) {
-    let joined = dir.join("joined.ts");
+    // An fMP4 stream starts with its init segment.
+    let mp4 = segments.first().is_some_and(|s| s.ends_with("init.mp4"));
+    let joined = dir.join(if mp4 { "joined.mp4" } else { "joined.ts" });
     let mut bytes = Vec::new();
     for s in segments {
         bytes.extend(std::fs::read(s).unwrap());
@@ -652,6 +657,47 @@ async fn two_viewers_far_apart_take_turns_instead_of_thrashing(s: ManagerStores)
     b.shutdown(Duration::from_secs(10)).await;
 }
 
+/// An fMP4 rendition is its own job (not the TS one), its init segment is there before any
+/// media segment was asked for, and two replicas serve a stream that decodes behind it.
+async fn fmp4_renditions_share_one_job_and_serve_their_init(s: ManagerStores) {
+    let dir = scratch_dir("mgr-fmp4");
+    let a = manager(config("a"), &s, &dir).await;
+    let b = manager(config("b"), &s, &dir).await;
+    let ts = rendition(&source());
+    let r = Rendition {
+        container: SegmentContainer::Fmp4,
+        ..ts.clone()
+    };
+    assert_ne!(
+        r.job_key(),
+        ts.job_key(),
+        "TS and fMP4 are different outputs"
+    );
+    let (u1, u2) = (viewer("u1"), viewer("u2"));
+    let (init_a, init_b) = tokio::join!(a.init_segment(&r, 0, &u1), b.init_segment(&r, 0, &u2));
+    let init = init_a.unwrap();
+    assert_eq!(init, init_b.unwrap());
+    assert!(init.ends_with("init.mp4"), "{}", init.display());
+    assert_eq!(
+        a.local_jobs() + b.local_jobs(),
+        1,
+        "one worker for both viewers"
+    );
+    assert!(
+        a.init_segment(&ts, 0, &u1).await.is_err(),
+        "a TS rendition has no init segment"
+    );
+    let segments = fetch_all(&[&b, &a], &r, 0).await;
+    assert!(segments
+        .iter()
+        .all(|p| p.extension().is_some_and(|e| e == "m4s")));
+    let mut all = vec![init];
+    all.extend(segments);
+    assert_stitches(&all, &dir);
+    a.shutdown(Duration::from_secs(10)).await;
+    b.shutdown(Duration::from_secs(10)).await;
+}
+
 async fn redis_stores() -> ManagerStores {
     let url = ha_testkit::redis_url().await;
     let config = ha_store_redis::RedisStoreConfig::from_url(&url)
@@ -699,4 +745,5 @@ on_every_backend!(
     node_local_non_owner_is_sent_to_the_owner,
     node_local_takeover_regenerates_the_old_owners_segments,
     two_viewers_far_apart_take_turns_instead_of_thrashing,
+    fmp4_renditions_share_one_job_and_serve_their_init,
 );

@@ -277,8 +277,13 @@ impl HlsPlaylists {
 /// Asks PlaybackInfo for `item_id` (which must need a transcode) and follows it to the segment
 /// list, asserting every step answers 200.
 pub async fn open_hls(c: &Client, item_id: &str) -> HlsPlaylists {
+    open_hls_with(c, item_id, json!({})).await
+}
+
+/// [`open_hls`] with PlaybackInfo body `body` (e.g. a `DeviceProfile`).
+pub async fn open_hls_with(c: &Client, item_id: &str, body: Value) -> HlsPlaylists {
     let (status, info) = c
-        .post(&format!("/Items/{item_id}/PlaybackInfo"), json!({}))
+        .post(&format!("/Items/{item_id}/PlaybackInfo"), body)
         .await;
     assert_eq!(status, StatusCode::OK, "{info}");
     let master_url = info["MediaSources"][0]["TranscodingUrl"]

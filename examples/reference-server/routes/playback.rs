@@ -26,7 +26,7 @@ use crate::server::dto::decode_body;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::routes::items::load_item;
 use crate::server::state::AppState;
-use crate::server::transcoder::{HlsRequest, Transcoder};
+use crate::server::transcoder::{HlsRequest, SegmentId, Transcoder};
 
 /// The routes of this file.
 pub fn routes() -> Router<AppState> {
@@ -99,7 +99,8 @@ fn media_source(
             }
             map.insert("TranscodingUrl".into(), json!(url));
             map.insert("TranscodingSubProtocol".into(), json!("hls"));
-            map.insert("TranscodingContainer".into(), json!("ts"));
+            let container = if verdict.fmp4 { "mp4" } else { "ts" };
+            map.insert("TranscodingContainer".into(), json!(container));
         }
     }
     source
@@ -198,13 +199,11 @@ async fn segment(
     request: axum::extract::Request,
 ) -> ApiResult<Response> {
     let t = transcoder(&s)?;
-    let index: u32 = segment
-        .split_once('.')
-        .map_or(segment.as_str(), |(n, _)| n)
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("segment {segment:?} is not <number>.<ext>")))?;
+    let id = SegmentId::parse(&segment).ok_or_else(|| {
+        ApiError::bad_request(format!("segment {segment:?} is not <number>.<ext>"))
+    })?;
     let req = hls_request(&s, &c, &item_id, &uri).await?;
-    t.segment_response(&req, index, request).await
+    t.segment_response(&req, id, request).await
 }
 
 async fn stop_encodings(State(s): State<AppState>, c: Caller, uri: Uri) -> ApiResult<StatusCode> {

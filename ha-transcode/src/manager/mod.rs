@@ -59,7 +59,8 @@ pub use stats::ManagerStats;
 pub use storage::{SegmentStorage, SharedDirStorage, StorageScope};
 pub use worker_runner::WorkerRunner;
 
-use crate::worker::spec::HardwarePreference;
+use crate::hls::naming::{segment_file_name_for, INIT_FILE_NAME};
+use crate::worker::spec::{HardwarePreference, SegmentContainer};
 use crate::{Error, Result};
 use local::LocalJob;
 use plan::{Action, Facts, Hold};
@@ -304,6 +305,79 @@ impl TranscodeManager {
         self.resolve(rendition, index, viewer, true).await
     }
 
+    /// The init segment (`init.mp4`) of an fMP4 `rendition` in this node's storage. It is the
+    /// same for every run, so any published copy will do; when there is none yet, segment
+    /// `near` (where the viewer is about to play, e.g. its start position) is produced as
+    /// [`segment`](Self::segment) does — the worker publishes the init with the first segment
+    /// of every run.
+    ///
+    /// # Errors
+    /// As [`segment`](Self::segment); [`Error::InvalidJob`] for an MPEG-TS rendition.
+    pub async fn init_segment(
+        &self,
+        rendition: &Rendition,
+        near: u32,
+        viewer: &Viewer,
+    ) -> Result<PathBuf> {
+        match self.resolve_init(rendition, near, viewer, false).await? {
+            SegmentLocation::Local(path) => Ok(path),
+            SegmentLocation::Owner { node, .. } => Err(Error::NotOwner {
+                key: rendition.job_key(),
+                owner: node,
+            }),
+        }
+    }
+
+    /// Where the init segment of an fMP4 `rendition` can be had: as
+    /// [`init_segment`](Self::init_segment), or on the job's owner (node-local storage), as
+    /// [`locate`](Self::locate) says for segments.
+    ///
+    /// # Errors
+    /// As [`locate`](Self::locate); [`Error::InvalidJob`] for an MPEG-TS rendition.
+    pub async fn locate_init(
+        &self,
+        rendition: &Rendition,
+        near: u32,
+        viewer: &Viewer,
+    ) -> Result<SegmentLocation> {
+        self.resolve_init(rendition, near, viewer, true).await
+    }
+
+    async fn resolve_init(
+        &self,
+        rendition: &Rendition,
+        near: u32,
+        viewer: &Viewer,
+        may_forward: bool,
+    ) -> Result<SegmentLocation> {
+        if rendition.container != SegmentContainer::Fmp4 {
+            return Err(Error::InvalidJob(
+                "an MPEG-TS rendition has no init segment".into(),
+            ));
+        }
+        let key = rendition.job_key();
+        let storage = &self.inner.storage;
+        if let Some(path) = storage.file(&key, INIT_FILE_NAME).await {
+            return Ok(SegmentLocation::Local(path));
+        }
+        let near = near.min(rendition.segment_count().saturating_sub(1));
+        match self.resolve(rendition, near, viewer, may_forward).await? {
+            // Published before the segment, so it is there now.
+            SegmentLocation::Local(segment) => storage
+                .file(&key, INIT_FILE_NAME)
+                .await
+                .map(SegmentLocation::Local)
+                .ok_or_else(|| Error::Io {
+                    path: segment.with_file_name(INIT_FILE_NAME),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "segment published without its init segment",
+                    ),
+                }),
+            owner => Ok(owner),
+        }
+    }
+
     /// The server could not reach `node` at its advertised address (connection refused,
     /// timeout). For a while, a finished job of `node` is regenerated here instead of fetched
     /// from it; a job `node` still holds the lease of is waited for, never run twice.
@@ -347,7 +421,8 @@ impl TranscodeManager {
             if let Some(job) = &local_job {
                 job.note_request(viewer.id(), index, inner.config.reach, inner.clock.now());
             }
-            if let Some(path) = inner.storage.segment(&key, index).await {
+            let name = segment_file_name_for(rendition.container, index);
+            if let Some(path) = inner.storage.file(&key, &name).await {
                 self.note_viewer(&key, index, viewer).await;
                 let waited = inner.clock.now().saturating_duration_since(started);
                 inner

@@ -85,8 +85,8 @@ impl SegmentStorage for NodeLocalDirStorage {
         self.dir.prepare_job_dir(key).await
     }
 
-    async fn segment(&self, key: &str, index: u32) -> Option<PathBuf> {
-        self.dir.segment(key, index).await
+    async fn file(&self, key: &str, name: &str) -> Option<PathBuf> {
+        self.dir.file(key, name).await
     }
 
     async fn remove_job(&self, key: &str) -> std::io::Result<()> {

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::hls::SegmentTimeline;
-use crate::worker::spec::{AudioSettings, HardwarePreference, JobSpec, VideoSettings};
+use crate::worker::spec::{
+    AudioSettings, HardwarePreference, JobSpec, SegmentContainer, VideoSettings,
+};
 
 /// One HLS rendition of one source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +40,9 @@ pub struct Rendition {
     pub subtitle_stream: Option<u32>,
     /// Preferred encoder family (not part of the key).
     pub hardware: HardwarePreference,
+    /// Segment container (part of the key: MPEG-TS and fMP4 segments are different files).
+    #[serde(default)]
+    pub container: SegmentContainer,
 }
 
 #[derive(Serialize)]
@@ -49,6 +54,14 @@ struct KeyMaterial<'a> {
     audio: &'a Option<AudioSettings>,
     audio_stream: Option<u32>,
     subtitle_stream: Option<u32>,
+    /// Left out for MPEG-TS, so the keys of TS renditions stay what they were before fMP4
+    /// existed (jobs and segments survive a rolling upgrade).
+    #[serde(skip_serializing_if = "is_mpegts")]
+    container: SegmentContainer,
+}
+
+fn is_mpegts(c: &SegmentContainer) -> bool {
+    *c == SegmentContainer::MpegTs
 }
 
 impl Rendition {
@@ -62,6 +75,7 @@ impl Rendition {
             audio: &self.audio,
             audio_stream: self.audio_stream,
             subtitle_stream: self.subtitle_stream,
+            container: self.container,
         };
         // Serialising plain structs and options cannot fail.
         let json = serde_json::to_vec(&material).unwrap_or_default();
@@ -83,9 +97,10 @@ impl Rendition {
         self.timeline().segment_count().max(1)
     }
 
-    /// The VOD media playlist, every segment listed, segment URIs prefixed with `uri_prefix`.
+    /// The VOD media playlist, every segment listed, segment (and fMP4 init) URIs prefixed
+    /// with `uri_prefix`.
     pub fn media_playlist(&self, uri_prefix: &str) -> String {
-        crate::hls::media_playlist(&self.timeline(), uri_prefix)
+        crate::hls::media_playlist_in(&self.timeline(), self.container, uri_prefix)
     }
 
     /// The worker spec for a run from `start_segment` into `output_dir`.
@@ -104,7 +119,7 @@ impl Rendition {
             video: self.video.clone(),
             audio: self.audio,
             hardware,
-            container: crate::worker::spec::SegmentContainer::MpegTs,
+            container: self.container,
         }
     }
 }
@@ -137,7 +152,29 @@ mod tests {
             audio_stream: None,
             subtitle_stream: None,
             hardware: HardwarePreference::Software,
+            container: SegmentContainer::MpegTs,
         }
+    }
+
+    #[test]
+    fn container_is_part_of_the_key_and_the_spec() {
+        let ts = rendition();
+        let fmp4 = Rendition {
+            container: SegmentContainer::Fmp4,
+            ..ts.clone()
+        };
+        assert_ne!(ts.job_key(), fmp4.job_key());
+        let spec = fmp4.spec("/out".into(), 3, HardwarePreference::Software);
+        assert_eq!(spec.container, SegmentContainer::Fmp4);
+        assert!(fmp4
+            .media_playlist("")
+            .contains("#EXT-X-MAP:URI=\"init.mp4\"\n"));
+        assert!(ts.media_playlist("").contains("seg-000000.ts\n"));
+        // A rendition stored before fMP4 existed reads back as MPEG-TS with the same key.
+        let mut json = serde_json::to_value(&ts).unwrap();
+        json.as_object_mut().unwrap().remove("container");
+        let old: Rendition = serde_json::from_value(json).unwrap();
+        assert_eq!(old.job_key(), ts.job_key());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+#[cfg(test)]
 use crate::hls::naming::segment_file_name;
 
 /// Segment storage, one directory per job key.
@@ -21,8 +22,9 @@ use crate::hls::naming::segment_file_name;
 pub trait SegmentStorage: Send + Sync + Debug + 'static {
     /// The directory a job's worker writes into (created if missing).
     async fn prepare_job_dir(&self, key: &str) -> std::io::Result<PathBuf>;
-    /// The published segment, if it exists.
-    async fn segment(&self, key: &str, index: u32) -> Option<PathBuf>;
+    /// The published file `name` of a job (a segment, or an fMP4 job's `init.mp4`), if it
+    /// exists. A name that is not a plain file name is never looked up.
+    async fn file(&self, key: &str, name: &str) -> Option<PathBuf>;
     /// Deletes a job's directory and everything in it.
     async fn remove_job(&self, key: &str) -> std::io::Result<()>;
     /// Every job directory with its last modification time.
@@ -66,6 +68,11 @@ impl SharedDirStorage {
     }
 }
 
+/// `seg-000007.ts`, `init.mp4`: no separator, not `.`/`..`, not hidden.
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', '\0'])
+}
+
 fn bad_key(key: &str) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::InvalidInput,
@@ -81,8 +88,11 @@ impl SegmentStorage for SharedDirStorage {
         Ok(dir)
     }
 
-    async fn segment(&self, key: &str, index: u32) -> Option<PathBuf> {
-        let path = self.dir(key)?.join(segment_file_name(index));
+    async fn file(&self, key: &str, name: &str) -> Option<PathBuf> {
+        if !is_plain_file_name(name) {
+            return None;
+        }
+        let path = self.dir(key)?.join(name);
         tokio::fs::metadata(&path)
             .await
             .ok()
@@ -129,20 +139,26 @@ mod tests {
         let s = SharedDirStorage::new(&dir);
         for key in ["../etc", "..", "/etc/passwd", "abc", &"g".repeat(32)] {
             assert!(s.prepare_job_dir(key).await.is_err(), "{key}");
-            assert!(s.segment(key, 0).await.is_none());
+            assert!(s.file(key, &segment_file_name(0)).await.is_none());
             assert!(s.remove_job(key).await.is_err());
         }
         let key = "0123456789abcdef0123456789abcdef";
         let job = s.prepare_job_dir(key).await.unwrap();
         std::fs::write(job.join(segment_file_name(3)), b"ts").unwrap();
         std::fs::create_dir_all(dir.join("not-a-job")).unwrap();
-        assert_eq!(s.segment(key, 3).await, Some(job.join("seg-000003.ts")));
-        assert!(s.segment(key, 4).await.is_none());
+        assert_eq!(
+            s.file(key, &segment_file_name(3)).await,
+            Some(job.join("seg-000003.ts"))
+        );
+        assert!(s.file(key, &segment_file_name(4)).await.is_none());
+        for name in ["../x", "..", "", ".hidden", "a/b"] {
+            assert!(s.file(key, name).await.is_none(), "{name:?}");
+        }
         let jobs = s.jobs().await.unwrap();
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].0, key);
         s.remove_job(key).await.unwrap();
-        assert!(s.segment(key, 3).await.is_none());
+        assert!(s.file(key, &segment_file_name(3)).await.is_none());
         assert!(
             dir.join("not-a-job").exists(),
             "foreign directories are left alone"
