@@ -26,6 +26,11 @@
 //!
 //! The muxer writes ftyp+moov+moof+mdat to the segment's temp file; [`split_init`] cuts it
 //! after the moov: the head is the init segment, the tail the media segment.
+//!
+//! Limits: without an edit list the AAC encoder's priming is not signalled (audio starts a
+//! frame before video, as in the TS segments). HEVC (QSV only) gets movenc's default `hev1`
+//! sample entry with in-band parameter sets; Apple players prefer `hvc1`. That path is not
+//! exercised here (no QSV device on the test machine).
 
 /// Where the init segment ends in a fragmented MP4 file: the byte just after the top-level
 /// `moov` box. `None` when `bytes` has no complete top-level `moov` or a box header is broken.
