@@ -32,6 +32,7 @@ mod pg;
 mod redis;
 mod redis_cli;
 mod report;
+mod rslock_peer;
 mod server;
 mod transcode;
 mod viewers;

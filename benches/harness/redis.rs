@@ -20,6 +20,7 @@ use crate::load::{closed_loop, micros, LoadStats};
 use crate::peers::{redis_benchmark, PeerStats};
 use crate::redis_cli::{command_calls, script_load, total_commands};
 use crate::report::{Better, Figure};
+use crate::rslock_peer;
 use crate::Opts;
 
 const TTL: Duration = Duration::from_secs(120);
@@ -232,6 +233,9 @@ async fn leases(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
         &[],
         &r(&["EVALSHA", &rel, "1", "peer:lease", "other", "2"]),
     ));
+    // The library a Rust user would pick instead: rslock (Redlock), same tasks, same runtime.
+    let rslock = rslock_peer::run(&format!("redis://127.0.0.1:{port}/"), c, opts.secs, TTL).await;
+    let rslock_name = format!("rslock 0.10 (Redlock, 1 node), {c} tasks");
 
     let mut f = vec![
         rate_figure(
@@ -281,6 +285,30 @@ async fn leases(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
             set_nx,
             &format!("redis-benchmark SET NX PX -c {c}"),
             Some(0.9),
+        ),
+        rate_figure(
+            1,
+            "lease acquire vs rslock lock",
+            &acquire,
+            Ok(rslock.lock_peer(c)),
+            &rslock_name,
+            Some(1.0),
+        ),
+        rate_figure(
+            1,
+            "lease renew vs rslock extend",
+            &renew,
+            Ok(rslock.extend_peer(c)),
+            &rslock_name,
+            Some(1.0),
+        ),
+        rate_figure(
+            1,
+            "lease release vs rslock unlock",
+            &release,
+            Ok(rslock.unlock_peer(c)),
+            &rslock_name,
+            Some(1.0),
         ),
         rate_figure(
             1,
