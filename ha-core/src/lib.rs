@@ -16,6 +16,7 @@
 //! | [`lease`] | [`LeaseManager`], [`Lease`], [`FencingToken`] |
 //! | [`keeper`] | [`LeaseKeeper`]: keeps a lease alive on its own task, signals loss at once |
 //! | [`latency`] | [`LatencyHistogram`]: lock-free renewal latency a keeper can record |
+//! | [`slot_keeper`] | [`SlotKeeper`]: renews a job's slots, takes back one the store forgot, reports changes once |
 //! | [`jobs`] | [`TranscodeJobStore`]: fenced, forward-only job records that outlive leases |
 //! | [`sessions`] | [`SessionStore`]: expiring client sessions keyed by token hash |
 //! | [`metadata`] | [`MetadataRepo`]: users, items, watch state, devices, activity |
@@ -53,6 +54,7 @@ pub mod lease;
 pub mod memory;
 pub mod metadata;
 pub mod sessions;
+pub mod slot_keeper;
 pub mod slots;
 
 #[cfg(feature = "conformance")]
@@ -73,4 +75,5 @@ pub use metadata::{
     UserItemData,
 };
 pub use sessions::{NowPlaying, Session, SessionStore};
+pub use slot_keeper::{SlotChange, SlotHealth, SlotKeeper};
 pub use slots::{Slot, SlotLimiter};

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ha_core::{JobClaim, JobState, KeeperStatus, LeaseKeeper, Slot};
+use ha_core::{JobClaim, JobState, KeeperStatus, LeaseKeeper, SlotChange, SlotKeeper};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -85,7 +85,7 @@ pub(crate) struct Owned {
     pub(crate) rendition: Rendition,
     pub(crate) claim: JobClaim,
     pub(crate) keeper: LeaseKeeper,
-    pub(crate) slots: Vec<Slot>,
+    pub(crate) slots: SlotKeeper,
     pub(crate) hardware: HardwarePreference,
     pub(crate) job: Arc<LocalJob>,
     pub(crate) restarts: mpsc::Receiver<u32>,
@@ -183,12 +183,9 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
                         break 'runs End::Idle;
                     }
                 }
-                _ = slot_tick.tick() => {
-                    for slot in &mut owned.slots {
-                        match inner.slots.renew(slot).await {
-                            Ok(renewed) => *slot = renewed,
-                            Err(e) => tracing::warn!(pool = %slot.pool, error = %e, "slot renewal failed"),
-                        }
+                _ = slot_tick.tick(), if !owned.slots.is_empty() => {
+                    for change in owned.slots.tick(inner.slots.as_ref()).await {
+                        log_slot_change(&change);
                     }
                 }
                 _ = shutdown.changed() => {
@@ -241,9 +238,7 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
             serde_json::json!({ "key": key, "node": inner.config.node_id, "failure": failure }),
         )
         .await;
-    for slot in &owned.slots {
-        let _ = inner.slots.release(slot).await;
-    }
+    owned.slots.release_all(inner.slots.as_ref()).await;
     {
         // Only this tenure's entry: a newer run of the key may already be registered.
         let mut local = super::lock(&inner.local);
@@ -253,6 +248,30 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
     }
     if !matches!(end, End::LeaseLost) {
         owned.keeper.shutdown().await;
+    }
+}
+
+/// Logs a slot's change of health: once per change, not on every renewal tick.
+fn log_slot_change(change: &SlotChange) {
+    match change {
+        SlotChange::Failing { pool, error } => {
+            tracing::warn!(
+                pool,
+                error,
+                "slot renewal failing; retrying quietly every tick"
+            )
+        }
+        SlotChange::Recovered { pool } => tracing::info!(pool, "slot renewals work again"),
+        SlotChange::Reacquired { pool } => tracing::warn!(
+            pool,
+            "slot was gone from the store (expired while unreachable, or the store lost its \
+             data): taken again"
+        ),
+        SlotChange::OverLimit { pool } => tracing::warn!(
+            pool,
+            "slot was gone from the store and the pool is full now: this job runs on without \
+             a slot until it ends (retrying quietly); new jobs are limited again at once"
+        ),
     }
 }
 

@@ -595,18 +595,13 @@ impl TranscodeManager {
             Some(lease) => lease,
             None => return Ok(()), // somebody else won the race: wait for them
         };
-        let release_slots = |slots: Vec<ha_core::Slot>| async move {
-            for slot in &slots {
-                let _ = inner.slots.release(slot).await;
-            }
-        };
         let slot_ttl = config.lease_ttl * 3;
-        let mut slots = Vec::new();
+        let mut slots = ha_core::SlotKeeper::default();
         if let Some(limit) = config.max_jobs_per_user {
             let pool = format!("user:{}", viewer.user_id);
             let refused = match inner.slots.try_acquire(&pool, key, limit, slot_ttl).await {
                 Ok(Some(slot)) => {
-                    slots.push(slot);
+                    slots.keep(slot, limit);
                     None
                 }
                 Ok(None) => Some(Error::CapacityExhausted {
@@ -628,7 +623,7 @@ impl TranscodeManager {
                 .await
             {
                 Ok(Some(slot)) => {
-                    slots.push(slot);
+                    slots.keep(slot, config.qsv_slots);
                     hardware = HardwarePreference::Qsv;
                 }
                 Ok(None) => tracing::info!(key, "QSV slots full: this job runs in software"),
@@ -648,7 +643,7 @@ impl TranscodeManager {
             Ok(record) => record,
             Err(e) => {
                 let _ = inner.leases.release(&lease).await;
-                release_slots(slots).await;
+                slots.release_all(inner.slots.as_ref()).await;
                 return Err(store_err(e));
             }
         };
