@@ -16,6 +16,11 @@
 //! * `redis_network_cut_mid_stream`: the link to Redis cut by a loopback proxy
 //!   ([`common::proxy::CutProxy`]) for longer than the job lease, then restored: Redis keeps its
 //!   data, the lease runs out, and the job is taken over where it stopped.
+//! * `redis_frozen_mid_stream` / `postgres_frozen_mid_stream`: the store is alive but answers
+//!   nothing (`SIGSTOP` of redis-server; of the postmaster and every backend) for longer than
+//!   the job lease, then `SIGCONT`. Connections stay open, so only the clients' own timeouts
+//!   can end a call: nothing may hang, readiness must flip and come back, and the commands the
+//!   frozen server finds queued when it wakes must not let an old tenure write over a new one.
 //!
 //! Each checks: every segment arrives and the stitched stream has every frame once with
 //! continuous timestamps; `/health/ready` answers 503 while the store is down and 200 after;
@@ -78,6 +83,29 @@ enum Fault {
     PostgresRestart,
     /// The network to Redis cut for longer than the lease TTL, then restored.
     RedisCut,
+    /// redis-server `SIGSTOP`ped for longer than the lease TTL, then `SIGCONT`.
+    RedisFreeze,
+    /// The postmaster and every backend `SIGSTOP`ped for longer than the lease TTL, then
+    /// `SIGCONT`.
+    PostgresFreeze,
+}
+
+impl Fault {
+    /// Faults that last longer than the job lease on purpose (the test waits before repairing).
+    fn outlasts_the_lease(self) -> bool {
+        matches!(
+            self,
+            Fault::RedisCut | Fault::RedisFreeze | Fault::PostgresFreeze
+        )
+    }
+
+    /// Faults that take the job's lease (in Redis) away, so the job must run again.
+    fn loses_the_lease(self) -> bool {
+        matches!(
+            self,
+            Fault::RedisRestart | Fault::RedisCut | Fault::RedisFreeze
+        )
+    }
 }
 
 /// Every log line of the in-process servers, to check that a fault is logged clearly.
@@ -131,8 +159,8 @@ fn expected_logs(fault: Fault) -> Vec<&'static [&'static str]> {
     match fault {
         // The lease vanished with the data: the keeper or the publish gate notices first.
         Fault::RedisRestart => lines.push(&["lease lost", "job record taken over or lost"]),
-        Fault::RedisCut => lines.push(&["lease lost"]),
-        Fault::PostgresRestart => lines.push(&["store call failed"]),
+        Fault::RedisCut | Fault::RedisFreeze => lines.push(&["lease lost"]),
+        Fault::PostgresRestart | Fault::PostgresFreeze => lines.push(&["store call failed"]),
     }
     lines
 }
@@ -181,6 +209,14 @@ impl Stores {
                 let proxy = self.proxy.as_ref().expect("the cut scenario has a proxy");
                 format!("link to Redis cut ({} connections severed)", proxy.cut())
             }
+            Fault::RedisFreeze => {
+                self.redis.pause();
+                "redis-server SIGSTOPped".into()
+            }
+            Fault::PostgresFreeze => {
+                self.pg.freeze();
+                "postgres SIGSTOPped (postmaster and backends)".into()
+            }
         }
     }
 
@@ -189,6 +225,8 @@ impl Stores {
             Fault::RedisRestart => self.redis.restart().await,
             Fault::PostgresRestart => self.pg.restart().await,
             Fault::RedisCut => self.proxy.as_ref().unwrap().restore(),
+            Fault::RedisFreeze => self.redis.resume(),
+            Fault::PostgresFreeze => self.pg.thaw(),
         }
     }
 }
@@ -363,7 +401,7 @@ async fn stream_through(fault: Fault) {
         during_status == StatusCode::NO_CONTENT || during_status == StatusCode::SERVICE_UNAVAILABLE,
         "a progress report during the outage is accepted or refused as retryable: {during_status}"
     );
-    if fault == Fault::RedisCut {
+    if fault.outlasts_the_lease() {
         // Longer than the lease: the owner must notice it lost the job and stop.
         tokio::time::sleep(lease_ttl() + Duration::from_secs(1)).await;
     }
@@ -426,12 +464,23 @@ async fn stream_through(fault: Fault) {
         .expect("transcode metrics");
     let runs = metrics.jobs_started + metrics.takeovers;
     let after = srv.state().stores.jobs.list().await.expect("list jobs");
-    if running_at_fault && fault != Fault::PostgresRestart {
-        // The job's lease was lost (data loss, or a cut longer than the TTL): it ran again.
+    if running_at_fault && fault.loses_the_lease() {
+        // The job's lease was lost (data loss, or a cut or freeze longer than the TTL): it ran
+        // again, under a newer token, and the record belongs to that newer tenure: no write with
+        // the token from before the fault replaced it (also not one the frozen server found
+        // queued when it woke).
         assert!(
             runs >= 2,
             "the job was started again after the fault: {metrics:?}"
         );
+        let last = after.iter().find(|j| j.key == before.key);
+        if let Some(last) = last {
+            assert!(
+                last.token > before.token,
+                "the record after the fault holds the newer tenure's token: before {before:?}, \
+                 after {last:?}"
+            );
+        }
     }
     if !running_at_fault {
         eprintln!(
@@ -523,4 +572,14 @@ fn postgres_restart_mid_stream() {
 #[test]
 fn redis_network_cut_mid_stream() {
     run(Fault::RedisCut);
+}
+
+#[test]
+fn redis_frozen_mid_stream() {
+    run(Fault::RedisFreeze);
+}
+
+#[test]
+fn postgres_frozen_mid_stream() {
+    run(Fault::PostgresFreeze);
 }

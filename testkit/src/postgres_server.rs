@@ -153,6 +153,22 @@ impl PostgresServer {
         }
     }
 
+    /// Freezes the whole server, postmaster and every backend, with `SIGSTOP`: it is alive but
+    /// answers nothing, on existing connections or new ones (a stalled VM). Undo with
+    /// [`thaw`](Self::thaw).
+    pub fn freeze(&self) {
+        if let Some(p) = &self.proc {
+            p.signal_all(Signal::SIGSTOP);
+        }
+    }
+
+    /// Resumes a [`freeze`](Self::freeze)d server (every process) with `SIGCONT`.
+    pub fn thaw(&self) {
+        if let Some(p) = &self.proc {
+            p.signal_all(Signal::SIGCONT);
+        }
+    }
+
     /// Starts the server again on the same port with the same data (stopping it first if it still
     /// runs), waiting through crash recovery until it accepts queries.
     ///

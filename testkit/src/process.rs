@@ -63,6 +63,18 @@ impl ServerProcess {
         }
     }
 
+    /// Sends `sig` to the main process and its direct children (a Postgres postmaster and its
+    /// backends). The main process is signalled first, so a frozen one cannot fork a child we
+    /// would miss.
+    pub(crate) fn signal_all(&self, sig: Signal) {
+        if self.child.is_some() {
+            let _ = signal::kill(pid(self.pid), sig);
+            for c in children_of(self.pid) {
+                let _ = signal::kill(Pid::from_raw(c), sig);
+            }
+        }
+    }
+
     /// `SIGKILL`s the process and its direct children, then reaps it.
     pub(crate) fn kill(&mut self) {
         let Some(mut child) = self.child.take() else {
