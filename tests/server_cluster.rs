@@ -183,6 +183,13 @@ fn segment_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// The value of the unlabelled series `name` in a Prometheus text exposition.
+#[cfg(feature = "transcode")]
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
 /// `--transcode-storage node-local`: each replica writes to its own directory. A segment asked
 /// of the replica that does not own the job is fetched from the owner (the same bytes), and
 /// once the owner is gone the other replica makes the segments again itself.
@@ -244,6 +251,15 @@ async fn node_local_segments_come_from_the_owner_then_are_regenerated() {
         metrics_b.contains("media_ha_transcode_jobs_started_total 0\n"),
         "{metrics_b}"
     );
+    // The four relayed segments are counted (bodies streamed through to the end), no failure.
+    assert_eq!(
+        metric(&metrics_b, "media_ha_segments_proxied_total"),
+        Some(4.0)
+    );
+    assert_eq!(
+        metric(&metrics_b, "media_ha_segment_proxy_failures_total"),
+        Some(0.0)
+    );
 
     // A leaves with its disk: B makes every segment again, and they play as one stream.
     a.shutdown(GRACE).await;
@@ -258,6 +274,11 @@ async fn node_local_segments_come_from_the_owner_then_are_regenerated() {
     assert!(
         metrics_b.contains("media_ha_transcode_takeovers_total 1\n"),
         "{metrics_b}"
+    );
+    assert_eq!(
+        metric(&metrics_b, "media_ha_segments_proxied_total"),
+        Some(4.0),
+        "nothing relayed once B owns the job"
     );
     let file = data_b.path().join("joined.ts");
     std::fs::write(&file, &joined).unwrap();

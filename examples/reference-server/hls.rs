@@ -448,6 +448,8 @@ impl Transcoder for ManagerTranscoder {
             segment_wait_seconds: s.wait_total.as_secs_f64(),
             segment_wait_max_seconds: s.wait_max.as_secs_f64(),
             local_jobs: s.local_jobs,
+            segments_proxied: self.proxy.stats().relayed(),
+            proxy_failures: self.proxy.stats().failed(),
         })
     }
 }

@@ -10,9 +10,19 @@
 //! moving mid-request cannot bounce a request between replicas. A client setting the header
 //! itself only loses the forwarding (it gets 421 from a non-owner): no privilege comes with it.
 //!
-//! The body is buffered: a segment is a few seconds of video (hundreds of kilobytes to a few
-//! megabytes), and buffering keeps the relay free of half-sent responses when the owner dies.
+//! The body is streamed through chunk by chunk as the owner sends it, not buffered: the viewer
+//! gets the first bytes as soon as the owner sends them, and a replica relaying for many viewers
+//! holds one chunk per stream instead of whole segments (a few megabytes each). The cost: when
+//! the owner dies mid-body, the client sees a truncated response (the connection is closed
+//! early, the length does not match) instead of a clean 502; players retry that like any broken
+//! download. Status and headers are only relayed once the owner has sent them, so every failure
+//! *before* the body still becomes a clean error answer.
+//!
+//! [`ProxyStats`] counts relayed segments (bodies relayed to the end) and failures (owner
+//! unreachable, exchange failed, body broken off), for `/metrics`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -57,11 +67,36 @@ pub enum Forwarded {
     Failed(reqwest::Error),
 }
 
+/// What forwarding did so far on this replica.
+#[derive(Debug, Default)]
+pub struct ProxyStats {
+    relayed: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl ProxyStats {
+    /// Segments whose body was relayed from the owner to the end.
+    pub fn relayed(&self) -> u64 {
+        self.relayed.load(Ordering::Relaxed)
+    }
+
+    /// Forwarded requests that failed: owner unreachable, the exchange failed, or the body broke
+    /// off mid-stream.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    fn count_failure(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// The HTTP client requests are forwarded with.
 #[derive(Debug, Clone)]
 pub struct OwnerProxy {
     http: reqwest::Client,
     node_id: String,
+    stats: Arc<ProxyStats>,
 }
 
 impl OwnerProxy {
@@ -80,7 +115,13 @@ impl OwnerProxy {
         Ok(Self {
             http,
             node_id: node_id.to_owned(),
+            stats: Arc::default(),
         })
+    }
+
+    /// What forwarding did so far.
+    pub fn stats(&self) -> &ProxyStats {
+        &self.stats
     }
 
     /// Sends the request (`uri` with its query, the relevant `headers`) to the owner at
@@ -96,8 +137,14 @@ impl OwnerProxy {
         }
         let resp = match req.send().await {
             Ok(resp) => resp,
-            Err(e) if e.is_connect() => return Forwarded::Unreachable(e),
-            Err(e) => return Forwarded::Failed(e),
+            Err(e) if e.is_connect() => {
+                self.stats.count_failure();
+                return Forwarded::Unreachable(e);
+            }
+            Err(e) => {
+                self.stats.count_failure();
+                return Forwarded::Failed(e);
+            }
         };
         if resp.status() == StatusCode::MISDIRECTED_REQUEST {
             return Forwarded::NotOwner;
@@ -108,16 +155,77 @@ impl OwnerProxy {
                 out = out.header(name, value);
             }
         }
-        match resp.bytes().await {
-            Ok(body) => match out.body(Body::from(body)) {
-                Ok(response) => Forwarded::Response(response),
-                // Every header came from a valid response: cannot fail; answer as a failure.
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not relay the owner's response");
-                    Forwarded::Response(StatusCode::BAD_GATEWAY.into_response())
+        if let Some(length) = resp.headers().get(header::CONTENT_LENGTH) {
+            // Streamed, the body's length is unknown to hyper: pass the owner's on, so the
+            // client can tell a complete segment from one cut short.
+            out = out.header(header::CONTENT_LENGTH, length);
+        }
+        match out.body(Body::from_stream(relay(resp, self.stats.clone()))) {
+            Ok(response) => Forwarded::Response(response),
+            // Every header came from a valid response: cannot fail; answer as a failure.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not relay the owner's response");
+                self.stats.count_failure();
+                Forwarded::Response(StatusCode::BAD_GATEWAY.into_response())
+            }
+        }
+    }
+}
+
+/// The owner's body as a stream of chunks; counts the relay as done once the last byte passed
+/// (hyper stops polling a body with a known length after its last byte, so the end is not
+/// always seen as such), or as failed when the owner's side breaks off (the client's connection
+/// is then closed early).
+fn relay(
+    resp: reqwest::Response,
+    stats: Arc<ProxyStats>,
+) -> impl futures::Stream<Item = Result<axum::body::Bytes, reqwest::Error>> + Send {
+    let state = Relay {
+        remaining: resp.content_length(),
+        resp,
+        stats,
+        counted: false,
+    };
+    futures::stream::unfold(Some(state), |state| async move {
+        let mut state = state?;
+        match state.resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if let Some(left) = &mut state.remaining {
+                    *left = left.saturating_sub(chunk.len() as u64);
+                    if *left == 0 {
+                        state.done();
+                    }
                 }
-            },
-            Err(e) => Forwarded::Failed(e),
+                Some((Ok(chunk), Some(state)))
+            }
+            Ok(None) => {
+                state.done();
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the owner's segment body broke off mid-stream");
+                state.stats.count_failure();
+                Some((Err(e), None))
+            }
+        }
+    })
+}
+
+/// One body being relayed.
+struct Relay {
+    resp: reqwest::Response,
+    stats: Arc<ProxyStats>,
+    /// Bytes still to come, when the owner said how many.
+    remaining: Option<u64>,
+    counted: bool,
+}
+
+impl Relay {
+    /// The whole body has passed: count it once.
+    fn done(&mut self) {
+        if !self.counted {
+            self.counted = true;
+            self.stats.relayed.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

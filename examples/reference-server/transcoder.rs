@@ -129,6 +129,10 @@ pub struct TranscoderMetrics {
     pub segment_wait_max_seconds: f64,
     /// Jobs running here now.
     pub local_jobs: u64,
+    /// Segments relayed from the job's owner to the end (node-local storage).
+    pub segments_proxied: u64,
+    /// Forwarded segment requests that failed (owner unreachable, exchange failed, body cut).
+    pub proxy_failures: u64,
 }
 
 #[cfg(test)]

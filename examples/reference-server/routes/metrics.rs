@@ -129,5 +129,20 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Longest single segment wait.",
         t.segment_wait_max_seconds,
     );
+    series(
+        &mut out,
+        "media_ha_segments_proxied_total",
+        "counter",
+        "Segments this replica relayed from the job's owner to the end (node-local storage).",
+        t.segments_proxied,
+    );
+    series(
+        &mut out,
+        "media_ha_segment_proxy_failures_total",
+        "counter",
+        "Segment requests this replica forwarded that failed: owner unreachable, no answer in \
+         time, or the body broke off.",
+        t.proxy_failures,
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
