@@ -729,6 +729,12 @@ async fn hls_transcode_plays_end_to_end() {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
+        // What HLS players, Apple's spec and Jellyfin say (not mime_guess's DLNA type).
+        assert_eq!(
+            resp.headers().get(reqwest::header::CONTENT_TYPE).unwrap(),
+            "video/mp2t",
+            "{path}"
+        );
         joined.extend(resp.bytes().await.unwrap());
     }
     let file = data.path().join("joined.ts");

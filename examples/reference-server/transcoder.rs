@@ -94,20 +94,31 @@ pub async fn serve_file(
     request: axum::extract::Request,
 ) -> axum::response::Response {
     use tower::ServiceExt;
-    // mime_guess does not know `.m4s` (it would say application/octet-stream).
-    let fmp4_segment = path.extension().is_some_and(|e| e == "m4s");
+    let segment_type = segment_content_type(&path);
     let mut response = tower_http::services::ServeFile::new(path)
         .oneshot(request)
         .await
         .unwrap_or_else(|never| match never {})
         .map(axum::body::Body::new);
-    if fmp4_segment && response.status().is_success() {
+    if let Some(kind) = segment_type.filter(|_| response.status().is_success()) {
         response.headers_mut().insert(
             axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("video/iso.segment"),
+            axum::http::HeaderValue::from_static(kind),
         );
     }
     response
+}
+
+/// The content type of an HLS segment file, where mime_guess gets it wrong: it calls `.ts`
+/// `video/vnd.dlna.mpeg-tts` (HLS players, Apple's spec and Jellyfin say `video/mp2t`) and does
+/// not know `.m4s` (it would say `application/octet-stream`). `None`: leave mime_guess's guess
+/// (the init segment's `.mp4` is `video/mp4`, right as it is).
+fn segment_content_type(path: &std::path::Path) -> Option<&'static str> {
+    match path.extension()?.to_str()? {
+        "ts" => Some("video/mp2t"),
+        "m4s" => Some("video/iso.segment"),
+        _ => None,
+    }
 }
 
 /// What `/metrics` reports about transcoding on this replica.
@@ -138,6 +149,15 @@ pub struct TranscoderMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segment_content_types() {
+        let kind = |p: &str| segment_content_type(std::path::Path::new(p));
+        assert_eq!(kind("/seg/7.ts"), Some("video/mp2t"));
+        assert_eq!(kind("/seg/7.m4s"), Some("video/iso.segment"));
+        assert_eq!(kind("/seg/init.mp4"), None);
+        assert_eq!(kind("/seg/7"), None);
+    }
 
     #[test]
     fn segment_ids_parse() {
