@@ -28,9 +28,12 @@
 //! after the moov: the head is the init segment, the tail the media segment.
 //!
 //! Limits: without an edit list the AAC encoder's priming is not signalled (audio starts a
-//! frame before video, as in the TS segments). HEVC (QSV only) gets movenc's default `hev1`
-//! sample entry with in-band parameter sets; Apple players prefer `hvc1`. That path is not
-//! exercised here (no QSV device on the test machine).
+//! frame before video, as in the TS segments). HEVC (QSV only) is tagged `hvc1` (Apple players
+//! refuse movenc's default `hev1`), with the parameter sets in `hvcC`; the encoder still
+//! repeats them in-band, which ISO/IEC 14496-15 allows only for `hev1` (not checked against a
+//! real Apple player here).
+//! Only the muxer configuration is unit-tested: no QSV device on the test machine, so no HEVC
+//! segment is ever written by the tests.
 
 /// Where the init segment ends in a fragmented MP4 file: the byte just after the top-level
 /// `moov` box. `None` when `bytes` has no complete top-level `moov` or a box header is broken.
