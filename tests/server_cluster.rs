@@ -163,9 +163,17 @@ fn long_clip_library() -> std::path::PathBuf {
     dir
 }
 
-/// Every segment file under a transcode directory (`<dir>/<job key>/seg-*.ts`).
+/// Every MPEG-TS segment file under a transcode directory (`<dir>/<job key>/seg-*.ts`).
 #[cfg(feature = "transcode")]
 fn segment_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    files_named(dir, |name| {
+        name.starts_with("seg-") && name.ends_with(".ts")
+    })
+}
+
+/// Every file under a transcode directory (`<dir>/<job key>/<name>`) whose name passes `keep`.
+#[cfg(feature = "transcode")]
+fn files_named(dir: &std::path::Path, keep: impl Fn(&str) -> bool) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for job in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         for file in std::fs::read_dir(job.path())
@@ -174,7 +182,7 @@ fn segment_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
             .flatten()
         {
             let name = file.file_name().to_string_lossy().into_owned();
-            if name.starts_with("seg-") && name.ends_with(".ts") {
+            if keep(&name) {
                 out.push(file.path());
             }
         }
@@ -282,17 +290,146 @@ async fn node_local_segments_come_from_the_owner_then_are_regenerated() {
     );
     let file = data_b.path().join("joined.ts");
     std::fs::write(&file, &joined).unwrap();
+    assert_eq!(
+        count_frames(file.to_str().unwrap()),
+        Some(375),
+        "15 s at 25 fps, every frame once"
+    );
+    b.shutdown(GRACE).await;
+}
+
+/// The video frames ffprobe decodes from `input` (a file or an HLS URL).
+#[cfg(feature = "transcode")]
+fn count_frames(input: &str) -> Option<u32> {
     let out = std::process::Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
         .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
-        .arg(&file)
+        .arg(input)
         .output()
         .expect("ffprobe");
-    let frames = String::from_utf8_lossy(&out.stdout)
+    assert!(
+        out.status.success(),
+        "ffprobe {input}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.trim().trim_end_matches(','))
         .find(|l| !l.is_empty())
-        .and_then(|l| l.parse::<u32>().ok());
-    assert_eq!(frames, Some(375), "15 s at 25 fps, every frame once");
+        .and_then(|l| l.parse().ok())
+}
+
+/// Node-local storage with fMP4 segments: the init segment (`-1.mp4`) and the media segments
+/// asked of the replica that does not own the job are forwarded to the owner and relayed byte
+/// for byte with their content types, and init + segments fetched through that replica decode
+/// as one stream (joined by hand, and through ffprobe's own HLS client).
+#[cfg(feature = "transcode")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_local_fmp4_init_and_segments_come_from_the_owner() {
+    let namespace = namespace("srvnlf");
+    let media = long_clip_library();
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut config_a = cluster_config(data_a.path(), "node-a", &namespace).await;
+    let mut config_b = cluster_config(data_b.path(), "node-b", &namespace).await;
+    for c in [&mut config_a, &mut config_b] {
+        c.media = vec![media.clone()];
+        c.transcode_storage = server::config::TranscodeStorage::NodeLocal;
+    }
+    let (dir_a, dir_b) = (
+        config_a.transcode_dir.clone(),
+        config_b.transcode_dir.clone(),
+    );
+    let a = start_config(config_a).await;
+    let b = start_config(config_b).await;
+    let mut on_a = Client::new(&a);
+    on_a.login(ADMIN, ADMIN_PW).await;
+    let mut on_b = Client::new(&b);
+    on_b.token = on_a.token.clone();
+    let (gamma_id, _) = find_item(&on_a, "Gamma").await;
+    let hls = open_hls_with(&on_b, &gamma_id, fmp4_profile()).await;
+    let init_uri = hls
+        .media
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no EXT-X-MAP in {}", hls.media));
+    assert!(init_uri.starts_with("hls1/main/-1.mp4?"), "{init_uri}");
+    let init_path = format!("{}{init_uri}", hls.base);
+    let segments = hls.segment_paths();
+    assert_eq!(segments.len(), 5);
+    let fetch = |c: &Client, path: &str| {
+        let req = c.authed(c.http.get(c.url(path)));
+        async move {
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "{}", resp.url());
+            let kind = resp
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            (kind, resp.bytes().await.unwrap().to_vec())
+        }
+    };
+    let owners_file = |name: &str| {
+        let found = files_named(&dir_a, |n| n == name);
+        assert_eq!(found.len(), 1, "{name} in A's directory: {found:?}");
+        std::fs::read(&found[0]).unwrap()
+    };
+
+    // A makes the job its own; B has none of its files and relays A's.
+    let (_, first) = fetch(&on_a, &segments[0]).await;
+    assert_eq!(first, owners_file("seg-000000.m4s"));
+    let (kind, init) = fetch(&on_b, &init_path).await;
+    assert_eq!(kind, "video/mp4", "the init through B");
+    assert_eq!(&init[4..8], b"ftyp");
+    assert_eq!(
+        init,
+        owners_file("init.mp4"),
+        "B relays A's init byte for byte"
+    );
+    let mut joined = init.clone();
+    joined.extend(&first);
+    for (i, uri) in segments.iter().enumerate().skip(1) {
+        let (kind, bytes) = fetch(&on_b, uri).await;
+        assert_eq!(kind, "video/iso.segment", "segment {i} through B");
+        assert_eq!(&bytes[4..8], b"moof", "segment {i}");
+        assert_eq!(
+            bytes,
+            owners_file(&format!("seg-{i:06}.m4s")),
+            "segment {i}"
+        );
+        joined.extend(bytes);
+    }
+    assert!(
+        files_named(&dir_b, |_| true).is_empty(),
+        "B transcoded nothing"
+    );
+    let (_, metrics_b) = on_b.get_text("/metrics").await;
+    assert!(
+        metrics_b.contains("media_ha_transcode_jobs_started_total 0\n"),
+        "{metrics_b}"
+    );
+
+    let file = data_b.path().join("joined.mp4");
+    std::fs::write(&file, &joined).unwrap();
+    assert_eq!(
+        count_frames(file.to_str().unwrap()),
+        Some(375),
+        "15 s at 25 fps, every frame once"
+    );
+    // A real HLS client on B: master, EXT-X-MAP and segments, all relayed from A.
+    let master = on_b.url(&hls.master_url);
+    assert_eq!(
+        tokio::task::spawn_blocking(move || count_frames(&master))
+            .await
+            .unwrap(),
+        Some(375)
+    );
+    assert!(
+        files_named(&dir_b, |_| true).is_empty(),
+        "still nothing on B"
+    );
+    a.shutdown(GRACE).await;
     b.shutdown(GRACE).await;
 }

@@ -14,23 +14,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// A client that plays nothing directly and wants H.264/AAC HLS in fMP4.
-fn fmp4_profile() -> serde_json::Value {
-    json!({
-        "DeviceProfile": {
-            "DirectPlayProfiles": [],
-            "TranscodingProfiles": [{
-                "Container": "mp4",
-                "Type": "Video",
-                "VideoCodec": "h264",
-                "AudioCodec": "aac",
-                "Protocol": "hls",
-                "Context": "Streaming"
-            }]
-        }
-    })
-}
-
 async fn count_frames(input: &str) -> u32 {
     let out = tokio::process::Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])

@@ -274,6 +274,24 @@ impl HlsPlaylists {
     }
 }
 
+/// A PlaybackInfo body whose client plays nothing directly and wants H.264/AAC HLS in fMP4
+/// (a TranscodingProfile with `Container: "mp4"`).
+pub fn fmp4_profile() -> Value {
+    json!({
+        "DeviceProfile": {
+            "DirectPlayProfiles": [],
+            "TranscodingProfiles": [{
+                "Container": "mp4",
+                "Type": "Video",
+                "VideoCodec": "h264",
+                "AudioCodec": "aac",
+                "Protocol": "hls",
+                "Context": "Streaming"
+            }]
+        }
+    })
+}
+
 /// Asks PlaybackInfo for `item_id` (which must need a transcode) and follows it to the segment
 /// list, asserting every step answers 200.
 pub async fn open_hls(c: &Client, item_id: &str) -> HlsPlaylists {
