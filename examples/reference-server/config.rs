@@ -158,9 +158,12 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
-    /// Longest time a request may take to produce its response head (reading its body
-    /// included, so a body that never finishes is bounded too).
+    /// Longest time a handler may take to produce its response head once the request body is
+    /// read (503 after that).
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request body, from the end of its head (408
+    /// after that; `body_timeout.rs`).
+    pub body_read_timeout: Duration,
     /// Longest time a client may take to send a request head (slowloris bound).
     pub header_read_timeout: Duration,
     /// The transcode worker to run (program, arguments); `None`: this binary re-executed with
@@ -191,6 +194,7 @@ impl Config {
             session_ttl: Duration::from_secs(24 * 3600),
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(15),
             header_read_timeout: Duration::from_secs(15),
             transcode_worker: None,
         }

@@ -17,6 +17,7 @@
 //! |---|---|
 //! | `config` | command line / environment → [`Config`] |
 //! | `serve` | the accept loop: HTTP/1.1, header-read timeout, graceful shutdown |
+//! | `body_timeout` | a request body not complete in time is answered 408 |
 //! | `stores` | which backend serves each contract (the one file that changes with the store crates) |
 //! | `state` | what handlers share; the server id |
 //! | `auth` | Jellyfin's authorization header (pure parsing) and the `Caller` extractor |
@@ -34,6 +35,7 @@
 //! | `error`, `timefmt` | the handlers' error type; Jellyfin's date format |
 
 pub mod auth;
+pub mod body_timeout;
 pub mod bootstrap;
 pub mod config;
 pub mod decision;
@@ -239,6 +241,10 @@ pub fn app(state: AppState) -> Router {
     let config = &state.config;
     let timeout = config.request_timeout;
     let max_body = config.max_body_bytes;
+    let body_limits = body_timeout::BodyLimits {
+        timeout: config.body_read_timeout,
+        max_bytes: max_body,
+    };
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let request_id = req
             .headers()
@@ -266,11 +272,16 @@ pub fn app(state: AppState) -> Router {
             },
         ))
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(RequestBodyLimitLayer::new(max_body))
+        // The handler's time: 503 when it does not answer in time (the body is read by then).
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
+        // The client's time: 408 when the body does not arrive in time (body_timeout.rs).
+        .layer(axum::middleware::from_fn(move |req, next| {
+            body_timeout::read_body_in_time(body_limits, req, next)
+        }))
+        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(cors)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)

@@ -7,10 +7,11 @@
 //! likes; a few thousand such sockets exhaust the file descriptors of a replica. Here every
 //! connection is served by hyper's HTTP/1 builder with a [`TokioTimer`] and
 //! [`Config::header_read_timeout`](crate::server::Config): a request head not complete in time
-//! closes the connection (hyper answers `408` if it got anything). What comes after the head —
-//! a body that never finishes, a handler that never answers — is bounded by the request
-//! timeout layer in `lib.rs`; when a handler gives up on an unfinished body, hyper closes the
-//! connection instead of waiting to drain it.
+//! closes the connection (hyper answers `408` if it got anything). What comes after the head is
+//! bounded in `lib.rs`: a body that never finishes by the body-read timeout (`408`,
+//! `body_timeout.rs`), a handler that never answers by the request timeout layer (`503`); when
+//! the server gives up on an unfinished body, hyper closes the connection instead of waiting to
+//! drain it.
 //!
 //! HTTP/2 is not offered: Jellyfin clients speak HTTP/1.1 to the server (browsers only use
 //! HTTP/2 over TLS, which a reverse proxy terminates), and h2 has no header-read timeout.
