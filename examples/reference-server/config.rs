@@ -74,6 +74,12 @@ pub struct Args {
     /// Rescan the library this often (seconds; 0: only at start and on request).
     #[arg(long, env = "MEDIA_HA_SCAN_INTERVAL", default_value_t = 1800)]
     pub scan_interval: u64,
+    /// How long this replica answers a validated session from memory (milliseconds; 0: ask
+    /// the session store on every request). A sign-out elsewhere reaches this replica by a
+    /// cluster event at once; this is the bound when that event is lost.
+    #[arg(long, env = "MEDIA_HA_SESSION_CACHE_MS", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub session_cache_ms: u64,
 }
 
 /// Whether replicas share the transcode directory (see `--transcode-storage`).
@@ -156,6 +162,10 @@ pub struct Config {
     /// How long a session lives without use. The stores cap TTLs at one day (`ha_core`'s
     /// `validate_ttl`), so a client idle for longer signs in again; every request touches it.
     pub session_ttl: Duration,
+    /// How long a validated session is answered from this replica's memory
+    /// (`ha_core::session_cache`; zero: never). The staleness bound of a revocation whose
+    /// cluster event was lost.
+    pub session_cache: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
     /// Longest time a handler may take to produce its response head once the request body is
@@ -192,6 +202,7 @@ impl Config {
             lease_ttl: Duration::from_secs(5),
             scan_interval: None,
             session_ttl: Duration::from_secs(24 * 3600),
+            session_cache: Duration::from_secs(2),
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(15),
@@ -229,6 +240,7 @@ impl From<Args> for Config {
         config.lease_ttl = Duration::from_millis(args.lease_ttl_ms);
         config.scan_interval =
             (args.scan_interval > 0).then(|| Duration::from_secs(args.scan_interval));
+        config.session_cache = Duration::from_millis(args.session_cache_ms);
         config
     }
 }
@@ -267,6 +279,8 @@ mod tests {
             "0",
             "--lease-ttl-ms",
             "2500",
+            "--session-cache-ms",
+            "500",
         ])
         .unwrap();
         let config = Config::from(args);
@@ -275,6 +289,7 @@ mod tests {
         assert_eq!(config.admin.as_ref().unwrap().name, "root");
         assert!(config.scan_interval.is_none());
         assert_eq!(config.lease_ttl, Duration::from_millis(2500));
+        assert_eq!(config.session_cache, Duration::from_millis(500));
         assert!(!format!("{:?}", config.admin).contains("pw\""));
     }
 

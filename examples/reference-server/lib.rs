@@ -163,6 +163,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let (scanner, scan_loop) = scan::channel();
     let publisher = EventPublisher::new(stores.events.clone(), &config.node_id);
     let events = stores.events.clone();
+    let session_cache = stores.session_cache.clone();
     let state = AppState::new(Shared {
         server_name: format!("media-ha ({})", config.node_id),
         config,
@@ -183,6 +184,18 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     match events.subscribe().await {
         Ok(sub) => background.push(tokio::spawn(log_events(sub, shutdown_rx.clone()))),
         Err(err) => tracing::warn!(error = %err, "cannot subscribe to cluster events"),
+    }
+    // Before serving: a sign-out on another replica must reach the session cache.
+    match events.subscribe().await {
+        Ok(sub) => background.push(tokio::spawn(follow_revocations(
+            session_cache,
+            sub,
+            shutdown_rx.clone(),
+        ))),
+        Err(err) => tracing::warn!(
+            error = %err,
+            "cannot subscribe to cluster events: sign-outs on other replicas take effect here only after the session cache's bound"
+        ),
     }
 
     let app = app(state.clone());
@@ -313,8 +326,20 @@ fn canonical_path(
     req
 }
 
-/// Logs cluster events (there is no cache to invalidate yet; a gap or resync is logged so an
-/// operator sees a flaky bus).
+/// Feeds the session cache the cluster's revocations until shutdown.
+async fn follow_revocations(
+    cache: std::sync::Arc<media_ha::core::session_cache::CachedSessionStore>,
+    mut sub: media_ha::core::Subscription,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::select! {
+        () = cache.follow(&mut sub) => tracing::warn!("cluster event bus closed: sign-outs elsewhere now reach this replica only after the session cache's bound"),
+        _ = stop.wait_for(|s| *s) => {}
+    }
+}
+
+/// Logs cluster events (the session cache follows them on its own subscription); a gap or
+/// resync is logged so an operator sees a flaky bus.
 async fn log_events(mut sub: media_ha::core::Subscription, mut stop: watch::Receiver<bool>) {
     loop {
         let msg = tokio::select! {

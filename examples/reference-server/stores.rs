@@ -17,6 +17,13 @@
 //! lost session signs a viewer out mid-film. A Redis restarted without persistence loses every
 //! key, so sessions belong with the durable data (docs/RELIABILITY.md, "Store faults during
 //! streaming"). With `--redis` alone they stay in Redis: run it with `appendonly yes` there.
+//!
+//! Whichever store holds them, sessions are read through a per-replica cache
+//! (`ha_core::session_cache`, `--session-cache-ms`): every API request validates its token and
+//! keeps the session alive, and asking the shared store (a read and a write on PostgreSQL) each
+//! time was most of what a cheap endpoint cost with replicas. A sign-out is announced on the
+//! event bus, so other replicas drop the session at once; the cache's freshness bound covers a
+//! lost event.
 
 use std::sync::Arc;
 
@@ -24,8 +31,10 @@ use media_ha::core::memory::{
     MemoryEventBus, MemoryJobStore, MemoryLeaseManager, MemoryMetadataRepo, MemorySessionStore,
     MemorySlotLimiter,
 };
+use media_ha::core::session_cache::{CachedSessionStore, SessionCacheConfig};
 use media_ha::core::{
-    EventBus, LeaseManager, MetadataRepo, SessionStore, SlotLimiter, TranscodeJobStore,
+    EventBus, EventPublisher, LeaseManager, MetadataRepo, SessionStore, SlotLimiter, SystemClock,
+    TranscodeJobStore,
 };
 
 use crate::server::config::Config;
@@ -37,8 +46,11 @@ pub struct Stores {
     pub leases: Arc<dyn LeaseManager>,
     /// Transcode job records.
     pub jobs: Arc<dyn TranscodeJobStore>,
-    /// Client sessions.
+    /// Client sessions (through `session_cache`).
     pub sessions: Arc<dyn SessionStore>,
+    /// The per-replica cache in front of the session store; `lib.rs` feeds it the cluster's
+    /// revocations.
+    pub session_cache: Arc<CachedSessionStore>,
     /// Users, items, watch state.
     pub metadata: Arc<dyn MetadataRepo>,
     /// Cluster events.
@@ -69,12 +81,15 @@ impl Stores {
         let sessions_dir = config.data_dir.join("sessions");
         let sessions =
             tokio::task::spawn_blocking(move || MemorySessionStore::open(sessions_dir)).await??;
+        let events: Arc<dyn EventBus> = Arc::new(MemoryEventBus::new());
+        let session_cache = cached(Arc::new(sessions), &events, config);
         Ok(Self {
             leases: Arc::new(MemoryLeaseManager::new()),
             jobs: Arc::new(MemoryJobStore::new()),
-            sessions: Arc::new(sessions),
+            sessions: session_cache.clone(),
+            session_cache,
             metadata: Arc::new(metadata),
-            events: Arc::new(MemoryEventBus::new()),
+            events,
             slots: Arc::new(MemorySlotLimiter::new()),
             description: format!(
                 "in-process (metadata and sessions in {})",
@@ -82,6 +97,22 @@ impl Stores {
             ),
         })
     }
+}
+
+/// `sessions` behind this replica's cache, announcing sign-outs on `events`.
+fn cached(
+    sessions: Arc<dyn SessionStore>,
+    events: &Arc<dyn EventBus>,
+    config: &Config,
+) -> Arc<CachedSessionStore> {
+    let limits = SessionCacheConfig {
+        fresh_for: config.session_cache,
+        ..SessionCacheConfig::default()
+    };
+    let publisher = EventPublisher::new(events.clone(), &config.node_id);
+    Arc::new(
+        CachedSessionStore::new(sessions, SystemClock::shared(), limits).with_publisher(publisher),
+    )
 }
 
 /// How long a finished or orphaned transcode job record is kept (long enough for a survivor
@@ -183,15 +214,19 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
         }
     };
     match (leases, jobs, sessions, events, slots) {
-        (Some(leases), Some(jobs), Some(sessions), Some(events), Some(slots)) => Ok(Stores {
-            leases,
-            jobs,
-            sessions,
-            metadata,
-            events,
-            slots,
-            description: parts.join(" + "),
-        }),
+        (Some(leases), Some(jobs), Some(sessions), Some(events), Some(slots)) => {
+            let session_cache = cached(sessions, &events, config);
+            Ok(Stores {
+                leases,
+                jobs,
+                sessions: session_cache.clone(),
+                session_cache,
+                metadata,
+                events,
+                slots,
+                description: parts.join(" + "),
+            })
+        }
         _ => Err("no shared store could be opened".into()),
     }
 }

@@ -19,6 +19,7 @@
 //! | [`slot_keeper`] | [`SlotKeeper`]: renews a job's slots, takes back one the store forgot, reports changes once |
 //! | [`jobs`] | [`TranscodeJobStore`]: fenced, forward-only job records that outlive leases |
 //! | [`sessions`] | [`SessionStore`]: expiring client sessions keyed by token hash |
+//! | [`session_cache`] | [`CachedSessionStore`](session_cache::CachedSessionStore): a per-replica cache over any session store, revocations on the event bus |
 //! | [`metadata`] | [`MetadataRepo`]: users, items, watch state, devices, activity |
 //! | [`events`] | [`EventBus`]: numbered events with gap detection |
 //! | [`slots`] | [`SlotLimiter`]: leased, cluster-wide counting semaphore |
@@ -53,6 +54,7 @@ pub mod latency;
 pub mod lease;
 pub mod memory;
 pub mod metadata;
+pub mod session_cache;
 pub mod sessions;
 pub mod slot_keeper;
 pub mod slots;

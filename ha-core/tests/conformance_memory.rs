@@ -67,3 +67,18 @@ mod persisted_sessions {
 
     ha_core::session_store_conformance!(sessions);
 }
+
+/// The same session suite through the per-replica cache (`ha_core::session_cache`): what it
+/// answers from memory must be what the store would have answered, within its promises.
+mod cached_sessions {
+    use super::*;
+    use ha_core::session_cache::CachedSessionStore;
+
+    async fn sessions() -> Arc<dyn SessionStore> {
+        Arc::new(CachedSessionStore::with_defaults(Arc::new(
+            MemorySessionStore::new(),
+        )))
+    }
+
+    ha_core::session_store_conformance!(sessions);
+}

@@ -43,3 +43,16 @@ ha_core::session_store_conformance!(sessions);
 ha_core::event_bus_conformance!(events);
 ha_core::slot_limiter_conformance!(slots);
 ha_core::metadata_repo_conformance!(metadata);
+
+/// The session suite through the per-replica cache (`ha_core::session_cache`) over PostgreSQL.
+mod cached_sessions {
+    use super::*;
+    use ha_core::session_cache::CachedSessionStore;
+
+    async fn sessions() -> Arc<dyn SessionStore> {
+        let store = common::fresh_store("csessions").await.sessions();
+        Arc::new(CachedSessionStore::with_defaults(Arc::new(store)))
+    }
+
+    ha_core::session_store_conformance!(sessions);
+}

@@ -62,6 +62,7 @@ impl Replica {
         arg("--admin-user", &ADMIN);
         arg("--admin-password", &ADMIN_PW);
         arg("--scan-interval", &"0");
+        args.extend(shared.extra_args.iter().cloned());
         let log = shared.logs.path().join(format!("{node}.log"));
         let child = spawn(&args, &log);
         Self {

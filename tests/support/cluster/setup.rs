@@ -18,6 +18,8 @@ pub struct Shared {
     pub transcodes: tempfile::TempDir,
     /// Replica logs and the stitched stream.
     pub logs: tempfile::TempDir,
+    /// More flags every replica is started with (e.g. `--session-cache-ms`).
+    pub extra_args: Vec<std::ffi::OsString>,
 }
 
 impl Shared {
@@ -31,6 +33,7 @@ impl Shared {
                 .to_ascii_lowercase(),
             transcodes: tempfile::tempdir().expect("a transcode directory"),
             logs: tempfile::tempdir().expect("a log directory"),
+            extra_args: Vec::new(),
         }
     }
 
