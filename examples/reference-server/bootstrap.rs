@@ -6,7 +6,8 @@
 //! the store's unique user name makes one of them win, and the loser says so instead of
 //! printing a password that does not work.
 
-use media_ha::core::{auth, ids, Error, User};
+use media_ha::core::hash_pool::HashPool;
+use media_ha::core::{ids, Error, User};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
@@ -69,18 +70,20 @@ async fn create(stores: &Stores, name: &str, password: &str) -> Result<bool, Err
     }
 }
 
-/// Argon2 is deliberately slow: run it off the async threads.
+/// Argon2 is deliberately slow (and takes 19 MiB): run it on the process's small hashing pool
+/// (`ha_core::hash_pool`), not on tokio's blocking threads, so memory stays bounded and a
+/// sign-in flood queues instead of hashing all at once.
 pub async fn hash(password: &str) -> Result<String, Error> {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| Error::backend("password hashing task", e))?
+    HashPool::shared()?.hash(password.to_owned()).await
 }
 
-/// Argon2 verification off the async threads.
+/// Argon2 verification on the hashing pool; `false` if the pool cannot run it.
 pub async fn verify(password: &str, hash: &str) -> bool {
-    let (password, hash) = (password.to_owned(), hash.to_owned());
-    tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false)
+    match HashPool::shared() {
+        Ok(pool) => pool.verify(password.to_owned(), hash.to_owned()).await,
+        Err(err) => {
+            tracing::error!(error = %err, "no password hashing pool");
+            false
+        }
+    }
 }

@@ -25,6 +25,7 @@
 //! | [`slots`] | [`SlotLimiter`]: leased, cluster-wide counting semaphore |
 //! | [`memory`] | the in-process backends |
 //! | [`auth`], [`ids`], [`clock`] | password/token hashing, identifiers, the injectable clock |
+//! | [`hash_pool`] | [`HashPool`](hash_pool::HashPool): Argon2id on a few fixed threads (bounded memory, back-pressure) |
 //! | [`error`] | the one [`Error`] every contract returns |
 //!
 //! ## What each backend adds
@@ -47,6 +48,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod events;
+pub mod hash_pool;
 pub mod ids;
 pub mod jobs;
 pub mod keeper;

@@ -4,14 +4,13 @@
 //! one opaque access token for months and expect "sign out" and "revoke device" to work at once
 //! on every replica. The token itself is never stored, only its SHA-256.
 
-use std::sync::OnceLock;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use media_ha::core::{auth, ids, Device, NewActivity, Session, User};
 use serde_json::{json, Value};
+use tokio::sync::OnceCell;
 
 use crate::server::auth::{credentials, query_map, Caller};
 use crate::server::bootstrap::{hash, verify};
@@ -34,12 +33,11 @@ pub fn routes() -> Router<AppState> {
 /// Verifies against a hash of nothing in particular, so that "no such user" takes as long as
 /// "wrong password" (user names cannot be probed by timing).
 async fn verify_dummy(password: String) {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let _ = tokio::task::spawn_blocking(move || {
-        let hash = DUMMY.get_or_init(|| auth::hash_password("media-ha").unwrap_or_default());
-        auth::verify_password(&password, hash)
-    })
-    .await;
+    static DUMMY: OnceCell<String> = OnceCell::const_new();
+    let dummy = DUMMY
+        .get_or_init(|| async { hash("media-ha").await.unwrap_or_default() })
+        .await;
+    verify(&password, dummy).await;
 }
 
 async fn authenticate_by_name(
