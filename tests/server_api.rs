@@ -831,26 +831,3 @@ async fn hls_transcode_plays_end_to_end() {
     assert_eq!(status, StatusCode::NOT_FOUND, "a segment past the end");
     srv.shutdown(GRACE).await;
 }
-
-#[cfg(feature = "transcode")]
-async fn count_frames(input: &str) -> u32 {
-    let out = tokio::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
-        .arg(input)
-        .output()
-        .await
-        .expect("ffprobe");
-    assert!(
-        out.status.success(),
-        "ffprobe {input}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // MPEG-TS lists the stream under its program too: the first number is the count.
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim().trim_end_matches(','))
-        .find(|l| !l.is_empty())
-        .and_then(|l| l.parse().ok())
-        .expect("a frame count")
-}

@@ -291,32 +291,11 @@ async fn node_local_segments_come_from_the_owner_then_are_regenerated() {
     let file = data_b.path().join("joined.ts");
     std::fs::write(&file, &joined).unwrap();
     assert_eq!(
-        count_frames(file.to_str().unwrap()),
-        Some(375),
+        count_frames(file.to_str().unwrap()).await,
+        375,
         "15 s at 25 fps, every frame once"
     );
     b.shutdown(GRACE).await;
-}
-
-/// The video frames ffprobe decodes from `input` (a file or an HLS URL).
-#[cfg(feature = "transcode")]
-fn count_frames(input: &str) -> Option<u32> {
-    let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
-        .arg(input)
-        .output()
-        .expect("ffprobe");
-    assert!(
-        out.status.success(),
-        "ffprobe {input}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim().trim_end_matches(','))
-        .find(|l| !l.is_empty())
-        .and_then(|l| l.parse().ok())
 }
 
 /// Node-local storage with fMP4 segments: the init segment (`-1.mp4`) and the media segments
@@ -414,18 +393,13 @@ async fn node_local_fmp4_init_and_segments_come_from_the_owner() {
     let file = data_b.path().join("joined.mp4");
     std::fs::write(&file, &joined).unwrap();
     assert_eq!(
-        count_frames(file.to_str().unwrap()),
-        Some(375),
+        count_frames(file.to_str().unwrap()).await,
+        375,
         "15 s at 25 fps, every frame once"
     );
     // A real HLS client on B: master, EXT-X-MAP and segments, all relayed from A.
     let master = on_b.url(&hls.master_url);
-    assert_eq!(
-        tokio::task::spawn_blocking(move || count_frames(&master))
-            .await
-            .unwrap(),
-        Some(375)
-    );
+    assert_eq!(count_frames(&master).await, 375);
     assert!(
         files_named(&dir_b, |_| true).is_empty(),
         "still nothing on B"

@@ -14,27 +14,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-async fn count_frames(input: &str) -> u32 {
-    let out = tokio::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
-        .arg(input)
-        .output()
-        .await
-        .expect("ffprobe");
-    assert!(
-        out.status.success(),
-        "ffprobe {input}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim().trim_end_matches(','))
-        .find(|l| !l.is_empty())
-        .and_then(|l| l.parse().ok())
-        .expect("a frame count")
-}
-
 /// GETs `path` and returns its content type and body, asserting 200.
 async fn fetch(c: &Client, path: &str) -> (String, Vec<u8>) {
     let resp = c

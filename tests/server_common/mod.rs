@@ -330,3 +330,27 @@ pub async fn open_hls_with(c: &Client, item_id: &str, body: Value) -> HlsPlaylis
         segments,
     }
 }
+
+/// The video frames ffprobe decodes from `input` (a file, or an HLS URL it then plays as a
+/// client would). Async because the server under test may run on the test's own runtime.
+pub async fn count_frames(input: &str) -> u32 {
+    let out = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(input)
+        .output()
+        .await
+        .expect("ffprobe");
+    assert!(
+        out.status.success(),
+        "ffprobe {input}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // MPEG-TS lists the stream under its program too: the first number is the count.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .find(|l| !l.is_empty())
+        .and_then(|l| l.parse().ok())
+        .expect("a frame count")
+}
