@@ -13,6 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ha_core::{Lease, LeaseManager, Session, SessionStore};
+// The very Lua the store runs, preludes included.
+use ha_store_redis::lua_source::{
+    LEASE_ACQUIRE as ACQUIRE_LUA, LEASE_RELEASE as RELEASE_LUA, LEASE_RENEW as RENEW_LUA,
+};
 use ha_store_redis::{RedisStore, RedisStoreConfig};
 use serde_json::json;
 
@@ -24,9 +28,6 @@ use crate::rslock_peer;
 use crate::Opts;
 
 const TTL: Duration = Duration::from_secs(120);
-const ACQUIRE_LUA: &str = include_str!("../../ha-store-redis/lua/lease_acquire.lua");
-const RENEW_LUA: &str = include_str!("../../ha-store-redis/lua/lease_renew.lua");
-const RELEASE_LUA: &str = include_str!("../../ha-store-redis/lua/lease_release.lua");
 
 /// Runs items 1–3 and returns their figures.
 pub async fn run(opts: &Opts) -> Vec<Figure> {

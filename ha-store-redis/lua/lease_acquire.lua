@@ -2,15 +2,21 @@
 --
 -- The token is max(last issued + 1, server time in microseconds): it grows per key, and it
 -- keeps growing after a restart that lost the counter, because the server clock moved on.
--- It is also never below this incarnation's start (`incarnation_start_us`, prepended from
--- incarnation.lua), even if the clock was stepped back since: job_claim.lua refuses tokens
--- below the start on a missing record, so a fresh tenure must never hold one.
+-- It is also never below this incarnation's start (ARGV[4]), even if the clock was stepped
+-- back since: job_claim.lua refuses tokens below the start on a missing record, so a fresh
+-- tenure must never hold one. The start comes from the client, which asked
+-- incarnation_start.lua once and asks again after a connection failure, because reading it
+-- here (INFO server) would double the cost of every acquire. A stale value (the server
+-- restarted and no call failed yet) is older, so the floor is only weaker: a token can then
+-- fall below the new start only if the clock was stepped back by more than the new
+-- incarnation's uptime, and the price is one refused claim (liveness), never a stale write.
 --
 -- KEYS[1]  the lease hash (holder, token, ttl), expires with the lease
 -- KEYS[2]  the last token issued for this key (same hash tag), outlives the lease
 -- ARGV[1]  holder
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  how long the fence counter is kept, in milliseconds
+-- ARGV[4]  the incarnation's start in µs as the client knows it ('0' when unknown)
 -- Returns the token as a decimal string, or false when the lease is held.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return false
@@ -19,7 +25,7 @@ local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local last = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 local token = now_us
-local start_us = incarnation_start_us()
+local start_us = tonumber(ARGV[4] or '0') or 0
 if start_us > token then
   token = start_us
 end

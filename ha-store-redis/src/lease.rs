@@ -96,13 +96,15 @@ impl LeaseManager for RedisLeaseManager {
         validate_name("lease holder", holder)?;
         validate_ttl(ttl)?;
         let keys = self.store.keys();
+        let incarnation_start = self.store.incarnation_start_us().await?;
         let mut invocation = self.store.scripts().lease_acquire.prepare_invoke();
         invocation
             .key(keys.lease(key))
             .key(keys.lease_fence(key))
             .arg(holder)
             .arg(ttl_ms(ttl))
-            .arg(ttl_ms(self.store.config().fence_retention.max(ttl)));
+            .arg(ttl_ms(self.store.config().fence_retention.max(ttl)))
+            .arg(incarnation_start);
         let mut conn = self.store.conn();
         let sent = Instant::now();
         let token: Option<String> = self

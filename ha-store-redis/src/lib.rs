@@ -115,6 +115,7 @@ pub use error::RedisStoreError;
 pub use events::RedisEventBus;
 pub use jobs::RedisJobStore;
 pub use lease::RedisLeaseManager;
+pub use scripts::source as lua_source;
 pub use sessions::RedisSessionStore;
 pub use slots::RedisSlotLimiter;
 pub use store::RedisStore;

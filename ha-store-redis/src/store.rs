@@ -1,6 +1,7 @@
 //! [`RedisStore`]: connects once, hands out every backend on the shared connection.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -33,6 +34,9 @@ struct Inner {
     keys: Keys,
     config: RedisStoreConfig,
     scripts: Scripts,
+    /// The server's incarnation start in µs (`lua/incarnation_start.lua`), 0 until asked and
+    /// again after a connection failure (the server may have restarted).
+    incarnation_start_us: AtomicU64,
 }
 
 impl std::fmt::Debug for Inner {
@@ -136,6 +140,7 @@ impl RedisStore {
                 keys: Keys::new(&config.prefix),
                 scripts: Scripts::new(),
                 config,
+                incarnation_start_us: AtomicU64::new(0),
             }),
         })
     }
@@ -235,10 +240,34 @@ impl RedisStore {
         }
     }
 
-    /// After a connection failure under Sentinel, asks the sentinels for the primary again and
-    /// swaps the connection when it moved (a failover). Standalone managers reconnect by
-    /// themselves, so there is nothing to do for them.
+    /// The start of the server's incarnation in µs, the floor `lua/lease_acquire.lua` keeps
+    /// tokens above: cached, and asked for (one script call) when unknown. On Cluster it is the
+    /// start of whichever node answered; a value from an older or another node only makes the
+    /// floor weaker or tokens larger, never a stale token acceptable (see the script).
+    pub(crate) async fn incarnation_start_us(&self) -> StoreResult<u64> {
+        let known = self.inner.incarnation_start_us.load(Ordering::Relaxed);
+        if known != 0 {
+            return Ok(known);
+        }
+        let invocation = self.inner.scripts.incarnation_start.prepare_invoke();
+        let mut conn = self.conn();
+        let start: String = self
+            .call("incarnation start", invocation.invoke_async(&mut conn))
+            .await?;
+        let start = start.parse::<u64>().map_err(|_| {
+            RedisStoreError::protocol("incarnation start", format!("not a number: {start:?}"))
+        })?;
+        self.inner
+            .incarnation_start_us
+            .store(start, Ordering::Relaxed);
+        Ok(start)
+    }
+
+    /// After a connection failure: forgets the incarnation start (the server may have
+    /// restarted), and under Sentinel asks the sentinels for the primary again and swaps the
+    /// connection when it moved (a failover). Standalone managers reconnect by themselves.
     fn on_failure(&self) {
+        self.inner.incarnation_start_us.store(0, Ordering::Relaxed);
         if self.inner.sentinel.is_none() {
             return;
         }
