@@ -4,64 +4,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
 
-use ha_transcode::hls::{segment_file_name, PublishDecision, SegmentGate, SegmentReport};
-use ha_transcode::worker::{
-    AudioSettings, HardwarePreference, JobSpec, JobSummary, RateControl, SegmentContainer,
-    VideoCodec, VideoSettings,
-};
-use support::hls_check::{concat, decoded_frames, supervisor, video_pts, video_stream_entry};
+use ha_transcode::hls::segment_file_name;
+use ha_transcode::worker::SegmentContainer;
+use support::hls_check::{concat, decoded_frames, video_pts, video_stream_entry};
+use support::resume_run::{run, spec};
 use support::{scratch_dir, Clip};
-
-/// Publishes everything and remembers what the worker reported.
-#[derive(Debug, Default)]
-struct Recorder(Mutex<Vec<SegmentReport>>);
-
-#[async_trait::async_trait]
-impl SegmentGate for Recorder {
-    async fn approve(&self, segment: &SegmentReport) -> PublishDecision {
-        self.0.lock().unwrap().push(segment.clone());
-        PublishDecision::Publish
-    }
-}
-
-fn spec(input: &Path, out: &Path, start: u32, audio: bool, height: Option<u32>) -> JobSpec {
-    JobSpec {
-        input: input.to_path_buf(),
-        output_dir: out.to_path_buf(),
-        start_segment: start,
-        end_segment: None,
-        segment_ms: 2000,
-        video: VideoSettings {
-            codec: VideoCodec::H264,
-            target_height: height,
-            rate: RateControl::Crf {
-                crf: 28,
-                maxrate: Some(1_500_000),
-                bufsize: None,
-            },
-            preset: "ultrafast".into(),
-            profile: Some("high".into()),
-            level: None,
-            low_power: false,
-        },
-        audio: audio.then(AudioSettings::default),
-        hardware: HardwarePreference::Software,
-        container: SegmentContainer::MpegTs,
-    }
-}
-
-async fn run(spec: JobSpec) -> (JobSummary, Vec<SegmentReport>) {
-    let rec = Arc::new(Recorder::default());
-    let summary = supervisor()
-        .run(spec, rec.clone())
-        .await
-        .expect("transcode run");
-    let reports = rec.0.lock().unwrap().clone();
-    (summary, reports)
-}
 
 /// Runs `input` fully and from segment `k`, and checks exactness. Returns the published
 /// segment paths of the full run.
@@ -74,8 +23,24 @@ async fn check_resume(
 ) -> Vec<PathBuf> {
     let full_dir = scratch_dir(&format!("{name}-full"));
     let res_dir = scratch_dir(&format!("{name}-resumed"));
-    let (full_sum, full) = run(spec(&input, &full_dir, 0, audio, height)).await;
-    let (_, resumed) = run(spec(&input, &res_dir, k, audio, height)).await;
+    let (full_sum, full) = run(spec(
+        SegmentContainer::MpegTs,
+        &input,
+        &full_dir,
+        0,
+        audio,
+        height,
+    ))
+    .await;
+    let (_, resumed) = run(spec(
+        SegmentContainer::MpegTs,
+        &input,
+        &res_dir,
+        k,
+        audio,
+        height,
+    ))
+    .await;
 
     let n = full.len() as u32;
     assert!(n > k, "{name}: need more than {k} segments, got {n}");

@@ -12,5 +12,6 @@ pub mod dovi;
 pub mod hdr10plus;
 pub mod hls_check;
 pub mod mp4_box;
+pub mod resume_run;
 
 pub use clips::{scratch_dir, Clip};
