@@ -3,15 +3,14 @@
 
 use std::path::Path;
 
-use ffmpeg_next::{codec, encoder, ffi, format, Dictionary, Rational};
+use ffmpeg_next::{codec, ffi, format, Dictionary};
 
 use super::annexb::parameter_sets;
 use super::assembler::Track;
-use super::mux::Written;
+use super::mux::{add_streams, write_packets, Written};
 use super::{ff, EncodedPacket};
 use crate::error::{Error, Result};
 use crate::hls::fmp4::split_init;
-use crate::hls::timeline::MPEGTS_TIME_BASE;
 
 /// Writes `packets` of segment `index` (timestamps in 90 kHz with the offset) as one moof+mdat
 /// to `path`, and the ftyp+moov to `init_path` when given.
@@ -31,21 +30,7 @@ pub(super) fn write_segment(
         video_stream_parameters(video, first_video).map_err(|what| invalid(path, what))?;
 
     let mut octx = format::output_as(path, "mp4").map_err(ff("creating a segment file"))?;
-    let tb = Rational(MPEGTS_TIME_BASE.0, MPEGTS_TIME_BASE.1);
-    {
-        let mut st = octx
-            .add_stream(encoder::find(codec::Id::None))
-            .map_err(ff("adding the video stream"))?;
-        st.set_parameters(vparams);
-        st.set_time_base(tb);
-    }
-    if let Some(a) = audio {
-        let mut st = octx
-            .add_stream(encoder::find(codec::Id::None))
-            .map_err(ff("adding the audio stream"))?;
-        st.set_parameters(a.clone());
-        st.set_time_base(tb);
-    }
+    add_streams(&mut octx, vparams, audio)?;
     let mut opts = Dictionary::new();
     opts.set(
         "movflags",
@@ -58,27 +43,7 @@ pub(super) fn write_segment(
     opts.set("fragment_index", &(u64::from(index) + 1).to_string());
     octx.write_header_with(opts)
         .map_err(ff("writing a segment header"))?;
-    let out_tb: Vec<Rational> = octx.streams().map(|s| s.time_base()).collect();
-    let mut first_pts: Option<i64> = None;
-    let mut frame_count = 0u32;
-    for (track, enc) in packets {
-        let mut p = enc.packet;
-        let stream = match track {
-            Track::Video => {
-                frame_count += 1;
-                let pts = p.pts().unwrap_or(0);
-                first_pts = Some(first_pts.map_or(pts, |f: i64| f.min(pts)));
-                0
-            }
-            Track::Audio if audio.is_some() => 1,
-            Track::Audio => continue,
-        };
-        p.set_stream(stream);
-        p.rescale_ts(tb, out_tb.get(stream).copied().unwrap_or(tb));
-        p.set_position(-1);
-        p.write_interleaved(&mut octx)
-            .map_err(ff("writing a segment packet"))?;
-    }
+    let written = write_packets(&mut octx, audio.is_some(), packets)?;
     // In fragmented mode the trailer flushes the one pending fragment (moof+mdat).
     octx.write_trailer().map_err(ff("finishing a segment"))?;
     drop(octx);
@@ -89,10 +54,7 @@ pub(super) fn write_segment(
     if let Some(init) = init_path {
         std::fs::write(init, &bytes[..cut]).map_err(|source| io(init, source))?;
     }
-    Ok(Written {
-        first_pts: first_pts.unwrap_or(0),
-        frame_count,
-    })
+    Ok(written)
 }
 
 /// `hvc1` as an FFmpeg codec tag (`MKTAG('h','v','c','1')`, first letter in the low byte).
