@@ -225,7 +225,13 @@ impl RedisStore {
     ) -> StoreResult<T> {
         let after = self.inner.config.op_timeout;
         match tokio::time::timeout(after, fut).await {
+            // The client's own response timeout is set to the same deadline: report it as ours,
+            // with the duration (the client's error does not carry it).
             Err(_) => {
+                self.on_failure();
+                Err(RedisStoreError::Timeout { what, after })
+            }
+            Ok(Err(e)) if e.is_timeout() => {
                 self.on_failure();
                 Err(RedisStoreError::Timeout { what, after })
             }
