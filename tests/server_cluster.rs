@@ -198,13 +198,21 @@ fn metric(text: &str, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// `--transcode-storage node-local`: each replica writes to its own directory. A segment asked
-/// of the replica that does not own the job is fetched from the owner (the same bytes), and
-/// once the owner is gone the other replica makes the segments again itself.
+/// Two replicas A and B on the shared stores with `--transcode-storage node-local` over the
+/// long clip, each with its own data and transcode directory.
 #[cfg(feature = "transcode")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_local_segments_come_from_the_owner_then_are_regenerated() {
-    let namespace = namespace("srvnl");
+struct NodeLocalPair {
+    a: server::Server,
+    b: server::Server,
+    data_a: tempfile::TempDir,
+    data_b: tempfile::TempDir,
+    dir_a: std::path::PathBuf,
+    dir_b: std::path::PathBuf,
+}
+
+#[cfg(feature = "transcode")]
+async fn node_local_pair(prefix: &str) -> NodeLocalPair {
+    let namespace = namespace(prefix);
     let media = long_clip_library();
     let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut config_a = cluster_config(data_a.path(), "node-a", &namespace).await;
@@ -218,8 +226,30 @@ async fn node_local_segments_come_from_the_owner_then_are_regenerated() {
         config_b.transcode_dir.clone(),
     );
     assert_ne!(dir_a, dir_b);
-    let a = start_config(config_a).await;
-    let b = start_config(config_b).await;
+    NodeLocalPair {
+        a: start_config(config_a).await,
+        b: start_config(config_b).await,
+        data_a,
+        data_b,
+        dir_a,
+        dir_b,
+    }
+}
+
+/// `--transcode-storage node-local`: each replica writes to its own directory. A segment asked
+/// of the replica that does not own the job is fetched from the owner (the same bytes), and
+/// once the owner is gone the other replica makes the segments again itself.
+#[cfg(feature = "transcode")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_local_segments_come_from_the_owner_then_are_regenerated() {
+    let NodeLocalPair {
+        a,
+        b,
+        data_b,
+        dir_a,
+        dir_b,
+        data_a: _data_a,
+    } = node_local_pair("srvnl").await;
     let mut on_a = Client::new(&a);
     on_a.login(ADMIN, ADMIN_PW).await;
     let mut on_b = Client::new(&b);
@@ -305,21 +335,14 @@ async fn node_local_segments_come_from_the_owner_then_are_regenerated() {
 #[cfg(feature = "transcode")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_local_fmp4_init_and_segments_come_from_the_owner() {
-    let namespace = namespace("srvnlf");
-    let media = long_clip_library();
-    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut config_a = cluster_config(data_a.path(), "node-a", &namespace).await;
-    let mut config_b = cluster_config(data_b.path(), "node-b", &namespace).await;
-    for c in [&mut config_a, &mut config_b] {
-        c.media = vec![media.clone()];
-        c.transcode_storage = server::config::TranscodeStorage::NodeLocal;
-    }
-    let (dir_a, dir_b) = (
-        config_a.transcode_dir.clone(),
-        config_b.transcode_dir.clone(),
-    );
-    let a = start_config(config_a).await;
-    let b = start_config(config_b).await;
+    let NodeLocalPair {
+        a,
+        b,
+        data_b,
+        dir_a,
+        dir_b,
+        data_a: _data_a,
+    } = node_local_pair("srvnlf").await;
     let mut on_a = Client::new(&a);
     on_a.login(ADMIN, ADMIN_PW).await;
     let mut on_b = Client::new(&b);
