@@ -52,6 +52,9 @@ eval "$(scripts/services.sh env | sed 's/^export \([A-Z_]*\)=\(.*\)$/export \1="
 echo "HA_TEST_REDIS_URL=$HA_TEST_REDIS_URL"
 echo "HA_TEST_DATABASE_URL=$HA_TEST_DATABASE_URL"
 
+step "deploy: container image and Kubernetes manifests (scripts/validate-deploy.sh)"
+scripts/validate-deploy.sh
+
 if ((QUICK == 0)); then
     step "format check (cargo fmt --all -- --check)"
     cargo fmt --all -- --check
