@@ -61,6 +61,14 @@ pub enum Error {
         /// The deadline that was exceeded.
         after: Duration,
     },
+    /// Extracting a still frame took longer than its deadline and was interrupted.
+    #[error("extracting a frame of {path} timed out after {after:?}")]
+    FrameTimeout {
+        /// The path.
+        path: PathBuf,
+        /// The deadline that was exceeded.
+        after: Duration,
+    },
     /// An FFmpeg call failed for another reason.
     #[error("ffmpeg failed: {what}")]
     Ffmpeg {
@@ -219,6 +227,10 @@ impl From<Error> for ha_core::Error {
             }
             Error::ProbeTimeout { ref path, after } => ha_core::Error::Timeout {
                 what: format!("probe of {}", path.display()),
+                after,
+            },
+            Error::FrameTimeout { ref path, after } => ha_core::Error::Timeout {
+                what: format!("frame of {}", path.display()),
                 after,
             },
             Error::NotAFile { .. }

@@ -17,6 +17,7 @@
 //! | [`worker`] | the isolated transcode worker process and its [`Supervisor`](worker::Supervisor) |
 //! | [`probe`] | [`probe::probe`]: what is in a file, as serde data ([`probe::MediaProbe`]) |
 //! | [`decision`] | [`decision::decide`]: direct play, direct stream or transcode, from a Jellyfin device profile |
+//! | [`thumbnail`] | [`thumbnail::extract_frame`]: one still frame of a video (artwork when a file has none) |
 //! | [`manager`] | [`manager::TranscodeManager`]: cluster-wide job ownership, takeover, dedup, admission, cleanup |
 
 pub mod decision;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod hls;
 pub mod manager;
 pub mod probe;
+pub mod thumbnail;
 pub mod worker;
 
 pub use error::{Error, Result};
