@@ -55,6 +55,9 @@ echo "HA_TEST_DATABASE_URL=$HA_TEST_DATABASE_URL"
 step "deploy: container image and Kubernetes manifests (scripts/validate-deploy.sh)"
 scripts/validate-deploy.sh
 
+step "package the publishable crates in dependency order (scripts/package-crates.sh)"
+scripts/package-crates.sh
+
 if ((QUICK == 0)); then
     step "format check (cargo fmt --all -- --check)"
     cargo fmt --all -- --check

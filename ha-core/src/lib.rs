@@ -81,3 +81,8 @@ pub use metadata::{
 pub use sessions::{NowPlaying, Session, SessionStore};
 pub use slot_keeper::{SlotChange, SlotHealth, SlotKeeper};
 pub use slots::{Slot, SlotLimiter};
+
+// The README's example (the crates.io front page) is compiled as a doc test, so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

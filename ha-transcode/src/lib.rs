@@ -30,3 +30,8 @@ pub mod thumbnail;
 pub mod worker;
 
 pub use error::{Error, Result};
+
+// The README's example (the crates.io front page) is compiled as a doc test, so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
