@@ -81,6 +81,14 @@ pub struct Session {
 pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Stores (creates or replaces) `session`, live for `ttl` from now.
     async fn put(&self, session: &Session, ttl: Duration) -> Result<()>;
+    /// Replaces a session that is still live (same token hash) with `session`, live for `ttl`
+    /// from now; never creates one. Returns `false`, changing nothing, when no live session has
+    /// this token hash (signed out, revoked or expired).
+    ///
+    /// Why not `put`: a request that read its session before a sign-out and writes it back
+    /// afterwards (a playback report racing `POST /Sessions/Logout`) must not bring the signed-out
+    /// token back to life. The check and the write are one atomic step in every backend.
+    async fn update(&self, session: &Session, ttl: Duration) -> Result<bool>;
     /// The live session with this token hash.
     async fn get(&self, token_hash: &str) -> Result<Option<Session>>;
     /// Extends a live session by `ttl` from now and stamps its last activity. Returns `false`

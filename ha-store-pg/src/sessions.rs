@@ -1,7 +1,8 @@
 //! [`SessionStore`] on PostgreSQL: one row per session, keyed by the token hash.
 //!
 //! Expiry is a `timestamptz` judged by the server's `clock_timestamp()`; `touch` is a single
-//! `UPDATE` of the deadline and last activity (server time). Expired rows are invisible at
+//! `UPDATE` of the deadline and last activity (server time); `update` is a single `UPDATE … WHERE`
+//! the row is live, so it can never re-create a signed-out session. Expired rows are invisible at
 //! once and deleted opportunistically on `list` and every so many `put`s.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,15 @@ ON CONFLICT (token_hash) DO UPDATE SET
     client = EXCLUDED.client, client_version = EXCLUDED.client_version,
     now_playing = EXCLUDED.now_playing, created_ms = EXCLUDED.created_ms,
     last_activity_ms = EXCLUDED.last_activity_ms, expires_at = EXCLUDED.expires_at";
+
+/// Replaces a live session's data and deadline; a row gone or expired is left alone (never
+/// re-created), so a report racing a sign-out cannot revive the token.
+const UPDATE: &str = "\
+UPDATE sessions
+   SET id = $2, user_id = $3, user_name = $4, device_id = $5, device_name = $6, client = $7,
+       client_version = $8, now_playing = $9, created_ms = $10, last_activity_ms = $11,
+       expires_at = clock_timestamp() + $12::bigint * interval '1 microsecond'
+ WHERE token_hash = $1 AND expires_at > clock_timestamp()";
 
 const COLUMNS: &str = "token_hash, id, user_id, user_name, device_id, device_name, client, \
                        client_version, now_playing, created_ms, last_activity_ms";
@@ -61,36 +71,44 @@ impl PgSessionStore {
         }
     }
 
-    async fn put_session(&self, s: &Session, ttl: Duration) -> PgResult<()> {
+    /// Runs `sql` (PUT or UPDATE, same parameters) for `s`; the number of rows it changed.
+    async fn write_session(
+        &self,
+        sql: &str,
+        what: &'static str,
+        s: &Session,
+        ttl: Duration,
+    ) -> PgResult<u64> {
         let created = to_i64("created_ms", s.created_ms)?;
         let last = to_i64("last_activity_ms", s.last_activity_ms)?;
         let ttl_us = micros_ceil(ttl);
         let now_playing = s.now_playing.as_ref().map(Json);
-        let conn = self.store.conn("put session").await?;
+        let conn = self.store.conn(what).await?;
         if self.puts.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {
             if let Err(e) = conn.execute(PURGE, &[]).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
             }
         }
-        conn.execute(
-            PUT,
-            &[
-                &s.token_hash,
-                &s.id,
-                &s.user_id,
-                &s.user_name,
-                &s.device_id,
-                &s.device_name,
-                &s.client,
-                &s.client_version,
-                &now_playing,
-                &created,
-                &last,
-                &ttl_us,
-            ],
-        )
-        .await?;
-        Ok(())
+        let changed = conn
+            .execute(
+                sql,
+                &[
+                    &s.token_hash,
+                    &s.id,
+                    &s.user_id,
+                    &s.user_name,
+                    &s.device_id,
+                    &s.device_name,
+                    &s.client,
+                    &s.client_version,
+                    &now_playing,
+                    &created,
+                    &last,
+                    &ttl_us,
+                ],
+            )
+            .await?;
+        Ok(changed)
     }
 }
 
@@ -117,7 +135,23 @@ impl SessionStore for PgSessionStore {
         validate_name("session token hash", &session.token_hash)?;
         validate_ttl(ttl)?;
         self.store
-            .call("put session", self.put_session(session, ttl))
+            .call("put session", async {
+                self.write_session(PUT, "put session", session, ttl)
+                    .await
+                    .map(|_| ())
+            })
+            .await
+    }
+
+    async fn update(&self, session: &Session, ttl: Duration) -> Result<bool> {
+        validate_ttl(ttl)?;
+        self.store
+            .call("update session", async {
+                let changed = self
+                    .write_session(UPDATE, "update session", session, ttl)
+                    .await?;
+                Ok(changed > 0)
+            })
             .await
     }
 

@@ -4,8 +4,9 @@
 //!
 //! A session is the hash `{P:session:H}` with the session as JSON in `json` and, once touched,
 //! the server-clock time of the last touch in `touched_ms` (so a touch is a tiny script that
-//! never has to re-encode JSON); `PEXPIRE ttl` on every put and touch. `list` reads the loose
-//! index `{P:sessions}` (see [`crate::index`]).
+//! never has to re-encode JSON); `PEXPIRE ttl` on every put, update and touch. `update` is a
+//! script that writes only if the hash exists, so it never re-creates a signed-out session.
+//! `list` reads the loose index `{P:sessions}` (see [`crate::index`]).
 
 use std::time::Duration;
 
@@ -79,6 +80,24 @@ impl SessionStore for RedisSessionStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn update(&self, session: &Session, ttl: Duration) -> Result<bool> {
+        ha_core::lease::validate_ttl(ttl)?;
+        let json =
+            serde_json::to_string(session).map_err(|e| ha_core::Error::encode("session", e))?;
+        let mut invocation = self.store.scripts().session_update.prepare_invoke();
+        invocation
+            .key(self.store.keys().session(&session.token_hash))
+            .arg(json)
+            .arg(ttl_ms(ttl));
+        let mut conn = self.store.conn();
+        let updated: i64 = self
+            .store
+            .call("session update", invocation.invoke_async(&mut conn))
+            .await?;
+        // Live, hence already in the index: no ZADD needed.
+        Ok(updated == 1)
     }
 
     async fn get(&self, token_hash: &str) -> Result<Option<Session>> {

@@ -106,3 +106,76 @@ pub async fn sessions_put_replaces_and_list_shows_live(s: Arc<dyn SessionStore>)
     );
     assert!(mine.iter().any(|x| x == &&a));
 }
+
+/// `update` replaces a live session (data, TTL) and reports `true`; it never creates one: not
+/// for an unknown token, not after a sign-out, not after expiry.
+pub async fn sessions_update_only_replaces_a_live_session(s: Arc<dyn SessionStore>) {
+    let mut sess = session("u1");
+    assert!(
+        !s.update(&sess, HOUR).await.unwrap(),
+        "an unknown session is not created"
+    );
+    assert!(s.get(&sess.token_hash).await.unwrap().is_none());
+
+    s.put(&sess, Duration::from_millis(1_000)).await.unwrap();
+    sess.now_playing = Some(NowPlaying {
+        item_id: "item-2".into(),
+        play_session_id: Some("ps-2".into()),
+        media_source_id: None,
+        position_ticks: 7,
+        is_paused: false,
+    });
+    sess.last_activity_ms += 5_000;
+    assert!(s.update(&sess, Duration::from_secs(5)).await.unwrap());
+    sleep(Duration::from_millis(1_500)).await; // past the put's TTL, inside the update's
+    assert_eq!(s.get(&sess.token_hash).await.unwrap(), Some(sess.clone()));
+
+    assert!(s.remove(&sess.token_hash).await.unwrap());
+    assert!(
+        !s.update(&sess, HOUR).await.unwrap(),
+        "a signed-out session stays signed out"
+    );
+    assert!(s.get(&sess.token_hash).await.unwrap().is_none());
+    assert!(!s.touch(&sess.token_hash, HOUR).await.unwrap());
+
+    let short = session("u2");
+    s.put(&short, Duration::from_millis(300)).await.unwrap();
+    sleep(Duration::from_millis(1_300)).await;
+    assert!(
+        !s.update(&short, HOUR).await.unwrap(),
+        "an expired session is not revived"
+    );
+    assert!(s.get(&short.token_hash).await.unwrap().is_none());
+}
+
+/// Updates racing a sign-out never revive the session: once `remove` returned, the session is
+/// gone for good, however many updates were in flight.
+pub async fn sessions_update_racing_remove_never_revives(s: Arc<dyn SessionStore>) {
+    for _ in 0..5 {
+        let sess = session("u1");
+        s.put(&sess, HOUR).await.unwrap();
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                let mut sess = sess.clone();
+                tokio::spawn(async move {
+                    for j in 0..10 {
+                        sess.last_activity_ms += i * 100 + j;
+                        if !s.update(&sess, HOUR).await.unwrap() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        s.remove(&sess.token_hash).await.unwrap();
+        for w in writers {
+            w.await.unwrap();
+        }
+        assert!(
+            s.get(&sess.token_hash).await.unwrap().is_none(),
+            "an update in flight revived a signed-out session"
+        );
+    }
+}

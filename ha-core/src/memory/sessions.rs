@@ -156,6 +156,29 @@ impl SessionStore for MemorySessionStore {
         Ok(())
     }
 
+    async fn update(&self, session: &Session, ttl: Duration) -> Result<bool> {
+        crate::lease::validate_ttl(ttl)?;
+        let now = self.clock.now();
+        let expires_ms = self.clock.unix_millis().saturating_add(millis(ttl));
+        let mut inner = lock(&self.inner);
+        // The check and the write under one lock: a `remove` cannot slip in between.
+        if inner
+            .sessions
+            .get(&session.token_hash)
+            .is_none_or(|e| e.deadline <= now)
+        {
+            return Ok(false);
+        }
+        let entry = Entry {
+            session: session.clone(),
+            deadline: now + ttl,
+            persisted_ms: expires_ms,
+        };
+        inner.journal(&Change::Put(Box::new(entry.stored())), now)?;
+        inner.sessions.insert(session.token_hash.clone(), entry);
+        Ok(true)
+    }
+
     async fn get(&self, token_hash: &str) -> Result<Option<Session>> {
         let now = self.clock.now();
         Ok(lock(&self.inner)

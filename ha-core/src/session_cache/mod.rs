@@ -27,6 +27,9 @@
 //!   [`touch_every`](SessionCacheConfig::touch_every) per session and replica, and only for
 //!   TTLs longer than twice that interval (so a session in use can never expire because a touch
 //!   was skipped). The stored last-activity time is therefore up to `touch_every` old.
+//! * **Updates** ([`SessionStore::update`]) go to the backing store, which writes only a session
+//!   still live there: a report racing a sign-out on any replica cannot revive the token, and
+//!   an update that raced a revocation seen here is not cached.
 //! * **Session data** written on another replica (e.g. what is playing) may be seen here up to
 //!   `fresh_for` late. `list` always reads the backing store.
 //!
@@ -193,6 +196,20 @@ impl SessionStore for CachedSessionStore {
         let now = self.clock.now();
         self.state().written(session.clone(), ttl, now);
         Ok(())
+    }
+
+    async fn update(&self, session: &Session, ttl: Duration) -> Result<bool> {
+        let epoch = self.state().epoch();
+        let live = self.inner.update(session, ttl).await?;
+        let now = self.clock.now();
+        let mut state = self.state();
+        if !live {
+            state.forget(&session.token_hash);
+        } else if state.epoch() == epoch {
+            state.written(session.clone(), ttl, now);
+        }
+        // Else a revocation was seen meanwhile: cache nothing (the next `get` asks the store).
+        Ok(live)
     }
 
     async fn get(&self, token_hash: &str) -> Result<Option<Session>> {

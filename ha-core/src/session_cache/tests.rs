@@ -27,6 +27,9 @@ impl SessionStore for Counted {
     async fn put(&self, session: &Session, ttl: Duration) -> Result<()> {
         self.store.put(session, ttl).await
     }
+    async fn update(&self, session: &Session, ttl: Duration) -> Result<bool> {
+        self.store.update(session, ttl).await
+    }
     async fn get(&self, token_hash: &str) -> Result<Option<Session>> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         self.store.get(token_hash).await
@@ -208,4 +211,23 @@ async fn follow_applies_revocations_until_the_bus_ends() {
     assert!(b.is_empty(), "the follower applied the revocation");
     assert!(!request(b.as_ref(), &s.token_hash).await);
     task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_after_a_sign_out_elsewhere_does_not_revive_the_session() {
+    let backing: Arc<dyn SessionStore> = Arc::new(Counted::default());
+    let a = replica(backing.clone());
+    let b = replica(backing.clone());
+    let mut sess = session("t");
+    a.put(&sess, DAY).await.unwrap();
+    // b has verified it (as a request would), then a signs it out; b never hears of it.
+    assert!(request(&b, &sess.token_hash).await);
+    assert!(a.remove(&sess.token_hash).await.unwrap());
+    sess.last_activity_ms = 42;
+    assert!(!b.update(&sess, DAY).await.unwrap(), "the store refused it");
+    assert!(backing.get(&sess.token_hash).await.unwrap().is_none());
+    assert!(b.get(&sess.token_hash).await.unwrap().is_none());
+    advance(Duration::from_secs(3)).await;
+    assert!(!request(&a, &sess.token_hash).await);
+    assert!(!request(&b, &sess.token_hash).await);
 }
