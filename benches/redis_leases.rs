@@ -39,8 +39,8 @@ fn setup() -> Setup {
         };
         let config = RedisStoreConfig::from_url(&url)
             .expect("redis URL")
-            .prefix(ha_testkit::unique("bench"));
-        let store = RedisStore::connect_with(config).await.expect("connect");
+            .with_prefix(ha_testkit::unique("bench"));
+        let store = RedisStore::connect(config).await.expect("connect");
         (store, server)
     });
     Setup {
@@ -52,7 +52,7 @@ fn setup() -> Setup {
 
 fn leases(c: &mut Criterion) {
     let s = setup();
-    let m: Arc<dyn LeaseManager> = Arc::new(s.store.lease_manager());
+    let m: Arc<dyn LeaseManager> = Arc::new(s.store.leases());
     let mut group = c.benchmark_group("redis_lease");
 
     group.bench_function("acquire", |b| {
@@ -128,10 +128,10 @@ fn leases(c: &mut Criterion) {
 
 fn jobs(c: &mut Criterion) {
     let s = setup();
-    let jobs: Arc<dyn TranscodeJobStore> = Arc::new(s.store.job_store());
+    let jobs: Arc<dyn TranscodeJobStore> = Arc::new(s.store.jobs());
     // A real token: the Redis claim script refuses tokens older than the server's start.
     let token =
-        s.rt.block_on(s.store.lease_manager().try_acquire(
+        s.rt.block_on(s.store.leases().try_acquire(
             "bench-job",
             "bench",
             Duration::from_secs(3600),

@@ -35,8 +35,8 @@ pub async fn run(opts: &Opts) -> Vec<Figure> {
     let port = server.port();
     let config = RedisStoreConfig::from_url(&server.url())
         .expect("redis url")
-        .prefix("bench");
-    let store = RedisStore::connect_with(config).await.expect("connect");
+        .with_prefix("bench");
+    let store = RedisStore::connect(config).await.expect("connect");
     let mut figures = leases(opts, &store, port).await;
     figures.extend(batch_renew(opts, &store, port).await);
     figures.extend(sessions(opts, &store, port).await);
@@ -103,7 +103,7 @@ fn rate_figure(
 
 async fn leases(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
     let c = opts.redis_clients;
-    let m: Arc<dyn LeaseManager> = Arc::new(store.lease_manager());
+    let m: Arc<dyn LeaseManager> = Arc::new(store.leases());
 
     // Acquire fresh keys; keep every lease for the release phase.
     let taken: Arc<Mutex<Vec<Lease>>> = Arc::default();
@@ -326,7 +326,7 @@ async fn leases(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
 }
 
 async fn batch_renew(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
-    let m = store.lease_manager();
+    let m = store.leases();
     let mut out = Vec::new();
     for n in [100usize, 1000] {
         let mut leases = Vec::with_capacity(n);
@@ -414,7 +414,7 @@ fn session(i: usize) -> Session {
 async fn sessions(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
     const N: usize = 1000;
     let c = opts.redis_clients;
-    let s: Arc<dyn SessionStore> = Arc::new(store.session_store());
+    let s: Arc<dyn SessionStore> = Arc::new(store.sessions());
     for i in 0..N {
         s.put(&session(i), TTL).await.unwrap();
     }

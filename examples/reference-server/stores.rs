@@ -161,12 +161,12 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
     let redis = match &urls.redis {
         Some(url) => {
             let mut redis_config =
-                media_ha::redis::RedisStoreConfig::from_url(url)?.job_retention(JOB_RETENTION);
+                media_ha::redis::RedisStoreConfig::from_url(url)?.with_job_retention(JOB_RETENTION);
             if let Some(ns) = &config.namespace {
-                redis_config = redis_config.prefix(ns.clone());
+                redis_config = redis_config.with_prefix(ns.clone());
             }
-            let store = media_ha::redis::RedisStore::connect_with(redis_config).await?;
-            parts.push(format!("Redis (prefix {})", store.config().get_prefix()));
+            let store = media_ha::redis::RedisStore::connect(redis_config).await?;
+            parts.push(format!("Redis (prefix {})", store.config().prefix()));
             Some(store)
         }
         None => None,
@@ -185,11 +185,11 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
     let mut metadata: Option<Arc<dyn MetadataRepo>> = None;
     #[cfg(feature = "redis")]
     if let Some(r) = &redis {
-        leases = Some(Arc::new(r.lease_manager()));
-        jobs = Some(Arc::new(r.job_store()));
-        sessions = Some(Arc::new(r.session_store()));
-        events = Some(Arc::new(r.event_bus()));
-        slots = Some(Arc::new(r.slot_limiter()));
+        leases = Some(Arc::new(r.leases()));
+        jobs = Some(Arc::new(r.jobs()));
+        sessions = Some(Arc::new(r.sessions()));
+        events = Some(Arc::new(r.events()));
+        slots = Some(Arc::new(r.slots()));
     }
     #[cfg(feature = "postgres")]
     if let Some(p) = &pg {

@@ -4,7 +4,7 @@
 //!
 //! A lease is only useful if its holder learns quickly that it can no longer renew it. A call
 //! that hangs while Redis is down would make a [`ha_core::LeaseKeeper`] wait out its whole
-//! safety margin; so every call has a deadline ([`RedisStoreConfig::op_timeout`]), the client
+//! safety margin; so every call has a deadline ([`RedisStoreConfig::with_op_timeout`]), the client
 //! reconnects with a short connection timeout, and an unreachable server is reported as
 //! [`ha_core::Error::Unavailable`] or [`ha_core::Error::Timeout`] within about a second.
 
@@ -89,10 +89,11 @@ impl Target {
 /// use ha_store_redis::RedisStoreConfig;
 ///
 /// let config = RedisStoreConfig::from_url("redis://127.0.0.1:6379")?
-///     .prefix("media-ha-prod")
-///     .job_retention(Duration::from_secs(600))
-///     .op_timeout(Duration::from_secs(1));
-/// assert_eq!(config.get_prefix(), "media-ha-prod");
+///     .with_prefix("media-ha-prod")
+///     .with_job_retention(Duration::from_secs(600))
+///     .with_op_timeout(Duration::from_secs(1));
+/// assert_eq!(config.prefix(), "media-ha-prod");
+/// assert_eq!(config.op_timeout(), Duration::from_secs(1));
 /// # Ok::<(), ha_store_redis::RedisStoreError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -164,13 +165,13 @@ impl RedisStoreConfig {
     }
 
     /// Namespace of every key and channel (several deployments can share one Redis).
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
     }
 
     /// How long a job record outlives its last write (default 5 min).
-    pub fn job_retention(mut self, retention: Duration) -> Self {
+    pub fn with_job_retention(mut self, retention: Duration) -> Self {
         self.job_retention = retention;
         self
     }
@@ -178,39 +179,39 @@ impl RedisStoreConfig {
     /// How long the last fencing token of a released or expired lease key is kept (default 7
     /// days). Tokens stay monotonic without it (they fall back to the server clock), so this only
     /// guards against a server clock that was stepped back.
-    pub fn fence_retention(mut self, retention: Duration) -> Self {
+    pub fn with_fence_retention(mut self, retention: Duration) -> Self {
         self.fence_retention = retention;
         self
     }
 
     /// Deadline of one call, reconnect included (default 2 s); past it the call fails with
     /// [`ha_core::Error::Timeout`].
-    pub fn op_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_op_timeout(mut self, timeout: Duration) -> Self {
         self.op_timeout = timeout;
         self
     }
 
     /// Deadline of one TCP/TLS connection attempt (default 1 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// Connection attempts per reconnect before a pending call fails (default 1). More attempts
     /// hide short blips but make calls wait longer while the server is down.
-    pub fn reconnect_attempts(mut self, attempts: usize) -> Self {
+    pub fn with_reconnect_attempts(mut self, attempts: usize) -> Self {
         self.reconnect_attempts = attempts;
         self
     }
 
     /// Trusts this CA (PEM) for `rediss://` instead of the system trust store.
-    pub fn tls_root_cert(mut self, pem: impl Into<Vec<u8>>) -> Self {
+    pub fn with_tls_root_cert(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls.get_or_insert_with(TlsMaterial::default).root_cert = Some(pem.into());
         self
     }
 
     /// Presents this client certificate and key (PEM) for mutual TLS.
-    pub fn tls_client_cert(
+    pub fn with_tls_client_cert(
         mut self,
         cert_pem: impl Into<Vec<u8>>,
         key_pem: impl Into<Vec<u8>>,
@@ -220,9 +221,34 @@ impl RedisStoreConfig {
         self
     }
 
-    /// The key prefix.
-    pub fn get_prefix(&self) -> &str {
+    /// The namespace of every key and channel.
+    pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// How long a job record outlives its last write.
+    pub fn job_retention(&self) -> Duration {
+        self.job_retention
+    }
+
+    /// How long the last fencing token of a released or expired lease key is kept.
+    pub fn fence_retention(&self) -> Duration {
+        self.fence_retention
+    }
+
+    /// The deadline of one call.
+    pub fn op_timeout(&self) -> Duration {
+        self.op_timeout
+    }
+
+    /// The deadline of one connection attempt.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Connection attempts per reconnect.
+    pub fn reconnect_attempts(&self) -> usize {
+        self.reconnect_attempts
     }
 
     /// The target.

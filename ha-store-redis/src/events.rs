@@ -33,7 +33,7 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::fro
 /// Events buffered per subscription before the subscriber task waits for the consumer.
 const BUFFER: usize = 1024;
 
-/// Cluster events over Redis pub/sub. Made by [`RedisStore::event_bus`].
+/// Cluster events over Redis pub/sub. Made by [`RedisStore::events`].
 #[derive(Debug, Clone)]
 pub struct RedisEventBus {
     store: RedisStore,

@@ -25,7 +25,7 @@ use crate::RedisStore;
 /// job written continuously for longer than that drops out of `list` (it stays readable).
 const INDEX_HORIZON_MS: u64 = 86_400_000;
 
-/// Fenced, forward-only job records on Redis. Made by [`RedisStore::job_store`].
+/// Fenced, forward-only job records on Redis. Made by [`RedisStore::jobs`].
 #[derive(Debug, Clone)]
 pub struct RedisJobStore {
     store: RedisStore,
@@ -36,12 +36,6 @@ impl RedisJobStore {
     pub(crate) fn new(store: RedisStore) -> Self {
         let retention = store.config().job_retention;
         Self { store, retention }
-    }
-
-    /// The same store keeping records `retention` after their last write.
-    pub fn with_retention(mut self, retention: Duration) -> Self {
-        self.retention = retention;
-        self
     }
 
     fn outcome(&self, key: &str, presented: FencingToken, reply: JobReply) -> Result<JobRecord> {

@@ -36,7 +36,7 @@ use crate::keys::slot_of;
 use crate::reply;
 use crate::RedisStore;
 
-/// Fenced, expiring leases on Redis. Made by [`RedisStore::lease_manager`].
+/// Fenced, expiring leases on Redis. Made by [`RedisStore::leases`].
 #[derive(Debug, Clone)]
 pub struct RedisLeaseManager {
     store: RedisStore,

@@ -11,12 +11,12 @@
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = RedisStoreConfig::from_url("redis://127.0.0.1:6379")?
-//!     .prefix("media-ha")
-//!     .job_retention(Duration::from_secs(300));
-//! let store = RedisStore::connect_with(config).await?;
+//!     .with_prefix("media-ha")
+//!     .with_job_retention(Duration::from_secs(300));
+//! let store = RedisStore::connect(config).await?;
 //!
-//! let leases: Arc<dyn LeaseManager> = Arc::new(store.lease_manager());
-//! let jobs: Arc<dyn TranscodeJobStore> = Arc::new(store.job_store());
+//! let leases: Arc<dyn LeaseManager> = Arc::new(store.leases());
+//! let jobs: Arc<dyn TranscodeJobStore> = Arc::new(store.jobs());
 //! if let Some(lease) = leases.try_acquire("job:movie-1/720p", "node-a", Duration::from_secs(10)).await? {
 //!     // Every write the lease protects carries its token; a stale owner gets Error::Fenced.
 //!     jobs.record_progress("movie-1/720p", lease.token, 0).await.ok();

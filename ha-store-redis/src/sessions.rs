@@ -18,7 +18,7 @@ use crate::error::RedisStoreError;
 use crate::lease::ttl_ms;
 use crate::RedisStore;
 
-/// Expiring client sessions on Redis. Made by [`RedisStore::session_store`].
+/// Expiring client sessions on Redis. Made by [`RedisStore::sessions`].
 #[derive(Debug, Clone)]
 pub struct RedisSessionStore {
     store: RedisStore,

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::lease::ttl_ms;
 use crate::RedisStore;
 
-/// Leased slots on Redis. Made by [`RedisStore::slot_limiter`].
+/// Leased slots on Redis. Made by [`RedisStore::slots`].
 #[derive(Debug, Clone)]
 pub struct RedisSlotLimiter {
     store: RedisStore,

@@ -50,20 +50,13 @@ impl std::fmt::Debug for Inner {
 }
 
 impl RedisStore {
-    /// Connects with default settings to a `redis://`, `rediss://` or `redis+sentinel://` URL.
+    /// Connects with `config` (see [`RedisStoreConfig::from_url`] for the URL forms).
     ///
     /// # Errors
-    /// [`RedisStoreError::Config`] for a bad URL; a connection error when the server cannot be
-    /// reached (convertible into [`ha_core::Error::Unavailable`]).
-    pub async fn connect(url: &str) -> Result<Self, RedisStoreError> {
-        Self::connect_with(RedisStoreConfig::from_url(url)?).await
-    }
-
-    /// Connects with `config`.
-    ///
-    /// # Errors
-    /// As for [`connect`](Self::connect).
-    pub async fn connect_with(config: RedisStoreConfig) -> Result<Self, RedisStoreError> {
+    /// A connection error naming the store and host when the server cannot be reached
+    /// (convertible into [`ha_core::Error::Unavailable`]); [`RedisStoreError::Config`] when the
+    /// target is not usable.
+    pub async fn connect(config: RedisStoreConfig) -> Result<Self, RedisStoreError> {
         if config.target.uses_tls() {
             // rustls needs a process-wide crypto provider; another crate may have installed one.
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -146,27 +139,27 @@ impl RedisStore {
     }
 
     /// A [`ha_core::LeaseManager`] on this store.
-    pub fn lease_manager(&self) -> RedisLeaseManager {
+    pub fn leases(&self) -> RedisLeaseManager {
         RedisLeaseManager::new(self.clone())
     }
 
     /// A [`ha_core::TranscodeJobStore`] on this store (retention from the config).
-    pub fn job_store(&self) -> RedisJobStore {
+    pub fn jobs(&self) -> RedisJobStore {
         RedisJobStore::new(self.clone())
     }
 
     /// A [`ha_core::SessionStore`] on this store.
-    pub fn session_store(&self) -> RedisSessionStore {
+    pub fn sessions(&self) -> RedisSessionStore {
         RedisSessionStore::new(self.clone())
     }
 
     /// A [`ha_core::SlotLimiter`] on this store.
-    pub fn slot_limiter(&self) -> RedisSlotLimiter {
+    pub fn slots(&self) -> RedisSlotLimiter {
         RedisSlotLimiter::new(self.clone())
     }
 
     /// A [`ha_core::EventBus`] on this store's pub/sub channel.
-    pub fn event_bus(&self) -> RedisEventBus {
+    pub fn events(&self) -> RedisEventBus {
         RedisEventBus::new(self.clone())
     }
 

@@ -8,15 +8,15 @@ use std::time::Duration;
 use ha_core::{EventBus, LeaseManager, SessionStore, SlotLimiter, TranscodeJobStore};
 
 async fn leases() -> Arc<dyn LeaseManager> {
-    Arc::new(common::store().await.lease_manager())
+    Arc::new(common::store().await.leases())
 }
 
 async fn jobs(retention: Duration) -> Arc<dyn TranscodeJobStore> {
-    Arc::new(common::store().await.job_store().with_retention(retention))
+    Arc::new(common::store_with_job_retention(retention).await.jobs())
 }
 
 async fn sessions() -> Arc<dyn SessionStore> {
-    Arc::new(common::store().await.session_store())
+    Arc::new(common::store().await.sessions())
 }
 
 /// Every call is a separate connection (a separate "replica") on one shared channel.
@@ -24,12 +24,12 @@ async fn events() -> Arc<dyn EventBus> {
     Arc::new(
         common::store_with_prefix("ha-redis-conformance")
             .await
-            .event_bus(),
+            .events(),
     )
 }
 
 async fn slots() -> Arc<dyn SlotLimiter> {
-    Arc::new(common::store().await.slot_limiter())
+    Arc::new(common::store().await.slots())
 }
 
 ha_core::lease_manager_conformance!(leases);

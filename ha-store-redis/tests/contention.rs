@@ -24,7 +24,7 @@ async fn contender() {
         return; // not a child run
     };
     let store = common::store_with_prefix(&prefix).await;
-    let leases = store.lease_manager();
+    let leases = store.leases();
     // Line both processes up on one wall-clock instant so the calls really race.
     let start: u64 = start.parse().unwrap();
     let now = std::time::SystemTime::now()
@@ -94,7 +94,7 @@ async fn two_processes_one_winner() {
 
         // And the store agrees: one live lease on the key.
         let store = common::store_with_prefix(&prefix).await;
-        let current = store.lease_manager().current(&key).await.unwrap();
+        let current = store.leases().current(&key).await.unwrap();
         assert!(current.is_some_and(|l| l.holder.starts_with("pid-")));
     }
 }

@@ -16,9 +16,9 @@ async fn an_idle_subscriber_is_not_resynced_by_its_keep_alive() {
     let url = ha_testkit::redis_url().await;
     let config = RedisStoreConfig::from_url(&url)
         .unwrap()
-        .prefix(ha_testkit::unique("idle-events"));
-    let store = RedisStore::connect_with(config).await.unwrap();
-    let bus: Arc<dyn EventBus> = Arc::new(store.event_bus());
+        .with_prefix(ha_testkit::unique("idle-events"));
+    let store = RedisStore::connect(config).await.unwrap();
+    let bus: Arc<dyn EventBus> = Arc::new(store.events());
     let mut sub = bus.subscribe().await.unwrap();
 
     // Nothing is published, so nothing may arrive: a Resync here is a needless reconnect.

@@ -33,7 +33,7 @@ where
 async fn tokens_grow_across_a_restart_that_lost_all_data() {
     let mut redis = RedisServer::start().await;
     let store = common::store_at(&redis.url()).await;
-    let leases = store.lease_manager();
+    let leases = store.leases();
     let ttl = Duration::from_secs(30);
 
     // Several tenures on a key before the restart.
@@ -90,7 +90,7 @@ async fn every_backend_works_again_after_a_restart() {
     eventually(15, || store.ping()).await;
 
     // Scripts were flushed with the restart: EVALSHA reloads them (NOSCRIPT) transparently.
-    let slots = store.slot_limiter();
+    let slots = store.slots();
     use ha_core::SlotLimiter;
     let slot = eventually(15, || {
         slots.try_acquire("pool", "a", 1, Duration::from_secs(5))
@@ -109,8 +109,8 @@ async fn a_claim_with_a_token_from_before_a_data_losing_restart_is_fenced() {
     use ha_core::{Error, JobClaim, TranscodeJobStore};
     let mut redis = RedisServer::start().await;
     let store = common::store_at(&redis.url()).await;
-    let leases = store.lease_manager();
-    let jobs = store.job_store();
+    let leases = store.leases();
+    let jobs = store.jobs();
     let ttl = Duration::from_secs(30);
     let claim = |token| JobClaim {
         key: "job-1".into(),

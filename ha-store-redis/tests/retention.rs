@@ -20,11 +20,9 @@ fn claim(key: &str, token: FencingToken) -> JobClaim {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_outlives_lease_then_expires_after_retention() {
-    let store = common::store().await;
-    let leases = store.lease_manager();
-    let jobs = store
-        .job_store()
-        .with_retention(Duration::from_millis(1500));
+    let store = common::store_with_job_retention(Duration::from_millis(1500)).await;
+    let leases = store.leases();
+    let jobs = store.jobs();
 
     let lease = leases
         .try_acquire("job:movie-1/720p", "a", Duration::from_millis(300))
@@ -58,13 +56,11 @@ async fn record_outlives_lease_then_expires_after_retention() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_refreshes_the_retention() {
-    let store = common::store().await;
-    let jobs = store
-        .job_store()
-        .with_retention(Duration::from_millis(1200));
+    let store = common::store_with_job_retention(Duration::from_millis(1200)).await;
+    let jobs = store.jobs();
     // A real token: the claim script refuses tokens older than the server's start.
     let token = store
-        .lease_manager()
+        .leases()
         .try_acquire("job:k", "a", Duration::from_secs(30))
         .await
         .unwrap()
@@ -83,7 +79,7 @@ async fn every_write_refreshes_the_retention() {
 async fn huge_tokens_compare_exactly() {
     // Tokens above 2^53 lose precision as Lua numbers; the claim script compares strings.
     let store = common::store().await;
-    let jobs = store.job_store();
+    let jobs = store.jobs();
     let big = (1u64 << 60) + 1;
     jobs.claim(&claim("k", FencingToken(big))).await.unwrap();
     let older = jobs.claim(&claim("k", FencingToken(big - 1))).await;

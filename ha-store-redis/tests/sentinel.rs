@@ -81,10 +81,10 @@ async fn leases_and_events_through_sentinel() {
     ));
     let config = RedisStoreConfig::from_url(&url)
         .unwrap()
-        .prefix(ha_testkit::unique("sentinel"));
-    let store = RedisStore::connect_with(config).await.unwrap();
+        .with_prefix(ha_testkit::unique("sentinel"));
+    let store = RedisStore::connect(config).await.unwrap();
 
-    let leases = store.lease_manager();
+    let leases = store.leases();
     let lease = leases
         .try_acquire("k", "a", Duration::from_secs(5))
         .await
@@ -104,7 +104,7 @@ async fn leases_and_events_through_sentinel() {
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(leases.release(&lease).await.unwrap());
 
-    let bus: Arc<dyn EventBus> = Arc::new(store.event_bus());
+    let bus: Arc<dyn EventBus> = Arc::new(store.events());
     let mut sub = bus.subscribe().await.unwrap();
     EventPublisher::new(bus.clone(), "n")
         .publish("t", serde_json::json!({}))
@@ -135,10 +135,10 @@ async fn store_follows_a_sentinel_failover() {
     let url = format!("redis+sentinel://127.0.0.1:{}/media-ha", sentinel.port);
     let config = RedisStoreConfig::from_url(&url)
         .unwrap()
-        .prefix(ha_testkit::unique("failover"))
-        .op_timeout(Duration::from_secs(1));
-    let store = RedisStore::connect_with(config).await.unwrap();
-    let leases = store.lease_manager();
+        .with_prefix(ha_testkit::unique("failover"))
+        .with_op_timeout(Duration::from_secs(1));
+    let store = RedisStore::connect(config).await.unwrap();
+    let leases = store.leases();
     let before = leases
         .try_acquire("k", "a", Duration::from_secs(2))
         .await

@@ -26,7 +26,7 @@ async fn until_answered(store: &ha_store_redis::RedisStore) {
 async fn a_slot_lost_in_a_restart_is_taken_again_and_reported_once() {
     let mut redis = RedisServer::start().await;
     let store = common::store_at(&redis.url()).await;
-    let slots = store.slot_limiter();
+    let slots = store.slots();
     let slot = slots
         .try_acquire("user:1", "job-a", 1, TTL)
         .await
@@ -77,7 +77,7 @@ async fn a_slot_lost_in_a_restart_is_taken_again_and_reported_once() {
 async fn with_the_pool_full_after_a_restart_the_job_runs_on_and_says_so_once() {
     let mut redis = RedisServer::start().await;
     let store = common::store_at(&redis.url()).await;
-    let slots = store.slot_limiter();
+    let slots = store.slots();
     let slot = slots
         .try_acquire("user:2", "job-a", 1, TTL)
         .await

@@ -124,9 +124,9 @@ async fn leases_over_tls_with_a_private_ca() {
     let store = loop {
         let config = RedisStoreConfig::from_url(&url)
             .unwrap()
-            .prefix(ha_testkit::unique("tls"))
-            .tls_root_cert(ca.clone());
-        match RedisStore::connect_with(config).await {
+            .with_prefix(ha_testkit::unique("tls"))
+            .with_tls_root_cert(ca.clone());
+        match RedisStore::connect(config).await {
             Ok(store) => break store,
             Err(e) => {
                 assert!(
@@ -137,7 +137,7 @@ async fn leases_over_tls_with_a_private_ca() {
             }
         }
     };
-    let leases = store.lease_manager();
+    let leases = store.leases();
     let lease = leases
         .try_acquire("k", "a", Duration::from_secs(5))
         .await
@@ -148,5 +148,5 @@ async fn leases_over_tls_with_a_private_ca() {
 
     // Without the CA the server is not trusted: connecting fails (it does not fall back).
     let untrusted = RedisStoreConfig::from_url(&url).unwrap();
-    assert!(RedisStore::connect_with(untrusted).await.is_err());
+    assert!(RedisStore::connect(untrusted).await.is_err());
 }

@@ -19,17 +19,17 @@ const FAIL_FAST: Duration = Duration::from_secs(5);
 async fn store_at(url: &str) -> RedisStore {
     let config = RedisStoreConfig::from_url(url)
         .unwrap()
-        .prefix(ha_testkit::unique("down"))
-        .op_timeout(Duration::from_secs(1))
-        .connect_timeout(Duration::from_millis(500));
-    RedisStore::connect_with(config).await.unwrap()
+        .with_prefix(ha_testkit::unique("down"))
+        .with_op_timeout(Duration::from_secs(1))
+        .with_connect_timeout(Duration::from_millis(500));
+    RedisStore::connect(config).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_fail_fast_while_down_and_recover_by_themselves() {
     let mut redis = RedisServer::start().await;
     let store = store_at(&redis.url()).await;
-    let leases = store.lease_manager();
+    let leases = store.leases();
     let ttl = Duration::from_secs(10);
     let held = leases.try_acquire("k", "a", ttl).await.unwrap().unwrap();
 
@@ -77,9 +77,11 @@ async fn calls_fail_fast_while_down_and_recover_by_themselves() {
 async fn connecting_to_a_dead_server_fails_fast() {
     let port = ha_testkit::free_port();
     let started = Instant::now();
-    let err = RedisStore::connect(&format!("redis://127.0.0.1:{port}"))
-        .await
-        .expect_err("nothing listens there");
+    let err = RedisStore::connect(
+        RedisStoreConfig::from_url(&format!("redis://127.0.0.1:{port}")).unwrap(),
+    )
+    .await
+    .expect_err("nothing listens there");
     let err: ha_core::Error = err.into();
     assert!(err.is_transient(), "{err:?}");
     assert!(started.elapsed() < FAIL_FAST);
@@ -89,7 +91,7 @@ async fn connecting_to_a_dead_server_fails_fast() {
 async fn keeper_reports_loss_before_the_lease_could_expire_on_the_server() {
     let mut redis = RedisServer::start().await;
     let store = store_at(&redis.url()).await;
-    let leases: Arc<dyn LeaseManager> = Arc::new(store.lease_manager());
+    let leases: Arc<dyn LeaseManager> = Arc::new(store.leases());
     let lease = leases
         .try_acquire("job", "a", Duration::from_secs(3))
         .await
@@ -124,7 +126,7 @@ async fn keeper_reports_loss_before_the_lease_could_expire_on_the_server() {
 async fn subscriber_resyncs_and_receives_again_after_a_restart() {
     let mut redis = RedisServer::start().await;
     let store = store_at(&redis.url()).await;
-    let bus: Arc<dyn EventBus> = Arc::new(store.event_bus());
+    let bus: Arc<dyn EventBus> = Arc::new(store.events());
     let mut sub = bus.subscribe().await.unwrap();
     let publisher = EventPublisher::new(bus.clone(), "node-a");
     publisher.publish("t", serde_json::json!({})).await.unwrap();
@@ -159,7 +161,7 @@ async fn subscriber_resyncs_and_receives_again_after_a_restart() {
 async fn a_frozen_server_times_out_instead_of_hanging() {
     let redis = RedisServer::start().await;
     let store = store_at(&redis.url()).await;
-    let leases = store.lease_manager();
+    let leases = store.leases();
     let held = leases
         .try_acquire("k", "a", Duration::from_secs(30))
         .await

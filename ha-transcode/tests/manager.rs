@@ -702,15 +702,15 @@ async fn redis_stores() -> ManagerStores {
     let url = ha_testkit::redis_url().await;
     let config = ha_store_redis::RedisStoreConfig::from_url(&url)
         .expect("test redis URL")
-        .prefix(ha_testkit::unique("ha-mgr-test"));
-    let store = ha_store_redis::RedisStore::connect_with(config)
+        .with_prefix(ha_testkit::unique("ha-mgr-test"));
+    let store = ha_store_redis::RedisStore::connect(config)
         .await
         .expect("connect to the test redis");
     ManagerStores {
-        leases: Arc::new(store.lease_manager()),
-        jobs: Arc::new(store.job_store()),
-        slots: Arc::new(store.slot_limiter()),
-        events: Arc::new(store.event_bus()),
+        leases: Arc::new(store.leases()),
+        jobs: Arc::new(store.jobs()),
+        slots: Arc::new(store.slots()),
+        events: Arc::new(store.events()),
     }
 }
 

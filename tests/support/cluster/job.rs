@@ -16,17 +16,15 @@ impl JobView {
     pub async fn connect(shared: &Shared) -> Self {
         let config = RedisStoreConfig::from_url(&shared.redis)
             .expect("a Redis URL")
-            .prefix(shared.namespace.clone());
+            .with_prefix(shared.namespace.clone());
         Self {
-            store: RedisStore::connect_with(config)
-                .await
-                .expect("connect to Redis"),
+            store: RedisStore::connect(config).await.expect("connect to Redis"),
         }
     }
 
     /// The one job of the cluster (one viewer, one rendition).
     pub async fn the_job(&self) -> JobRecord {
-        let mut jobs = self.store.job_store().list().await.expect("list jobs");
+        let mut jobs = self.store.jobs().list().await.expect("list jobs");
         assert_eq!(jobs.len(), 1, "one shared job for one rendition: {jobs:?}");
         jobs.remove(0)
     }
@@ -35,7 +33,7 @@ impl JobView {
     /// (`transcode:<job key>`, private to `ha-transcode`).
     pub async fn lease_holder(&self, job: &JobRecord) -> Option<String> {
         self.store
-            .lease_manager()
+            .leases()
             .current(&format!("transcode:{}", job.key))
             .await
             .expect("read the job lease")

@@ -101,15 +101,13 @@ impl Backend {
                 use ha_store_redis::{RedisStore, RedisStoreConfig};
                 let config = RedisStoreConfig::from_url(url)
                     .expect("redis url")
-                    .prefix(prefix.as_str())
+                    .with_prefix(prefix.as_str())
                     // Fail fast while the server is down so contenders keep cycling.
-                    .op_timeout(Duration::from_millis(500));
-                let store = RedisStore::connect_with(config)
-                    .await
-                    .expect("connect to redis");
+                    .with_op_timeout(Duration::from_millis(500));
+                let store = RedisStore::connect(config).await.expect("connect to redis");
                 Stores {
-                    leases: Arc::new(store.lease_manager()),
-                    jobs: Arc::new(store.job_store()),
+                    leases: Arc::new(store.leases()),
+                    jobs: Arc::new(store.jobs()),
                 }
             }
             #[cfg(feature = "postgres")]
