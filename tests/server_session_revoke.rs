@@ -68,7 +68,7 @@ async fn a_sign_out_on_one_replica_is_refused_on_the_other() {
     }
     let pg = media_ha::postgres::PgStoreConfig::from_url(&shared.postgres)
         .unwrap()
-        .schema(shared.namespace.clone());
+        .with_schema(shared.namespace.clone());
     let raw = media_ha::postgres::PgStore::connect(pg).await.unwrap();
     assert!(raw
         .sessions()

@@ -153,8 +153,8 @@ pub async fn run(opts: &Opts) -> Vec<Figure> {
     let c = opts.pg_clients;
     let config = PgStoreConfig::from_url(&url)
         .expect("pg url")
-        .schema(SCHEMA)
-        .pool_size(c);
+        .with_schema(SCHEMA)
+        .with_pool_size(c);
     let store = PgStore::connect(config).await.expect("connect + migrate");
     let repo: Arc<dyn MetadataRepo> = Arc::new(store.metadata());
     seed(repo.as_ref()).await;

@@ -28,8 +28,8 @@ pub fn connect(pool_size: usize) -> Db {
         };
         let config = PgStoreConfig::from_url(&url)
             .expect("postgres URL")
-            .schema(ha_testkit::unique("bench"))
-            .pool_size(pool_size);
+            .with_schema(ha_testkit::unique("bench"))
+            .with_pool_size(pool_size);
         (PgStore::connect(config).await.expect("connect"), server)
     });
     Db {

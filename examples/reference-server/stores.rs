@@ -137,15 +137,13 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
     #[cfg(feature = "postgres")]
     let pg = match &urls.postgres {
         Some(url) => {
-            let mut pg_config = media_ha::postgres::PgStoreConfig::from_url(url)?;
+            let mut pg_config =
+                media_ha::postgres::PgStoreConfig::from_url(url)?.with_job_retention(JOB_RETENTION);
             if let Some(ns) = &config.namespace {
-                pg_config = pg_config.schema(ns.clone());
+                pg_config = pg_config.with_schema(ns.clone());
             }
             let store = media_ha::postgres::PgStore::connect(pg_config).await?;
-            parts.push(format!(
-                "PostgreSQL (schema {})",
-                store.config().schema_name()
-            ));
+            parts.push(format!("PostgreSQL (schema {})", store.config().schema()));
             Some(store)
         }
         None => None,
@@ -195,7 +193,7 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
     if let Some(p) = &pg {
         metadata = Some(Arc::new(p.metadata()));
         leases = leases.or_else(|| Some(Arc::new(p.leases()) as Arc<dyn LeaseManager>));
-        jobs = jobs.or_else(|| Some(Arc::new(p.jobs(JOB_RETENTION)) as Arc<dyn TranscodeJobStore>));
+        jobs = jobs.or_else(|| Some(Arc::new(p.jobs()) as Arc<dyn TranscodeJobStore>));
         // Durable: a Redis restart without persistence must not sign everybody out.
         sessions = Some(Arc::new(p.sessions()) as Arc<dyn SessionStore>);
         events = events.or_else(|| Some(Arc::new(p.events()) as Arc<dyn EventBus>));

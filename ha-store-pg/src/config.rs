@@ -19,7 +19,8 @@
 //! With the `tls` feature (rustls, no OpenSSL), TLS is used when
 //! * the URL has `sslrootcert=/path/ca.pem` (trust exactly those CAs, as libpq does), or
 //! * the URL has `sslmode=require` (trust the operating system's roots), or
-//! * the config was given one with [`PgStoreConfig::tls`] / [`PgStoreConfig::tls_ca_file`].
+//! * the config was given one with [`PgStoreConfig::with_tls`] /
+//!   [`PgStoreConfig::with_tls_ca_file`].
 //!
 //! Every connection (pooled, migrator, event listeners) uses it. The server name checked
 //! against the certificate is the URL's host.
@@ -32,9 +33,11 @@
 //!
 //! let config = PgStoreConfig::from_url("postgres://media@db.internal/media?schema=media_ha&pool_size=8")
 //!     .unwrap()
-//!     .statement_timeout(Duration::from_secs(3));
-//! assert_eq!(config.schema_name(), "media_ha");
-//! assert_eq!(config.max_pool_size(), 8);
+//!     .with_statement_timeout(Duration::from_secs(3))
+//!     .with_job_retention(Duration::from_secs(600));
+//! assert_eq!(config.schema(), "media_ha");
+//! assert_eq!(config.pool_size(), 8);
+//! assert_eq!(config.statement_timeout(), Duration::from_secs(3));
 //! ```
 
 use std::str::FromStr;
@@ -42,7 +45,8 @@ use std::time::Duration;
 
 use crate::error::{PgError, PgResult};
 
-/// Where and how to connect. Build it with [`PgStoreConfig::from_url`] and the builder methods.
+/// Where and how to connect. Build it with [`PgStoreConfig::from_url`] and the `with_*`
+/// setters; each setting has a getter of the same name without the prefix.
 #[derive(Debug, Clone)]
 pub struct PgStoreConfig {
     pub(crate) pg: tokio_postgres::Config,
@@ -51,18 +55,20 @@ pub struct PgStoreConfig {
     pub(crate) statement_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) wait_timeout: Duration,
+    pub(crate) job_retention: Duration,
     pub(crate) verify_on_checkout: bool,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// The parameters this crate reads from a URL's query string (the rest go to tokio-postgres).
-const OWN_PARAMS: [&str; 6] = [
+const OWN_PARAMS: [&str; 7] = [
     "sslrootcert",
     "schema",
     "pool_size",
     "statement_timeout_ms",
     "wait_timeout_ms",
+    "job_retention_ms",
     "verify_on_checkout",
 ];
 
@@ -70,15 +76,11 @@ impl PgStoreConfig {
     /// Parses a `postgres://user:password@host:port/dbname?...` URL (or a `key=value`
     /// connection string). Besides tokio-postgres' own parameters (`connect_timeout`,
     /// `application_name`, `options`, …) the query string may carry `schema`, `pool_size`,
-    /// `statement_timeout_ms`, `wait_timeout_ms` and `verify_on_checkout`.
+    /// `statement_timeout_ms`, `wait_timeout_ms`, `job_retention_ms` and `verify_on_checkout`.
     ///
     /// # Errors
-    /// [`ha_core::Error::Invalid`] when the URL or a parameter does not parse.
-    pub fn from_url(url: &str) -> ha_core::Result<Self> {
-        Ok(Self::parse(url)?)
-    }
-
-    fn parse(url: &str) -> PgResult<Self> {
+    /// [`PgError::Config`] when the URL or a parameter does not parse.
+    pub fn from_url(url: &str) -> PgResult<Self> {
         let (base, own) = split_own_params(url);
         let pg = tokio_postgres::Config::from_str(&base)
             .map_err(|e| PgError::Config(format!("cannot parse postgres URL: {e}")))?;
@@ -99,9 +101,10 @@ impl PgStoreConfig {
                 }
                 "statement_timeout_ms" => config.statement_timeout = millis()?,
                 "wait_timeout_ms" => config.wait_timeout = millis()?,
+                "job_retention_ms" => config.job_retention = millis()?,
                 "verify_on_checkout" => config.verify_on_checkout = value == "true" || value == "1",
                 #[cfg(feature = "tls")]
-                "sslrootcert" => config = config.tls_ca_file_inner(std::path::Path::new(&value))?,
+                "sslrootcert" => config = config.with_tls_ca_file(&value)?,
                 #[cfg(not(feature = "tls"))]
                 "sslrootcert" => {
                     return Err(PgError::Config(
@@ -115,7 +118,7 @@ impl PgStoreConfig {
         if config.tls.is_none()
             && config.pg.get_ssl_mode() == tokio_postgres::config::SslMode::Require
         {
-            config = config.tls_native_roots_inner()?;
+            config = config.with_tls_native_roots()?;
         }
         config.validate()?;
         Ok(config)
@@ -123,7 +126,7 @@ impl PgStoreConfig {
 
     /// A configuration from an already built tokio-postgres one, with the defaults: schema
     /// `public`, 16 connections, 5 s statement timeout, 5 s connect timeout (unless set), 5 s
-    /// pool wait, fast recycling.
+    /// pool wait, job records kept 5 min after their last write, fast recycling.
     pub fn from_pg_config(pg: tokio_postgres::Config) -> Self {
         let connect_timeout = pg
             .get_connect_timeout()
@@ -136,6 +139,7 @@ impl PgStoreConfig {
             statement_timeout: Duration::from_secs(5),
             connect_timeout,
             wait_timeout: Duration::from_secs(5),
+            job_retention: Duration::from_secs(300),
             verify_on_checkout: false,
             #[cfg(feature = "tls")]
             tls: None,
@@ -144,32 +148,41 @@ impl PgStoreConfig {
 
     /// Puts every table in `schema` (created if missing). Lower-case ASCII letters, digits and
     /// `_`, starting with a letter or `_`, at most 63 bytes.
-    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
         self
     }
 
     /// At most `size` pooled connections (the event bus's listening connections are extra).
-    pub fn pool_size(mut self, size: usize) -> Self {
+    pub fn with_pool_size(mut self, size: usize) -> Self {
         self.pool_size = size;
         self
     }
 
     /// The server-side `statement_timeout` of every connection.
-    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
         self.statement_timeout = timeout;
         self
     }
 
     /// How long opening a connection may take.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// How long a call waits for a free pooled connection.
-    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_wait_timeout(mut self, timeout: Duration) -> Self {
         self.wait_timeout = timeout;
+        self
+    }
+
+    /// How long a transcode job record outlives its last write (the [`PgStore::jobs`]
+    /// backend's retention; at least a few minutes, so a survivor finds an orphaned job).
+    ///
+    /// [`PgStore::jobs`]: crate::PgStore::jobs
+    pub fn with_job_retention(mut self, retention: Duration) -> Self {
+        self.job_retention = retention;
         self
     }
 
@@ -177,24 +190,50 @@ impl PgStoreConfig {
     /// `RecyclingMethod::Verified`). Off by default: a connection the server closed is noticed
     /// without it (the driver marks it closed), and a call on one that broke silently fails
     /// with `Unavailable` once and the connection is discarded.
-    pub fn verify_on_checkout(mut self, verify: bool) -> Self {
+    pub fn with_verify_on_checkout(mut self, verify: bool) -> Self {
         self.verify_on_checkout = verify;
         self
     }
 
     /// The schema the tables live in.
-    pub fn schema_name(&self) -> &str {
+    pub fn schema(&self) -> &str {
         &self.schema
     }
 
     /// The pool's size.
-    pub fn max_pool_size(&self) -> usize {
+    pub fn pool_size(&self) -> usize {
         self.pool_size
     }
 
-    /// The statement timeout in force.
-    pub fn get_statement_timeout(&self) -> Duration {
+    /// The server-side statement timeout of every connection.
+    pub fn statement_timeout(&self) -> Duration {
         self.statement_timeout
+    }
+
+    /// How long opening a connection may take.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// How long a call waits for a free pooled connection.
+    pub fn wait_timeout(&self) -> Duration {
+        self.wait_timeout
+    }
+
+    /// How long a transcode job record outlives its last write.
+    pub fn job_retention(&self) -> Duration {
+        self.job_retention
+    }
+
+    /// Whether each connection is checked before it is handed out.
+    pub fn verify_on_checkout(&self) -> bool {
+        self.verify_on_checkout
+    }
+
+    /// The driver's configuration as parsed from the URL (hosts, ports, user, database, …),
+    /// before this crate adds its start-up options.
+    pub fn pg_config(&self) -> &tokio_postgres::Config {
+        &self.pg
     }
 
     /// The client-side bound on one call: statement timeout + pool wait + connect + 1 s.
@@ -243,7 +282,7 @@ impl PgStoreConfig {
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 impl PgStoreConfig {
     /// Connects with TLS configured by `config` (feature `tls`).
-    pub fn tls(mut self, config: rustls::ClientConfig) -> Self {
+    pub fn with_tls(mut self, config: rustls::ClientConfig) -> Self {
         self.tls = Some(std::sync::Arc::new(config));
         self
     }
@@ -251,17 +290,17 @@ impl PgStoreConfig {
     /// Connects with TLS, trusting only the CA certificates in the PEM file at `path`.
     ///
     /// # Errors
-    /// [`ha_core::Error::Backend`] when the file cannot be read or holds no certificate.
-    pub fn tls_ca_file(self, path: impl AsRef<std::path::Path>) -> ha_core::Result<Self> {
-        Ok(self.tls_ca_file_inner(path.as_ref())?)
+    /// [`PgError::Config`] when the file cannot be read or holds no certificate.
+    pub fn with_tls_ca_file(self, path: impl AsRef<std::path::Path>) -> PgResult<Self> {
+        self.tls_ca_file_inner(path.as_ref())
     }
 
     /// Connects with TLS, trusting the operating system's root certificates.
     ///
     /// # Errors
-    /// [`ha_core::Error::Backend`] when no root certificate could be loaded.
-    pub fn tls_native_roots(self) -> ha_core::Result<Self> {
-        Ok(self.tls_native_roots_inner()?)
+    /// [`PgError::Config`] when no root certificate could be loaded.
+    pub fn with_tls_native_roots(self) -> PgResult<Self> {
+        self.tls_native_roots_inner()
     }
 
     fn tls_ca_file_inner(self, path: &std::path::Path) -> PgResult<Self> {
@@ -306,7 +345,7 @@ impl PgStoreConfig {
             .with_safe_default_protocol_versions()
             .map(|b| b.with_root_certificates(roots).with_no_client_auth());
         match config {
-            Ok(config) => self.tls(config),
+            Ok(config) => self.with_tls(config),
             // The ring provider supports the default versions; this cannot fail in practice.
             Err(e) => {
                 tracing::error!(error = %e, "rustls rejected its default protocol versions");
@@ -324,9 +363,9 @@ impl PgStoreConfig {
 }
 
 impl FromStr for PgStoreConfig {
-    type Err = ha_core::Error;
+    type Err = PgError;
 
-    fn from_str(url: &str) -> ha_core::Result<Self> {
+    fn from_str(url: &str) -> PgResult<Self> {
         Self::from_url(url)
     }
 }
@@ -382,9 +421,9 @@ mod tests {
             "postgres://u@localhost:5433/db?schema=s1&application_name=x&pool_size=3&statement_timeout_ms=250",
         )
         .unwrap();
-        assert_eq!(c.schema_name(), "s1");
-        assert_eq!(c.max_pool_size(), 3);
-        assert_eq!(c.get_statement_timeout(), Duration::from_millis(250));
+        assert_eq!(c.schema(), "s1");
+        assert_eq!(c.pool_size(), 3);
+        assert_eq!(c.statement_timeout(), Duration::from_millis(250));
         assert_eq!(c.pg.get_application_name(), Some("x"));
         assert_eq!(c.pg.get_dbname(), Some("db"));
         let opts = c.connection_config().get_options().unwrap().to_owned();

@@ -48,7 +48,7 @@ pub struct PgEventBus {
 
 impl PgEventBus {
     pub(crate) fn new(store: PgStore) -> Self {
-        let channel = channel_for(store.config().schema_name());
+        let channel = channel_for(store.config().schema());
         Self { store, channel }
     }
 

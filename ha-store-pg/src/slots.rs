@@ -196,7 +196,7 @@ impl PgSlotLimiter {
         let db = |e| self.store.db_error(what, e);
         let tx = conn.client_mut().transaction().await.map_err(db)?;
         let stmt = tx.prepare_cached(LOCK).await.map_err(db)?;
-        tx.execute(&stmt, &[&self.store.config().schema_name(), &pool])
+        tx.execute(&stmt, &[&self.store.config().schema(), &pool])
             .await
             .map_err(db)?;
         Ok(tx)

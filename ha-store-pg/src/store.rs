@@ -43,11 +43,12 @@ use crate::{
 /// use ha_store_pg::{PgStore, PgStoreConfig};
 ///
 /// # async fn demo() -> ha_core::Result<()> {
-/// let config = PgStoreConfig::from_url("postgres://media@localhost/media?schema=media_ha")?;
+/// let config = PgStoreConfig::from_url("postgres://media@localhost/media?schema=media_ha")?
+///     .with_job_retention(Duration::from_secs(600));
 /// let store = PgStore::connect(config).await?; // runs pending migrations, once per cluster
 /// let repo = store.metadata();
 /// let users = repo.list_users().await?;
-/// let jobs = store.jobs(Duration::from_secs(300));
+/// let jobs = store.jobs(); // records kept 10 min after their last write
 /// # let _ = (users, jobs);
 /// # Ok(())
 /// # }
@@ -67,9 +68,10 @@ impl PgStore {
     /// Builds the pool and brings the schema up to date (see [`crate::migrate`]).
     ///
     /// # Errors
-    /// [`ha_core::Error::Invalid`]/`Backend` for a bad configuration or a failed migration,
-    /// [`ha_core::Error::Unavailable`] when the server cannot be reached.
-    pub async fn connect(config: PgStoreConfig) -> ha_core::Result<Self> {
+    /// [`PgError::Config`] for a bad configuration, [`PgError::Migration`] for a failed
+    /// migration, [`PgError::Unavailable`]/[`PgError::Timeout`] when the server cannot be
+    /// reached. Every [`PgError`] converts into [`ha_core::Error`] with `?`.
+    pub async fn connect(config: PgStoreConfig) -> PgResult<Self> {
         let store = Self::connect_without_migrating(config)?;
         store.migrate().await?;
         Ok(store)
@@ -78,8 +80,8 @@ impl PgStore {
     /// Builds the pool without touching the schema (connections open lazily, on first use).
     ///
     /// # Errors
-    /// [`ha_core::Error::Backend`] for an unusable configuration.
-    pub fn connect_without_migrating(config: PgStoreConfig) -> ha_core::Result<Self> {
+    /// [`PgError::Config`] for an unusable configuration.
+    pub fn connect_without_migrating(config: PgStoreConfig) -> PgResult<Self> {
         config.validate()?;
         let manager_config = ManagerConfig {
             recycling_method: if config.verify_on_checkout {
@@ -114,8 +116,8 @@ impl PgStore {
     ///
     /// # Errors
     /// As for [`connect`](Self::connect).
-    pub async fn migrate(&self) -> ha_core::Result<MigrationReport> {
-        Ok(migrate::run(&self.inner.config).await?)
+    pub async fn migrate(&self) -> PgResult<MigrationReport> {
+        migrate::run(&self.inner.config).await
     }
 
     /// The configuration.
@@ -138,10 +140,10 @@ impl PgStore {
         PgLeaseManager::new(self.clone())
     }
 
-    /// The [`ha_core::TranscodeJobStore`] on this store; records live `retention` after their
-    /// last write.
-    pub fn jobs(&self, retention: Duration) -> PgJobStore {
-        PgJobStore::new(self.clone(), retention)
+    /// The [`ha_core::TranscodeJobStore`] on this store; records live
+    /// [`PgStoreConfig::job_retention`] after their last write.
+    pub fn jobs(&self) -> PgJobStore {
+        PgJobStore::new(self.clone(), self.inner.config.job_retention)
     }
 
     /// The [`ha_core::SessionStore`] on this store.

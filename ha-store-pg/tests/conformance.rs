@@ -17,7 +17,9 @@ async fn leases() -> Arc<dyn LeaseManager> {
 }
 
 async fn jobs(retention: Duration) -> Arc<dyn TranscodeJobStore> {
-    Arc::new(common::fresh_store("jobs").await.jobs(retention))
+    let schema = ha_testkit::unique("jobs");
+    let store = common::store_with(&schema, |c| c.with_job_retention(retention)).await;
+    Arc::new(store.jobs())
 }
 
 async fn sessions() -> Arc<dyn SessionStore> {

@@ -10,8 +10,8 @@ async fn concurrent_migrators_apply_each_migration_once() {
     let schema = ha_testkit::unique("migrate");
     let config = PgStoreConfig::from_url(&url)
         .unwrap()
-        .schema(&schema)
-        .pool_size(2);
+        .with_schema(&schema)
+        .with_pool_size(2);
 
     let tasks: Vec<_> = (0..5)
         .map(|_| {
@@ -71,7 +71,7 @@ async fn concurrent_migrators_apply_each_migration_once() {
 #[tokio::test]
 async fn tables_live_in_the_configured_schema() {
     let store = common::fresh_store("schema").await;
-    let schema = store.config().schema_name().to_owned();
+    let schema = store.config().schema().to_owned();
     let client = store.pool().get().await.unwrap();
     let n: i64 = client
         .query_one(

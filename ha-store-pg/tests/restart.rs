@@ -14,10 +14,11 @@ use std::sync::Arc;
 async fn store_on(pg: &ha_testkit::PostgresServer) -> PgStore {
     let config = PgStoreConfig::from_url(&pg.url())
         .unwrap()
-        .schema("restart")
-        .pool_size(4)
-        .connect_timeout(Duration::from_secs(2))
-        .wait_timeout(Duration::from_secs(2));
+        .with_schema("restart")
+        .with_pool_size(4)
+        .with_connect_timeout(Duration::from_secs(2))
+        .with_wait_timeout(Duration::from_secs(2))
+        .with_job_retention(Duration::from_secs(600));
     PgStore::connect(config).await.unwrap()
 }
 
@@ -77,7 +78,7 @@ async fn kill_fails_calls_cleanly_then_the_pool_recovers_with_every_commit() {
     let store = store_on(&pg).await;
     let repo = store.metadata();
     let leases = store.leases();
-    let jobs = store.jobs(Duration::from_secs(600));
+    let jobs = store.jobs();
 
     let user = User {
         id: ids::new_id(),

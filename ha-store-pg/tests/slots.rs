@@ -34,7 +34,7 @@ async fn limiter_with(
     tune: impl FnOnce(PgStoreConfig) -> PgStoreConfig,
 ) -> Arc<PgSlotLimiter> {
     let url = ha_testkit::postgres_url().await;
-    let config = tune(PgStoreConfig::from_url(&url).unwrap().schema(schema));
+    let config = tune(PgStoreConfig::from_url(&url).unwrap().with_schema(schema));
     Arc::new(PgStore::connect(config).await.unwrap().slots())
 }
 
@@ -237,7 +237,10 @@ async fn renewals_racing_expiry_never_over_admit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_pool_times_out_without_blocking_other_pools_or_releases() {
     let schema = ha_testkit::unique("slots_lock");
-    let slots = limiter_with(&schema, |c| c.statement_timeout(Duration::from_millis(300))).await;
+    let slots = limiter_with(&schema, |c| {
+        c.with_statement_timeout(Duration::from_millis(300))
+    })
+    .await;
     let held = slots
         .try_acquire("qsv:a", "job-1", 2, LONG)
         .await
@@ -285,7 +288,7 @@ async fn a_locked_pool_times_out_without_blocking_other_pools_or_releases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_giving_up_mid_wait_leaves_no_lock_behind() {
     let schema = ha_testkit::unique("slots_cancel");
-    let slots = limiter_with(&schema, |c| c.pool_size(1)).await;
+    let slots = limiter_with(&schema, |c| c.with_pool_size(1)).await;
     assert_eq!(slots.in_use("qsv:a").await.unwrap(), 0); // the pool's connection exists
 
     let locker = hold_pool_lock(&schema, "qsv:a").await;

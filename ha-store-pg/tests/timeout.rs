@@ -23,8 +23,8 @@ async fn a_statement_stuck_on_a_lock_times_out() {
     let url = ha_testkit::postgres_url().await;
     let config = PgStoreConfig::from_url(&url)
         .unwrap()
-        .schema(&schema)
-        .statement_timeout(Duration::from_millis(300));
+        .with_schema(&schema)
+        .with_statement_timeout(Duration::from_millis(300));
     let store = PgStore::connect(config).await.unwrap();
     let repo = store.metadata();
     let u = user("locked");
@@ -54,9 +54,9 @@ async fn an_exhausted_pool_times_out_waiting() {
     let url = ha_testkit::postgres_url().await;
     let config = PgStoreConfig::from_url(&url)
         .unwrap()
-        .schema(ha_testkit::unique("pool_timeout"))
-        .pool_size(1)
-        .wait_timeout(Duration::from_millis(200));
+        .with_schema(ha_testkit::unique("pool_timeout"))
+        .with_pool_size(1)
+        .with_wait_timeout(Duration::from_millis(200));
     let store = PgStore::connect(config).await.unwrap();
     let repo = store.metadata();
     let held = store.pool().get().await.unwrap();
@@ -73,9 +73,9 @@ async fn a_frozen_server_times_out_then_recovers() {
     let pg = ha_testkit::PostgresServer::start().await;
     let config = PgStoreConfig::from_url(&pg.url())
         .unwrap()
-        .schema("frozen")
-        .connect_timeout(Duration::from_millis(500))
-        .wait_timeout(Duration::from_millis(500));
+        .with_schema("frozen")
+        .with_connect_timeout(Duration::from_millis(500))
+        .with_wait_timeout(Duration::from_millis(500));
     let store = PgStore::connect(config).await.unwrap();
     let repo = store.metadata();
     // A fresh store on the frozen server must open a connection: the postmaster does not answer.

@@ -12,12 +12,22 @@ pub async fn fresh_store(prefix: &str) -> PgStore {
 
 /// A store on `schema` (migrated; several calls share the data).
 pub async fn store_on(schema: &str) -> PgStore {
+    store_with(schema, |c| c).await
+}
+
+/// A store on `schema` with the test defaults changed by `tune`.
+pub async fn store_with(
+    schema: &str,
+    tune: impl FnOnce(PgStoreConfig) -> PgStoreConfig,
+) -> PgStore {
     let url = ha_testkit::postgres_url().await;
     let config = PgStoreConfig::from_url(&url)
         .expect("test URL parses")
-        .schema(schema)
-        .pool_size(4);
-    PgStore::connect(config).await.expect("connect and migrate")
+        .with_schema(schema)
+        .with_pool_size(4);
+    PgStore::connect(tune(config))
+        .await
+        .expect("connect and migrate")
 }
 
 /// One schema for this whole test process (for factories that must share data).

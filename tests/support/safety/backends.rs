@@ -115,15 +115,16 @@ impl Backend {
                 use ha_store_pg::{PgStore, PgStoreConfig};
                 let config = PgStoreConfig::from_url(url)
                     .expect("postgres url")
-                    .schema(schema.as_str())
-                    .pool_size(6)
-                    .statement_timeout(Duration::from_secs(2))
-                    .connect_timeout(Duration::from_secs(1))
-                    .wait_timeout(Duration::from_secs(1));
+                    .with_schema(schema.as_str())
+                    .with_pool_size(6)
+                    .with_statement_timeout(Duration::from_secs(2))
+                    .with_connect_timeout(Duration::from_secs(1))
+                    .with_wait_timeout(Duration::from_secs(1))
+                    .with_job_retention(Duration::from_secs(300));
                 let store = PgStore::connect(config).await.expect("connect to postgres");
                 Stores {
                     leases: Arc::new(store.leases()),
-                    jobs: Arc::new(store.jobs(Duration::from_secs(300))),
+                    jobs: Arc::new(store.jobs()),
                 }
             }
             #[allow(unreachable_patterns)]
