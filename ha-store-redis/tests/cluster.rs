@@ -198,3 +198,52 @@ async fn conformance_suite_on_a_three_primary_cluster() {
     }
     assert_eq!(nodes_with_keys, 3, "keys on {nodes_with_keys} of 3 nodes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_cluster_with_a_private_ca() {
+    let cluster = RedisClusterSet::start(3, Some(PASSWORD), true).await;
+    let url = cluster.url();
+    assert!(url.starts_with("rediss+cluster://"));
+    let ca = cluster.tls().expect("TLS material").ca_pem();
+    let config = RedisStoreConfig::from_url(&url)
+        .unwrap()
+        .with_password(PASSWORD)
+        .with_prefix(ha_testkit::unique("cl-tls"))
+        .with_tls_root_cert(ca);
+    let store = RedisStore::connect(config).await.expect("connect over TLS");
+    // Leases spread over nodes (different hash tags), renewed in one batch call per slot.
+    let leases = store.leases();
+    let mut held = Vec::new();
+    for i in 0..12 {
+        let lease = leases
+            .try_acquire(&format!("k{i}"), "a", Duration::from_secs(10))
+            .await
+            .unwrap()
+            .expect("free key");
+        held.push(lease);
+    }
+    let renewed = leases.renew_many(&held).await.unwrap();
+    assert!(renewed.iter().all(Option::is_some), "{renewed:?}");
+    // Events between two handles over TLS.
+    let prefix = ha_testkit::unique("cl-tls-events");
+    let (a, b) = {
+        let make = |p: &str| {
+            RedisStoreConfig::from_url(&url)
+                .unwrap()
+                .with_password(PASSWORD)
+                .with_prefix(p)
+                .with_tls_root_cert(cluster.tls().expect("TLS material").ca_pem())
+        };
+        (
+            RedisStore::connect(make(&prefix)).await.unwrap().events(),
+            RedisStore::connect(make(&prefix)).await.unwrap().events(),
+        )
+    };
+    conformance::events::events_arrive_in_order_across_instances(Arc::new(a), Arc::new(b)).await;
+    // Without the CA the nodes are not trusted.
+    let untrusted = RedisStoreConfig::from_url(&url)
+        .unwrap()
+        .with_password(PASSWORD)
+        .with_op_timeout(Duration::from_secs(1));
+    assert!(RedisStore::connect(untrusted).await.is_err());
+}
