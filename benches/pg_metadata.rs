@@ -17,9 +17,7 @@ use ha_core::{
     ids, Item, ItemKind, ItemQuery, MetadataRepo, Session, SessionStore, User, UserItemData,
 };
 
-#[path = "pg_db/mod.rs"]
-mod pg_db;
-use pg_db::{connect, Db};
+use ha_test_support::pg_bench::{connect, Db};
 
 const ITEMS: u64 = 2_000;
 const PAGE: u32 = 100;

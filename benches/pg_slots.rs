@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ha_core::{LeaseManager, SlotLimiter};
 
-#[path = "pg_db/mod.rs"]
-mod pg_db;
+use ha_test_support::pg_bench;
 
 const TTL: Duration = Duration::from_secs(60);
 const TASKS: usize = 16;
@@ -56,7 +55,7 @@ async fn concurrent(
 }
 
 fn slots(c: &mut Criterion) {
-    let db = pg_db::connect(TASKS);
+    let db = pg_bench::connect(TASKS);
     let slots: Arc<dyn SlotLimiter> = Arc::new(db.store.slots());
     let leases: Arc<dyn LeaseManager> = Arc::new(db.store.leases());
     let mut group = c.benchmark_group("pg_slots");

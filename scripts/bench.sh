@@ -33,7 +33,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 log "building the worker, the reference server and the harness (release) into $CARGO_TARGET_DIR"
 cargo build --release -q -p ha-transcode --bin ha-transcode-worker
 # Items 7-8 (failover, wrk, RSS) run replicas of the release reference server.
-cargo build --release -q --features full --example reference-server
+cargo build --release -q -p ha-test-support --bin ha-test-server
 export HA_BENCH_WORKER="$CARGO_TARGET_DIR/release/ha-transcode-worker"
 started=$(date +%s)
 cargo bench -q --features full --bench compare -- "$@"

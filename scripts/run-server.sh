@@ -15,15 +15,11 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 scripts/install-deps.sh
 
-FEATURES="${HA_RUN_FEATURES-full}"
-CMD=(cargo run --release)
-if [[ -n "$FEATURES" ]]; then
-    CMD+=(--features "$FEATURES")
+# The server package builds with every feature by default; HA_RUN_FEATURES= (empty) builds the
+# direct-play-only server without FFmpeg.
+CMD=(cargo run --release -p media-ha-server --bin media-ha-server)
+if [[ "${HA_RUN_FEATURES-full}" != "full" ]]; then
+    CMD+=(--no-default-features)
+    [[ -n "${HA_RUN_FEATURES}" ]] && CMD+=(--features "$HA_RUN_FEATURES")
 fi
-CMD+=(--example reference-server -- "$@")
-if [[ ! -f examples/reference-server/main.rs ]]; then
-    echo "[run-server] the reference server is still in progress (examples/reference-server/main.rs does not exist yet)."
-    echo "[run-server] once it exists, this script runs: ${CMD[*]}"
-    exit 0
-fi
-exec "${CMD[@]}"
+exec "${CMD[@]}" -- "$@"

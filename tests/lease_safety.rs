@@ -10,11 +10,7 @@
 //! HA_SAFETY_SECS=60 HA_SAFETY_SEED=42 HA_SAFETY_KEEP=1 cargo test ...   # keep the history
 //! ```
 
-#[path = "support/safety/mod.rs"]
-mod safety;
-
-#[path = "support/safety/checker_tests.rs"]
-mod checker_tests;
+use ha_test_support::safety;
 
 use safety::backends::Backend;
 use safety::driver::{run, RunConfig, Server};

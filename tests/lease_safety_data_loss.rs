@@ -13,8 +13,7 @@
 //! cargo test --features full --test lease_safety_data_loss -- --nocapture
 //! ```
 
-#[path = "support/safety/mod.rs"]
-mod safety;
+use ha_test_support::safety;
 
 #[cfg(any(feature = "redis", feature = "postgres"))]
 mod scenario {

@@ -4,12 +4,9 @@
 //! on a tiny library generated once with the ffmpeg CLI, and talks to it with reqwest as a
 //! Jellyfin client would.
 
-#[allow(dead_code)]
-#[path = "../examples/reference-server/lib.rs"]
-mod server;
+use media_ha_server as server;
 
-#[path = "server_common/mod.rs"]
-mod common;
+use ha_test_support::in_process as common;
 
 use common::*;
 use reqwest::StatusCode;

@@ -7,12 +7,7 @@
 //! item works. Files are generated here: ffmpeg's lavfi sources for the valid clips, then
 //! truncated or overwritten; the huge frame is a Matroska header patched to claim 32768x32768.
 
-#[allow(dead_code)]
-#[path = "../examples/reference-server/lib.rs"]
-mod server;
-
-#[path = "server_common/mod.rs"]
-mod common;
+use ha_test_support::in_process as common;
 
 use std::path::Path;
 use std::process::Command;

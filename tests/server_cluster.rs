@@ -6,12 +6,9 @@
 //! Needs `HA_TEST_REDIS_URL` and `HA_TEST_DATABASE_URL` (see `scripts/services.sh`); each test
 //! uses its own Redis prefix and PostgreSQL schema.
 
-#[allow(dead_code)]
-#[path = "../examples/reference-server/lib.rs"]
-mod server;
+use media_ha_server as server;
 
-#[path = "server_common/mod.rs"]
-mod common;
+use ha_test_support::in_process as common;
 
 use common::*;
 use std::time::Duration;

@@ -24,8 +24,7 @@
 //! CLI, and `HA_TEST_REDIS_URL` / `HA_TEST_DATABASE_URL` (see `scripts/services.sh`); each run
 //! uses its own Redis prefix and PostgreSQL schema.
 
-#[path = "support/cluster/mod.rs"]
-mod cluster;
+use ha_test_support::cluster;
 
 use std::future::Future;
 

@@ -3,12 +3,7 @@
 //! init segment as `video/mp4` and `.m4s` segments as `video/iso.segment`, and the stream
 //! decodes — joined by hand and through ffprobe's own HLS client.
 
-#[allow(dead_code)]
-#[path = "../examples/reference-server/lib.rs"]
-mod server;
-
-#[path = "server_common/mod.rs"]
-mod common;
+use ha_test_support::in_process as common;
 
 use common::*;
 use reqwest::StatusCode;

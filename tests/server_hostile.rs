@@ -6,12 +6,9 @@
 //! and never a panic; and the server keeps serving everybody else meanwhile. Requests that no
 //! client library would send (unnormalised `../`, NUL, dribbled headers) go over raw TCP.
 
-#[allow(dead_code)]
-#[path = "../examples/reference-server/lib.rs"]
-mod server;
+use media_ha_server as server;
 
-#[path = "server_common/mod.rs"]
-mod common;
+use ha_test_support::in_process as common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

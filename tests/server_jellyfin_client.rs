@@ -11,12 +11,7 @@
 //! Without the virtualenv the test fails and says how to create it: a client-compatibility test
 //! that skips itself is how an incompatibility ships.
 
-#[allow(dead_code)]
-#[path = "../examples/reference-server/lib.rs"]
-mod server;
-
-#[path = "server_common/mod.rs"]
-mod common;
+use ha_test_support::in_process as common;
 
 use std::path::{Path, PathBuf};
 

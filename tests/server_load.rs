@@ -28,10 +28,8 @@
 //! `scripts/services.sh`) and the example binary: `cargo build --features full --example
 //! reference-server` first (a plain `cargo test --features full` builds it too).
 
-#[path = "support/cluster/mod.rs"]
-mod cluster;
-#[path = "support/load/mod.rs"]
-mod load;
+use ha_test_support::cluster;
+use ha_test_support::load;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -11,8 +11,7 @@
 //! reference-server` first. Needs `HA_TEST_REDIS_URL` / `HA_TEST_DATABASE_URL` (see
 //! `scripts/services.sh`); the replicas use their own Redis prefix and PostgreSQL schema.
 
-#[path = "support/cluster/mod.rs"]
-mod cluster;
+use ha_test_support::cluster;
 
 use std::time::{Duration, Instant};
 

@@ -32,18 +32,13 @@
 //! Needs the ffmpeg CLI, `redis-server` and PostgreSQL binaries (see `scripts/install-deps.sh`);
 //! no shared services.
 
-#[allow(dead_code)]
-#[path = "../examples/reference-server/lib.rs"]
-mod server;
+use media_ha_server as server;
 
-#[path = "server_common/mod.rs"]
-mod common;
+use ha_test_support::in_process as common;
 
-#[path = "support/cluster/media.rs"]
-mod media;
+use ha_test_support::cluster::media;
 
-#[path = "support/cluster/stitch.rs"]
-mod stitch;
+use ha_test_support::cluster::stitch;
 
 use std::io::Write;
 use std::sync::Mutex;

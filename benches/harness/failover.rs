@@ -19,8 +19,7 @@ use serde_json::json;
 use crate::report::{Better, Figure};
 use crate::Opts;
 
-#[path = "../../tests/support/cluster/mod.rs"]
-pub(crate) mod cluster;
+use ha_test_support::cluster;
 
 use cluster::media::Clip;
 use cluster::owner_exit::{play_through_owner_exit, Exit, OwnerExitOutcome, BEFORE_EXIT};

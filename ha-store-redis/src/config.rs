@@ -7,20 +7,80 @@
 //! safety margin; so every call has a deadline ([`RedisStoreConfig::with_op_timeout`]), the client
 //! reconnects with a short connection timeout, and an unreachable server is reported as
 //! [`ha_core::Error::Unavailable`] or [`ha_core::Error::Timeout`] within about a second.
-//!
-//! # Why the eviction policy is checked at connect
-//!
-//! A lease evicted under memory pressure is a lease silently lost: a second replica acquires
-//! it and two transcoders write the same segments. [`crate::RedisStore::connect`] therefore
-//! reads `CONFIG GET maxmemory-policy` and refuses `allkeys-*` (any key may go). `volatile-*`
-//! policies evict keys with a TTL, and every key of these stores has one, so they are logged
-//! as a warning; `noeviction` (writes fail loudly instead) is the policy to run. Managed
-//! services often disable `CONFIG`; then the check is skipped with a warning, not a failure.
 
 use std::time::Duration;
 
 use crate::error::RedisStoreError;
-use crate::target::{self, Auth, Target};
+
+/// Where the Redis deployment is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// One server (or a proxy): `redis://` or `rediss://` (TLS) URL.
+    Standalone(String),
+    /// A primary found through Sentinel.
+    Sentinel {
+        /// Sentinel addresses as URLs (`redis://host:26379`, `rediss://…` for TLS).
+        sentinels: Vec<String>,
+        /// The monitored service (master) name.
+        service: String,
+    },
+    /// Redis Cluster, reached through any of these seed node URLs.
+    Cluster(Vec<String>),
+}
+
+impl Target {
+    /// Parses a URL: `redis://`/`rediss://` is standalone,
+    /// `redis+sentinel://host1:26379,host2:26379/service` (or `rediss+sentinel://`) is
+    /// Sentinel. Cluster has no URL form; use [`Target::Cluster`].
+    ///
+    /// # Errors
+    /// [`RedisStoreError::Config`] for another scheme or a Sentinel URL without a service name.
+    pub fn parse(url: &str) -> Result<Self, RedisStoreError> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| RedisStoreError::Config(format!("{url:?} is not a URL")))?;
+        match scheme {
+            "redis" | "rediss" | "redis+unix" | "unix" => Ok(Target::Standalone(url.to_owned())),
+            "redis+sentinel" | "rediss+sentinel" => {
+                let inner = if scheme == "rediss+sentinel" {
+                    "rediss"
+                } else {
+                    "redis"
+                };
+                let (hosts, service) = rest.split_once('/').ok_or_else(|| {
+                    RedisStoreError::Config("sentinel URL needs /<service name>".into())
+                })?;
+                let service = service.trim_matches('/');
+                if service.is_empty() || hosts.is_empty() {
+                    return Err(RedisStoreError::Config(
+                        "sentinel URL needs hosts and a service name".into(),
+                    ));
+                }
+                Ok(Target::Sentinel {
+                    sentinels: hosts
+                        .split(',')
+                        .filter(|h| !h.is_empty())
+                        .map(|h| format!("{inner}://{h}"))
+                        .collect(),
+                    service: service.to_owned(),
+                })
+            }
+            other => Err(RedisStoreError::Config(format!(
+                "unsupported URL scheme {other:?} (redis, rediss, redis+sentinel)"
+            ))),
+        }
+    }
+
+    /// True when any connection of this target uses TLS.
+    pub(crate) fn uses_tls(&self) -> bool {
+        match self {
+            Target::Standalone(url) => url.starts_with("rediss"),
+            Target::Sentinel { sentinels, .. } => sentinels.iter().any(|u| u.starts_with("rediss")),
+            Target::Cluster(nodes) => nodes.iter().any(|u| u.starts_with("rediss")),
+        }
+    }
+}
 
 /// Settings of a [`crate::RedisStore`].
 ///
@@ -46,10 +106,6 @@ pub struct RedisStoreConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) reconnect_attempts: usize,
     pub(crate) tls: Option<TlsMaterial>,
-    /// Credentials of the data nodes (primary, replicas, cluster nodes).
-    pub(crate) auth: Auth,
-    /// Credentials of the sentinels themselves.
-    pub(crate) sentinel_auth: Auth,
 }
 
 /// PEM material for `rediss://` beyond the system trust store (a private CA, mutual TLS).
@@ -97,47 +153,15 @@ impl RedisStoreConfig {
             connect_timeout: Duration::from_secs(1),
             reconnect_attempts: 1,
             tls: None,
-            auth: Auth::default(),
-            sentinel_auth: Auth::default(),
         }
     }
 
-    /// Defaults for a URL, with the credentials it carries:
-    ///
-    /// | URL | what |
-    /// |---|---|
-    /// | `redis://[user:pass@]host:6379[/db]`, `rediss://…` | one server (`rediss`: TLS) |
-    /// | `redis+sentinel://[user:pass@]s1:26379,s2:26379/<service>[?sentinel_password=…]` | the primary of `<service>`, found through the sentinels |
-    /// | `rediss+sentinel://…` | the same with TLS to the sentinels *and* the data nodes |
-    /// | `redis+cluster://[user:pass@]n1:6379,n2:6379,n3:6379`, `rediss+cluster://…` | Redis Cluster through these seed nodes |
-    ///
-    /// User info holds the *data nodes'* credentials (their `requirepass`, which sentinels
-    /// know as `auth-pass`); a sentinel's own `requirepass` goes in `sentinel_password` (and
-    /// `sentinel_username`). Percent-encode reserved characters in passwords.
-    ///
-    /// ```
-    /// use ha_store_redis::{RedisStoreConfig, Target};
-    ///
-    /// let config = RedisStoreConfig::from_url(
-    ///     "redis+sentinel://:data-secret@s1:26379,s2:26379/mymaster?sentinel_password=s%40fe",
-    /// )?;
-    /// assert!(matches!(config.target(), Target::Sentinel { service, .. } if service == "mymaster"));
-    /// assert_eq!(config.password(), Some("data-secret"));
-    /// assert_eq!(config.sentinel_password(), Some("s@fe"));
-    /// // Passwords never reach Debug output or error messages.
-    /// assert!(!format!("{config:?}").contains("secret"));
-    /// # Ok::<(), ha_store_redis::RedisStoreError>(())
-    /// ```
+    /// Defaults for a URL (see [`Target::parse`]).
     ///
     /// # Errors
-    /// [`RedisStoreError::Config`] for an unsupported scheme or parameter, a Sentinel URL
-    /// without a service name, or a Cluster URL with a database path.
+    /// [`RedisStoreError::Config`] for an unsupported URL.
     pub fn from_url(url: &str) -> Result<Self, RedisStoreError> {
-        let parsed = target::parse(url)?;
-        let mut config = Self::new(parsed.target);
-        config.auth = parsed.auth;
-        config.sentinel_auth = parsed.sentinel_auth;
-        Ok(config)
+        Ok(Self::new(Target::parse(url)?))
     }
 
     /// Namespace of every key and channel (several deployments can share one Redis).
@@ -197,30 +221,6 @@ impl RedisStoreConfig {
         self
     }
 
-    /// The user name for the data nodes (Redis 6 ACL; overrides a URL's).
-    pub fn with_username(mut self, username: impl Into<String>) -> Self {
-        self.auth.username = Some(username.into());
-        self
-    }
-
-    /// The password for the data nodes, their `requirepass` (overrides a URL's).
-    pub fn with_password(mut self, password: impl Into<String>) -> Self {
-        self.auth.password = Some(password.into());
-        self
-    }
-
-    /// The user name for the sentinels themselves.
-    pub fn with_sentinel_username(mut self, username: impl Into<String>) -> Self {
-        self.sentinel_auth.username = Some(username.into());
-        self
-    }
-
-    /// The password for the sentinels themselves (their own `requirepass`, not `auth-pass`).
-    pub fn with_sentinel_password(mut self, password: impl Into<String>) -> Self {
-        self.sentinel_auth.password = Some(password.into());
-        self
-    }
-
     /// The namespace of every key and channel.
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -255,26 +255,6 @@ impl RedisStoreConfig {
     pub fn target(&self) -> &Target {
         &self.target
     }
-
-    /// The data nodes' user name, when set here or in the URL of a Sentinel/Cluster target.
-    pub fn username(&self) -> Option<&str> {
-        self.auth.username.as_deref()
-    }
-
-    /// The data nodes' password, when set here or in the URL of a Sentinel/Cluster target.
-    pub fn password(&self) -> Option<&str> {
-        self.auth.password.as_deref()
-    }
-
-    /// The sentinels' user name.
-    pub fn sentinel_username(&self) -> Option<&str> {
-        self.sentinel_auth.username.as_deref()
-    }
-
-    /// The sentinels' password.
-    pub fn sentinel_password(&self) -> Option<&str> {
-        self.sentinel_auth.password.as_deref()
-    }
 }
 
 #[cfg(test)]
@@ -282,15 +262,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn setters_override_url_credentials() {
-        let config = RedisStoreConfig::from_url("redis+cluster://:old@n1:7000,n2:7000,n3:7000")
-            .unwrap()
-            .with_username("app")
-            .with_password("new")
-            .with_sentinel_password("ignored-for-cluster");
-        assert_eq!(config.username(), Some("app"));
-        assert_eq!(config.password(), Some("new"));
-        assert!(!format!("{config:?}").contains("new\""));
-        assert!(matches!(config.target(), Target::Cluster(nodes) if nodes.len() == 3));
+    fn parses_sentinel_urls() {
+        let t = Target::parse("redis+sentinel://s1:26379,s2:26379/mymaster").unwrap();
+        assert_eq!(
+            t,
+            Target::Sentinel {
+                sentinels: vec!["redis://s1:26379".into(), "redis://s2:26379".into()],
+                service: "mymaster".into()
+            }
+        );
+        assert!(Target::parse("rediss+sentinel://s1/m").unwrap().uses_tls());
+        assert!(Target::parse("redis+sentinel://s1").is_err());
+        assert!(Target::parse("http://x").is_err());
+        assert!(Target::parse("rediss://h:6380").unwrap().uses_tls());
     }
 }

@@ -13,8 +13,7 @@
 //! yields [`ha_core::BusMessage::Resync`] — and reconnects with exponential backoff (100 ms to
 //! 2 s) by itself. The task ends when the subscription is dropped.
 //!
-//! On Redis Cluster, `PUBLISH` is broadcast to every node, so subscribing on any one node works;
-//! each (re)subscription takes the next seed node, so a dead node is left at the next attempt.
+//! On Redis Cluster, `PUBLISH` is broadcast to every node, so subscribing on any one node works.
 
 use std::time::Duration;
 
@@ -55,13 +54,10 @@ impl RedisEventBus {
 
 /// Opens a pub/sub connection and waits for the subscription to be confirmed.
 async fn subscribe_once(
-    store: &RedisStore,
+    client: redis::Client,
     channel: String,
     deadline: Duration,
 ) -> StoreResult<(PubSubSink, PubSubStream)> {
-    let client = store
-        .pubsub_client()
-        .ok_or_else(|| RedisStoreError::Config("no node to subscribe on".into()))?;
     let connect = async {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(&channel).await?;
@@ -141,7 +137,7 @@ async fn run(
                 _ = tokio::time::sleep(delay) => {}
             }
             // Asked again each time: under Sentinel the primary may have moved meanwhile.
-            match subscribe_once(&store, channel.clone(), deadline).await {
+            match subscribe_once(store.pubsub_client(), channel.clone(), deadline).await {
                 Ok(parts) => break parts,
                 Err(e) => {
                     tracing::debug!(error = %e, ?delay, "event resubscribe failed");
@@ -181,7 +177,8 @@ impl EventBus for RedisEventBus {
 
     async fn subscribe(&self) -> Result<Subscription> {
         let deadline = self.store.config().op_timeout;
-        let conn = subscribe_once(&self.store, self.channel.clone(), deadline).await?;
+        let conn =
+            subscribe_once(self.store.pubsub_client(), self.channel.clone(), deadline).await?;
         let (tx, rx) = mpsc::channel(BUFFER);
         tokio::spawn(run(
             self.store.clone(),

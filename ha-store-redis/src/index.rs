@@ -9,8 +9,7 @@
 //! expires on its own TTL.
 //!
 //! [`list`] is that read, shared by every store with a `list`: the index, then every record it
-//! names in one pipeline (on Cluster, concurrent single reads: the records live on several
-//! nodes), then the prune of the members whose record is gone. [`remove`] is the
+//! names in one pipeline, then the prune of the members whose record is gone. [`remove`] is the
 //! other side: the record, then its member.
 
 use redis::{Cmd, Value};
@@ -45,29 +44,11 @@ pub(crate) async fn list<T>(
     if members.is_empty() {
         return Ok(Vec::new());
     }
-    let replies: Vec<Vec<Value>> = if store.is_cluster() {
-        // Records live in different slots, hence on different nodes: a pipeline would be
-        // refused (CROSSSLOT), so each read goes on its own, all at once.
-        let reads = members.iter().map(|(member, _)| {
-            let mut conn = conn.clone();
-            let cmd = fetch(member);
-            async move { cmd.query_async::<Vec<Value>>(&mut conn).await }
-        });
-        store
-            .call(what, async {
-                futures::future::join_all(reads)
-                    .await
-                    .into_iter()
-                    .collect::<redis::RedisResult<Vec<_>>>()
-            })
-            .await?
-    } else {
-        let mut pipe = redis::pipe();
-        for (member, _) in &members {
-            pipe.add_command(fetch(member));
-        }
-        store.call(what, pipe.query_async(&mut conn)).await?
-    };
+    let mut pipe = redis::pipe();
+    for (member, _) in &members {
+        pipe.add_command(fetch(member));
+    }
+    let replies: Vec<Vec<Value>> = store.call(what, pipe.query_async(&mut conn)).await?;
     let mut records = Vec::with_capacity(members.len());
     let mut gone = Vec::new();
     for ((member, score), reply) in members.into_iter().zip(replies) {

@@ -30,7 +30,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`RedisStore`], [`RedisStoreConfig`], [`Target`] | connecting: `redis://`, `rediss://` (TLS, rustls), `redis+sentinel://`, `redis+cluster://`; credentials per kind of server; the eviction-policy check |
+//! | [`RedisStore`], [`RedisStoreConfig`], [`Target`] | connecting: `redis://`, `rediss://` (TLS, rustls), `redis+sentinel://`, Cluster |
 //! | [`RedisLeaseManager`] | leases as expiring hashes, tokens `max(last + 1, server µs)` |
 //! | [`RedisJobStore`] | fenced job records with retention, refreshed on every write |
 //! | [`RedisSessionStore`] | sessions keyed by token hash, TTL with touch |
@@ -63,42 +63,31 @@
 //!   Cluster one call per hash slot, sent concurrently (keys of different leases deliberately
 //!   live in different slots; see [`keys`]).
 //!
-//! ## What each mode guarantees when the store itself fails
-//!
-//! Redis replication is asynchronous in every mode: a write the primary acknowledged may be
-//! missing on the replica that replaces it. What that costs, per mode:
-//!
-//! | mode | URL | when the store fails | what can be lost | tested against |
-//! |---|---|---|---|---|
-//! | Standalone | `redis://`, `rediss://` | calls fail fast (`Unavailable`/`Timeout` within [`RedisStoreConfig::op_timeout`]); the connection comes back by itself | with no persistence, everything: leases end (holders see `LeaseLost` at the next renew), tokens stay monotonic (server clock and incarnation start), claims with pre-restart tokens on vanished job records are refused | a killed, paused and restarted `redis-server` (`tests/unavailable.rs`, `tests/restart.rs`) |
-//! | Sentinel | `redis+sentinel://`, `rediss+sentinel://` | when a sentinel announces `+switch-master` (and, as a fallback, after a connection failure or `READONLY` from a demoted primary) the store asks the sentinels again and moves its connection and subscribers to the new primary; calls in flight fail (transient) and should be retried | writes acknowledged by the old primary but not yet replicated: a lease acquired or renewed in that window may be acquired again, so two holders are possible for up to one TTL; fencing tokens order them and fenced job writes reject the older one | `SENTINEL FAILOVER` and a killed primary, with `requirepass` on data nodes and sentinels, with and without TLS (`tests/sentinel.rs`) |
-//! | Cluster | `redis+cluster://`, `rediss+cluster://` | per slot, as Sentinel: the cluster client follows `MOVED` to the promoted replica | as Sentinel, for the slots of the failed primary only; a lease and its job record live in different slots, so they are fenced by token comparison, never by one atomic script | the conformance suite on a real 3-primary cluster with `requirepass`, and leases, batch renew and events over TLS (`tests/cluster.rs`); node failover itself is not exercised here |
-//!
-//! Fencing tokens are `max(last + 1, server µs)`, so after a failover the new primary issues
-//! larger tokens than the old one did *if the clocks agree to better than the time between the
-//! two acquisitions*: keep the Redis hosts on NTP. The window in which acknowledged writes can
-//! vanish is the replication lag plus the time until the old primary stops accepting writes;
-//! `min-replicas-to-write 1` with `min-replicas-max-lag 1` on the data nodes bounds the latter
-//! to about a second. Redlock would not remove it (Kleppmann, 2016); one store with fencing
-//! tokens is the design.
-//!
 //! ## What is *not* guaranteed
 //!
+//! - **Failover of Redis itself.** Replication is asynchronous: a lease acquired on a primary
+//!   that fails before replicating it is unknown to the promoted replica, so a second holder can
+//!   acquire it; two holders are possible for up to one TTL. Fencing tokens limit the damage:
+//!   the new holder's token comes from the new primary's clock, so it is larger than the old
+//!   one *if the clocks agree to better than the time between the two acquisitions*. A replica
+//!   whose clock is behind can issue smaller tokens; keep clocks synchronised (NTP) and, where
+//!   it matters, use `WAIT 1 <ms>`-style replication or a single primary. Redlock would not fix
+//!   this (Kleppmann, 2016); one store with fencing tokens is the design.
 //! - **Lost events.** Pub/sub is fire-and-forget. Subscribers get
 //!   [`ha_core::BusMessage::Resync`] after any disconnect and [`ha_core::BusMessage::Gap`] when
 //!   a publisher's sequence skips, but not the missed events themselves.
 //! - **Eviction.** A lease evicted under memory pressure is a lease silently lost. Run Redis
-//!   with `maxmemory-policy noeviction` (writes then fail loudly instead). [`RedisStore::connect`]
-//!   refuses `allkeys-*`; `volatile-*` is only warned about, but every key of these stores has a
-//!   TTL, so it can evict them too. Where `CONFIG` is disabled the check is skipped with a
-//!   warning.
+//!   with `maxmemory-policy noeviction` (writes fail loudly instead), or a `volatile-*` policy
+//!   if the instance also caches; never `allkeys-*`: it may evict a live lease or job record.
+//! - **Sentinel**: the primary is looked up at connect and again after connection failures
+//!   (or `READONLY` from a demoted primary); when it moved, the store switches its connection
+//!   and its subscribers to the new one (tested against a real sentinel failover). Calls in
+//!   flight during a failover fail (`Unavailable`) and should be retried.
 //! - **TLS** (`rediss://`, rustls with the *ring* provider): the system trust store by default,
-//!   or a private CA / client certificate through [`RedisStoreConfig::with_tls_root_cert`] and
-//!   [`RedisStoreConfig::with_tls_client_cert`], for every mode (with Sentinel: to the sentinels
-//!   and the data nodes alike). Certificates must name the address the server is reached at
-//!   (for Sentinel, the address the sentinels announce).
-//! - **Cluster**: `list` indexes of jobs and sessions live in one slot each and are updated
-//!   after the record (loose indexes, see `index.rs`).
+//!   or a private CA / client certificate through [`RedisStoreConfig::tls_root_cert`] and
+//!   [`RedisStoreConfig::tls_client_cert`] (standalone targets; tested against a TLS server).
+//! - **Cluster**: compiles and is routed by hash tags, but is not tested here; `list` indexes of
+//!   jobs and sessions live in one slot each.
 //!
 //! ## Operations
 //!
@@ -109,10 +98,8 @@
 
 mod config;
 mod conn;
-mod connect;
 mod error;
 mod events;
-mod failover;
 mod index;
 mod jobs;
 pub mod keys;
@@ -122,9 +109,8 @@ mod scripts;
 mod sessions;
 mod slots;
 mod store;
-mod target;
 
-pub use config::RedisStoreConfig;
+pub use config::{RedisStoreConfig, Target};
 pub use error::RedisStoreError;
 pub use events::RedisEventBus;
 pub use jobs::RedisJobStore;
@@ -133,4 +119,3 @@ pub use scripts::source as lua_source;
 pub use sessions::RedisSessionStore;
 pub use slots::RedisSlotLimiter;
 pub use store::RedisStore;
-pub use target::Target;

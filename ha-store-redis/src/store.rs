@@ -1,19 +1,18 @@
 //! [`RedisStore`]: connects once, hands out every backend on the shared connection.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use redis::sentinel::SentinelClient;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::RedisResult;
 
-use crate::config::RedisStoreConfig;
+use crate::config::{RedisStoreConfig, Target};
 use crate::conn::Conn;
-use crate::connect::{self, address_of, manager_for};
 use crate::error::{RedisStoreError, StoreResult};
 use crate::keys::Keys;
 use crate::scripts::Scripts;
-use crate::target::Target;
 use crate::{RedisEventBus, RedisJobStore, RedisLeaseManager, RedisSessionStore, RedisSlotLimiter};
 
 /// A connection to one Redis deployment, and the factory of its backends.
@@ -30,10 +29,8 @@ struct Inner {
     sentinel: Option<tokio::sync::Mutex<SentinelClient>>,
     /// The address the single connection points at (to notice a Sentinel failover).
     primary: std::sync::Mutex<String>,
-    /// Where subscribers connect: the primary (re-pointed after a Sentinel failover) or the
-    /// Cluster seeds, taken in turn so a dead seed is skipped at the next reconnect.
-    pubsub: RwLock<Vec<redis::Client>>,
-    pubsub_next: AtomicUsize,
+    /// Where subscribers connect (the primary; re-pointed after a Sentinel failover).
+    pubsub: RwLock<redis::Client>,
     keys: Keys,
     config: RedisStoreConfig,
     scripts: Scripts,
@@ -60,40 +57,85 @@ impl RedisStore {
     /// (convertible into [`ha_core::Error::Unavailable`]); [`RedisStoreError::Config`] when the
     /// target is not usable.
     pub async fn connect(config: RedisStoreConfig) -> Result<Self, RedisStoreError> {
-        let connected = connect::connect(&config).await?;
-        let store = Self {
+        if config.target.uses_tls() {
+            // rustls needs a process-wide crypto provider; another crate may have installed one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let deadline = config.op_timeout.max(config.connect_timeout);
+        let connecting = async {
+            match &config.target {
+                Target::Standalone(url) => {
+                    let client = match &config.tls {
+                        Some(tls) => {
+                            redis::Client::build_with_tls(url.as_str(), tls.certificates())
+                        }
+                        None => redis::Client::open(url.as_str()),
+                    }
+                    .map_err(|e| RedisStoreError::redis("open", e))?;
+                    let manager = manager_for(&client, &config).await?;
+                    Ok((Conn::Single(manager), client, None))
+                }
+                Target::Sentinel { sentinels, service } => {
+                    let mut sentinel = SentinelClient::build(
+                        sentinels.clone(),
+                        service.as_str(),
+                        None,
+                        SentinelServerType::Master,
+                    )
+                    .map_err(|e| RedisStoreError::redis("sentinel", e))?;
+                    let client = sentinel
+                        .async_get_client()
+                        .await
+                        .map_err(|e| RedisStoreError::redis("sentinel master lookup", e))?;
+                    let manager = manager_for(&client, &config).await?;
+                    Ok((
+                        Conn::Single(manager),
+                        client,
+                        Some(tokio::sync::Mutex::new(sentinel)),
+                    ))
+                }
+                Target::Cluster(nodes) => {
+                    let first = nodes.first().ok_or_else(|| {
+                        RedisStoreError::Config("cluster needs at least one node".into())
+                    })?;
+                    let client = redis::cluster::ClusterClient::builder(nodes.clone())
+                        .connection_timeout(config.connect_timeout)
+                        .response_timeout(config.op_timeout)
+                        .build()
+                        .map_err(|e| RedisStoreError::redis("cluster", e))?;
+                    let conn = client
+                        .get_async_connection()
+                        .await
+                        .map_err(|e| RedisStoreError::redis("cluster connect", e))?;
+                    // PUBLISH is broadcast over the cluster bus: any node serves pub/sub.
+                    let pubsub = redis::Client::open(first.as_str())
+                        .map_err(|e| RedisStoreError::redis("open", e))?;
+                    Ok((Conn::Cluster(conn), pubsub, None))
+                }
+            }
+        };
+        let (conn, pubsub, sentinel) =
+            tokio::time::timeout(deadline, connecting)
+                .await
+                .map_err(|_| RedisStoreError::Timeout {
+                    what: "connect",
+                    after: deadline,
+                })??;
+        Ok(Self {
             inner: Arc::new(Inner {
-                conn: RwLock::new(connected.conn),
-                primary: std::sync::Mutex::new(connected.primary),
-                sentinel: connected.sentinel.map(tokio::sync::Mutex::new),
-                pubsub: RwLock::new(connected.pubsub),
-                pubsub_next: AtomicUsize::new(0),
+                conn: RwLock::new(conn),
+                primary: std::sync::Mutex::new(format!(
+                    "{:?}",
+                    pubsub.get_connection_info().addr()
+                )),
+                sentinel,
+                pubsub: RwLock::new(pubsub),
                 keys: Keys::new(&config.prefix),
                 scripts: Scripts::new(),
                 config,
                 incarnation_start_us: AtomicU64::new(0),
             }),
-        };
-        if store.inner.sentinel.is_some() {
-            tokio::spawn(crate::failover::watch_switch_master(WeakStore(
-                Arc::downgrade(&store.inner),
-            )));
-        }
-        Ok(store)
-    }
-
-    /// A client for one of the sentinels (their credentials and TLS), for their pub/sub.
-    pub(crate) async fn sentinel_client(&self) -> Option<RedisResult<redis::Client>> {
-        let sentinel = self.inner.sentinel.as_ref()?;
-        let mut sentinel = sentinel.lock().await;
-        let deadline = self.inner.config.op_timeout;
-        match tokio::time::timeout(deadline, sentinel.async_get_sentinel_client()).await {
-            Ok(result) => Some(result),
-            Err(_) => Some(Err(redis::RedisError::from((
-                redis::ErrorKind::Io,
-                "no sentinel answered in time",
-            )))),
-        }
+        })
     }
 
     /// A [`ha_core::LeaseManager`] on this store.
@@ -151,14 +193,12 @@ impl RedisStore {
         matches!(self.inner.config.target, Target::Cluster(_))
     }
 
-    pub(crate) fn pubsub_client(&self) -> Option<redis::Client> {
-        let clients = self
-            .inner
+    pub(crate) fn pubsub_client(&self) -> redis::Client {
+        self.inner
             .pubsub
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let turn = self.inner.pubsub_next.fetch_add(1, Ordering::Relaxed);
-        clients.get(turn % clients.len().max(1)).cloned()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// A clone of the shared connection.
@@ -227,13 +267,6 @@ impl RedisStore {
     /// connection when it moved (a failover). Standalone managers reconnect by themselves.
     fn on_failure(&self) {
         self.inner.incarnation_start_us.store(0, Ordering::Relaxed);
-        self.follow_primary();
-    }
-
-    /// Under Sentinel: asks the sentinels for the primary (on a task) and, when it moved,
-    /// switches the connection and the subscribers to it. Called after a connection failure
-    /// and when a sentinel announces `+switch-master` (see `failover.rs`).
-    pub(crate) fn follow_primary(&self) {
         if self.inner.sentinel.is_none() {
             return;
         }
@@ -246,20 +279,15 @@ impl RedisStore {
             let Ok(mut sentinel) = sentinel.try_lock() else {
                 return;
             };
-            let deadline = store.inner.config.op_timeout;
-            let client = match tokio::time::timeout(deadline, sentinel.async_get_client()).await {
-                Ok(Ok(c)) => c,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "sentinel primary lookup failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::warn!(?deadline, "no sentinel named the primary in time");
+            let client = match sentinel.async_get_client().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sentinel master lookup failed");
                     return;
                 }
             };
             // A primary that merely restarted keeps its address: its manager reconnects alone.
-            let addr = address_of(&client);
+            let addr = format!("{:?}", client.get_connection_info().addr());
             {
                 let current = store
                     .inner
@@ -282,7 +310,7 @@ impl RedisStore {
                         .inner
                         .pubsub
                         .write()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = vec![client];
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = client;
                     *store
                         .inner
                         .primary
@@ -295,12 +323,16 @@ impl RedisStore {
     }
 }
 
-/// A handle that does not keep the store alive (for its background tasks).
-pub(crate) struct WeakStore(std::sync::Weak<Inner>);
-
-impl WeakStore {
-    /// The store, while any clone of it is still in use.
-    pub(crate) fn upgrade(&self) -> Option<RedisStore> {
-        self.0.upgrade().map(|inner| RedisStore { inner })
-    }
+async fn manager_for(
+    client: &redis::Client,
+    config: &RedisStoreConfig,
+) -> StoreResult<ConnectionManager> {
+    let manager_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.op_timeout))
+        .set_number_of_retries(config.reconnect_attempts)
+        .set_max_delay(std::time::Duration::from_millis(500));
+    ConnectionManager::new_with_config(client.clone(), manager_config)
+        .await
+        .map_err(|e| RedisStoreError::redis("connect", e))
 }

@@ -1,17 +1,16 @@
-//! `rediss://` against a real TLS redis-server with a private CA (ha_testkit's `TestTls`).
+//! `rediss://` against a real TLS redis-server with a private CA (generated with openssl).
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ha_core::LeaseManager;
 use ha_store_redis::{RedisStore, RedisStoreConfig};
-use ha_testkit::TestTls;
 
 struct TlsRedis {
     child: Child,
     port: u16,
     dir: std::path::PathBuf,
-    tls: TestTls,
 }
 
 impl Drop for TlsRedis {
@@ -22,9 +21,74 @@ impl Drop for TlsRedis {
     }
 }
 
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn start() -> TlsRedis {
     let dir = std::env::temp_dir().join(ha_testkit::unique("ha-tls"));
-    let tls = TestTls::generate(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=media-ha test CA",
+    ]);
+    openssl(&dir, &ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&dir, &csr);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ],
+    );
     let port = ha_testkit::free_port();
     let child = Command::new("redis-server")
         .args([
@@ -35,31 +99,26 @@ fn start() -> TlsRedis {
             "--bind",
             "127.0.0.1",
         ])
-        .arg("--tls-cert-file")
-        .arg(tls.server_cert())
-        .arg("--tls-key-file")
-        .arg(tls.server_key())
-        .arg("--tls-ca-cert-file")
-        .arg(tls.ca_cert())
-        .args(["--tls-auth-clients", "no"])
+        .args([
+            "--tls-cert-file",
+            "server.crt",
+            "--tls-key-file",
+            "server.key",
+        ])
+        .args(["--tls-ca-cert-file", "ca.crt", "--tls-auth-clients", "no"])
         .args(["--save", "", "--appendonly", "no"])
         .current_dir(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("redis-server runs");
-    TlsRedis {
-        child,
-        port,
-        dir,
-        tls,
-    }
+    TlsRedis { child, port, dir }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leases_over_tls_with_a_private_ca() {
     let server = start();
-    let ca = server.tls.ca_pem();
+    let ca = std::fs::read(server.dir.join("ca.crt")).unwrap();
     let url = format!("rediss://127.0.0.1:{}", server.port);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let store = loop {

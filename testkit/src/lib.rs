@@ -28,9 +28,6 @@
 //! | [`resolve`] | [`redis_url`], [`postgres_url`]: the resolution rules above |
 //! | `containers` | the testcontainers fallback (feature `containers`) |
 //! | [`redis_server`] | [`RedisServer`]: our own `redis-server` process |
-//! | [`redis_sentinel`] | [`RedisSentinelSet`]: primary, replicas and sentinels, with passwords and TLS, and `SENTINEL FAILOVER` |
-//! | [`redis_cluster`] | [`RedisClusterSet`]: a Redis Cluster of N primaries on loopback ports |
-//! | [`tls`] | [`TestTls`]: a throw-away CA and a server certificate for 127.0.0.1 (openssl) |
 //! | [`postgres_server`] | [`PostgresServer`]: our own `initdb` + `postgres` process |
 //! | `process` | the child-process plumbing both servers share (signals, logs, binaries) |
 //! | [`names`] | [`unique`] and [`free_port`] |
@@ -40,17 +37,10 @@ mod containers;
 pub mod names;
 pub mod postgres_server;
 mod process;
-pub mod redis_cluster;
-mod redis_procs;
-pub mod redis_sentinel;
 pub mod redis_server;
 pub mod resolve;
-pub mod tls;
 
 pub use names::{free_port, unique};
 pub use postgres_server::PostgresServer;
-pub use redis_cluster::RedisClusterSet;
-pub use redis_sentinel::RedisSentinelSet;
 pub use redis_server::RedisServer;
 pub use resolve::{postgres_url, redis_url};
-pub use tls::TestTls;

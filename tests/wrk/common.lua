@@ -3,7 +3,7 @@
 -- Why a summary line of our own: wrk's text output rounds latencies and folds every error
 -- kind into one line; `done` prints one `HA_WRK {json}` line with the exact counts (requests,
 -- connect/read/write/timeout socket errors, non-2xx/3xx statuses) and p50/p99/max in µs,
--- which the Rust side parses (tests/server_common/wrk.rs).
+-- which the Rust side parses (tests/support/load/wrk.rs).
 --
 -- Environment: HA_TOKEN (access token; absent: no token, e.g. for /health).
 local M = {}

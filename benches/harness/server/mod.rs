@@ -1,5 +1,5 @@
 //! Items 7–8: the reference server as an operator runs it (the release build of
-//! `examples/reference-server`, one process per replica, on loopback), under `wrk`, and its
+//! `media-ha-server`, one process per replica, on loopback), under `wrk`, and its
 //! memory per idle session.
 //!
 //! | module | what |
@@ -8,19 +8,12 @@
 //! | [`api`] | wrk against the hot endpoints vs `GET /health` of the same servers |
 //! | [`rss`] | VmRSS (and Redis memory) before/after 1,000 sign-ins |
 //!
-//! The replica processes (`tests/support/cluster/`), the library and the wrk runner
-//! (`tests/support/load/`) are the tests' own, included here so the harness and
-//! `tests/server_load.rs` drive the server the same way; the release build is found next to
-//! this binary. HA mode runs on a private Redis and PostgreSQL (ha-testkit), like items 1–4.
+//! The replica processes, the library and the wrk runner are the tests' own (the
+//! `ha-test-support` crate's `cluster` and `load`), so the harness and `tests/server_load.rs`
+//! drive the server the same way; the release build is found next to this binary. HA mode runs on a private Redis and PostgreSQL (ha-testkit), like items 1–4.
 
-// The failover section includes `tests/support/cluster/` once for the whole harness.
-use crate::failover::cluster;
-#[allow(dead_code)]
-#[path = "../../../tests/support/load/library.rs"]
-mod library;
-#[allow(dead_code)]
-#[path = "../../../tests/support/load/wrk.rs"]
-mod wrk;
+use ha_test_support::cluster;
+use ha_test_support::load::{library, wrk};
 
 mod api;
 mod rss;

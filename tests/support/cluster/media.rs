@@ -2,7 +2,7 @@
 //! direct-play it, so every play is a transcode), generated once per target directory with
 //! ffmpeg lavfi, each size in its own library directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -31,7 +31,7 @@ impl Clip {
         static GENERATING: Mutex<()> = Mutex::new(());
         let _one = GENERATING.lock().unwrap_or_else(|p| p.into_inner());
         let (w, h) = self.size;
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        let dir = crate::target_tmpdir().join(format!(
             "failover-media-{}s-{w}x{h}-{}fps",
             self.secs, self.fps
         ));

@@ -4,7 +4,7 @@
 //! Shared by `tests/server_failover.rs` (which proves the stream survives) and the bench
 //! harness's failover figures (`benches/harness/failover.rs`, which times the stall in release
 //! mode), so that the stall the harness reports is the stall of the very scenario the test
-//! checks frame by frame. Both include it with `#[path]`; the scenarios panic on a broken
+//! checks frame by frame. Both use it from this crate; the scenarios panic on a broken
 //! stream (test code: a failed check is a failed run, and the harness runs each one in its own
 //! task so a failure is reported, not fatal).
 //!
@@ -23,7 +23,6 @@
 //! | [`viewer`] | fetches the segments in order through the balancer |
 //! | [`owner_exit`] | scenario: the job owner is SIGKILLed or SIGTERMed mid-stream |
 //! | [`rolling`] | scenario: every replica SIGTERMed and restarted in turn mid-stream |
-#![allow(dead_code)]
 
 pub mod balancer;
 pub mod binary;
@@ -53,5 +52,5 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 pub fn lease_ttl() -> Duration {
     media_ha::transcode::manager::ManagerConfig::new("any").lease_ttl
 }
-/// The reference server's HLS segment length (`examples/reference-server/hls.rs`).
+/// The reference server's HLS segment length (`examples/reference-server/src/hls.rs`).
 pub const SEGMENT_SECS: u32 = 3;

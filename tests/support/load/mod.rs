@@ -8,6 +8,4 @@
 pub mod library;
 pub mod plan;
 pub mod viewers;
-// Shared with the bench harness, which uses parts of it this test does not.
-#[allow(dead_code)]
 pub mod wrk;

@@ -1,5 +1,5 @@
 //! The lease safety harness (issue 8): contenders, fault injection, a history of every
-//! operation, and a checker that judges the history. Only `tests/lease_safety.rs` uses it.
+//! operation, and a checker that judges the history. Used by `tests/lease_safety*.rs`.
 //!
 //! | module | what |
 //! |---|---|
@@ -12,8 +12,6 @@
 //! | [`faults`] | store restart, SIGSTOP/SIGCONT of a contender, dropped connections |
 //! | [`driver`] | one run: contenders + fault rotation + collection + check |
 
-#![allow(dead_code)]
-
 pub mod backends;
 pub mod broken;
 pub mod checker;
@@ -22,3 +20,6 @@ pub mod contender;
 pub mod driver;
 pub mod faults;
 pub mod history;
+
+#[cfg(test)]
+mod checker_tests;

@@ -1,0 +1,455 @@
+//! The HLS routes on `ha-transcode`'s `TranscodeManager` (feature `transcode`).
+//!
+//! Why the rendition is rebuilt from the query on every request: any replica may receive any
+//! segment request (no sticky sessions), so the request itself must say which rendition it is
+//! for. Jellyfin clients repeat the transcoding parameters (`VideoBitrate`, `MaxHeight`,
+//! `AudioBitrate`, `AudioStreamIndex`, …) on every playlist and segment URL, and the same
+//! parameters give the same job key on every replica, which is what lets viewers share a job and
+//! survivors take it over.
+//!
+//! `SegmentContainer=mp4` (what Jellyfin puts in the TranscodingUrl for a TranscodingProfile
+//! with `Container: "mp4"`, `Protocol: "hls"`) selects fMP4 segments: a different job key, a
+//! version-7 playlist whose `#EXT-X-MAP` points at Jellyfin's `hls1/main/-1.mp4`, and
+//! `hls1/main/7.mp4` served from `seg-000007.m4s`. The init segment is the same for every run,
+//! so any replica's copy will do; if none exists yet it starts the job at the viewer's
+//! `StartTimeTicks`.
+//!
+//! With `--transcode-storage node-local` each replica writes segments to its own directory;
+//! a segment this replica does not have is fetched from the job's owner (`proxy.rs`), at the
+//! address the owner advertised in the job record.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use media_ha::transcode::hls::{master_playlist, media_playlist_with_init, Variant};
+use media_ha::transcode::manager::{
+    ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, SegmentLocation, SegmentStorage,
+    SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
+};
+use media_ha::transcode::probe::MediaProbe;
+use media_ha::transcode::worker::spec::{
+    AudioSettings, HardwarePreference, RateControl, SegmentContainer, VideoCodec, VideoSettings,
+};
+use media_ha::transcode::worker::supervisor::{Supervisor, SupervisorConfig, WorkerCommand};
+use media_ha::transcode::Error as TranscodeError;
+
+use crate::config::TranscodeStorage;
+use crate::error::ApiError;
+use crate::proxy::{Forwarded, OwnerProxy, FORWARDED_HEADER};
+use crate::stores::Stores;
+use crate::transcoder::{serve_file, HlsRequest, SegmentId, Transcoder, TranscoderMetrics};
+use crate::{Config, StartError};
+
+/// Segment length: 3 s keeps a failover stall and a seek short without too many requests.
+pub const SEGMENT_MS: u32 = 3_000;
+
+/// The [`Transcoder`] of the reference server.
+#[derive(Debug)]
+pub struct ManagerTranscoder {
+    manager: TranscodeManager,
+    hardware: HardwarePreference,
+    /// Fetches segments from their owner (node-local storage).
+    proxy: OwnerProxy,
+    /// Job keys each device fetched (for `DELETE /Videos/ActiveEncodings`).
+    devices: Mutex<HashMap<String, HashSet<String>>>,
+}
+
+impl ManagerTranscoder {
+    /// Builds the manager from the server's configuration and stores, and starts it (event
+    /// subscription, periodic cleanup). `advertise` is where other replicas reach this one;
+    /// `worker` says how to start a worker process.
+    ///
+    /// # Errors
+    /// The event bus's error when subscribing fails; the HTTP client's when it cannot be built.
+    pub async fn start(
+        config: &Config,
+        stores: &Stores,
+        advertise: &str,
+        worker: WorkerCommand,
+        renew_latency: media_ha::core::LatencyHistogram,
+    ) -> Result<Self, StartError> {
+        let mut manager_config = ManagerConfig::new(config.node_id.clone());
+        manager_config.renew_latency = renew_latency;
+        manager_config.lease_ttl = config.lease_ttl;
+        manager_config.advertise = Some(advertise.to_owned());
+        let storage: Arc<dyn SegmentStorage> = match config.transcode_storage {
+            TranscodeStorage::Shared => Arc::new(SharedDirStorage::new(&config.transcode_dir)),
+            TranscodeStorage::NodeLocal => {
+                if config.advertise.is_none() && config.listen.ip().is_unspecified() {
+                    tracing::warn!(%advertise, "node-local transcode storage without --advertise: \
+                        other replicas cannot reach this one at a wildcard address");
+                }
+                Arc::new(NodeLocalDirStorage::new(&config.transcode_dir))
+            }
+        };
+        manager_config.qsv_slots = config.qsv_slots;
+        manager_config.max_jobs_per_user =
+            (config.max_transcodes_per_user > 0).then_some(config.max_transcodes_per_user);
+        let runner = WorkerRunner::new(Supervisor::new(SupervisorConfig::new(worker)));
+        let manager = TranscodeManager::new(
+            manager_config,
+            ManagerStores {
+                leases: stores.leases.clone(),
+                jobs: stores.jobs.clone(),
+                slots: stores.slots.clone(),
+                events: stores.events.clone(),
+            },
+            storage,
+            Arc::new(runner),
+            media_ha::core::SystemClock::shared(),
+        );
+        manager.start(stores.events.clone()).await?;
+        // Leftovers of jobs nobody references any more (never the whole directory).
+        if let Err(e) = manager.cleanup().await {
+            tracing::warn!(error = %e, "start-up segment cleanup failed");
+        }
+        // Probed once per node at start-up; a job asked for QSV still falls back to software
+        // by itself if the device fails at run time.
+        let qsv = media_ha::transcode::encode::hw_probe::qsv_status();
+        let hardware = if config.qsv_slots > 0 && qsv.is_available() {
+            HardwarePreference::Qsv
+        } else {
+            if config.qsv_slots > 0 {
+                tracing::info!(status = ?qsv, "Intel QSV unavailable on this node: software transcoding");
+            }
+            HardwarePreference::Software
+        };
+        // A forwarded request may wait for its segment as long as any request may take.
+        let proxy = OwnerProxy::new(&config.node_id, config.request_timeout)?;
+        Ok(Self {
+            manager,
+            hardware,
+            proxy,
+            devices: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn rendition(&self, req: &HlsRequest) -> Result<Rendition, ApiError> {
+        rendition_for(req, self.hardware)
+    }
+
+    /// Only an fMP4 rendition has an init segment.
+    fn check_init(&self, r: &Rendition) -> Result<(), ApiError> {
+        if r.container == SegmentContainer::Fmp4 {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(
+                "an MPEG-TS rendition has no init segment (add SegmentContainer=mp4)",
+            ))
+        }
+    }
+
+    fn remember(&self, device_id: &str, key: String) {
+        let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+        devices.entry(device_id.to_owned()).or_default().insert(key);
+    }
+}
+
+fn param<T: std::str::FromStr>(req: &HlsRequest, names: &[&str]) -> Option<T> {
+    names
+        .iter()
+        .find_map(|n| req.params.get(*n).and_then(|v| v.trim().parse().ok()))
+}
+
+/// The rendition a request asks for. Out-of-range numbers are clamped, not trusted.
+pub fn rendition_for(
+    req: &HlsRequest,
+    hardware: HardwarePreference,
+) -> Result<Rendition, ApiError> {
+    let probe: MediaProbe = req
+        .item
+        .probe_json
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "item {} has not been probed yet; refresh the library",
+                    req.item.id
+                ),
+            )
+        })?;
+    let duration_ms = probe
+        .duration_secs
+        .filter(|d| d.is_finite() && *d > 0.0 && *d < 1.0e7)
+        .map(|d| (d * 1000.0).round() as u64)
+        .ok_or_else(|| ApiError::bad_request("the item has no known duration"))?;
+    // Segments are cut on video frames: a container a few milliseconds longer than its video
+    // (an audio tail) would list a last segment no frame falls into. Leave such a sliver out.
+    let sliver = duration_ms % u64::from(SEGMENT_MS);
+    let duration_ms = if sliver > 0 && sliver < 100 && duration_ms > u64::from(SEGMENT_MS) {
+        duration_ms - sliver
+    } else {
+        duration_ms
+    };
+    let source_height = probe
+        .video()
+        .and_then(|v| v.video.as_ref())
+        .map(|v| v.height)
+        .ok_or_else(|| ApiError::bad_request("the item has no video stream"))?;
+    let max_height: Option<u32> = param(req, &["maxheight", "height"]);
+    let target_height = max_height
+        .map(|h| h.clamp(144, 4320))
+        .filter(|h| *h < source_height)
+        .or(Some(source_height));
+    let rate = match param::<u64>(req, &["videobitrate", "maxstreamingbitrate"]) {
+        Some(b) => {
+            let b = b.clamp(200_000, 120_000_000);
+            RateControl::Bitrate {
+                bitrate: b,
+                maxrate: b,
+                bufsize: b * 2,
+            }
+        }
+        None => RateControl::Crf {
+            crf: 23,
+            maxrate: None,
+            bufsize: None,
+        },
+    };
+    let audio = probe.audio(None).map(|_| AudioSettings {
+        bitrate: param::<u64>(req, &["audiobitrate"]).map_or(128_000, |b| b.clamp(32_000, 320_000)),
+        channels: param::<u16>(req, &["maxaudiochannels", "audiochannels"])
+            .map_or(2, |c| c.clamp(1, 2)),
+        sample_rate: 48_000,
+    });
+    Ok(Rendition {
+        item_id: req.item.id.clone(),
+        source: PathBuf::from(&req.item.path),
+        duration_ms,
+        segment_ms: SEGMENT_MS,
+        video: VideoSettings {
+            codec: VideoCodec::H264,
+            target_height,
+            rate,
+            preset: "veryfast".into(),
+            profile: Some("high".into()),
+            level: None,
+            low_power: false,
+        },
+        audio,
+        audio_stream: param(req, &["audiostreamindex"]),
+        subtitle_stream: None,
+        hardware,
+        container: container_for(req),
+    })
+}
+
+/// Jellyfin's `SegmentContainer=mp4` (what a TranscodingProfile with `Container: "mp4"` and
+/// `Protocol: "hls"` becomes) asks for fMP4 segments; anything else is MPEG-TS.
+fn container_for(req: &HlsRequest) -> SegmentContainer {
+    match req.params.get("segmentcontainer").map(|c| c.trim()) {
+        Some(c)
+            if ["mp4", "fmp4", "m4s"]
+                .iter()
+                .any(|m| c.eq_ignore_ascii_case(m)) =>
+        {
+            SegmentContainer::Fmp4
+        }
+        _ => SegmentContainer::MpegTs,
+    }
+}
+
+/// The segment the viewer starts at (`StartTimeTicks`, 100 ns units), where an fMP4 init
+/// request starts the job when no run has published the init yet.
+fn start_segment(req: &HlsRequest, r: &Rendition) -> u32 {
+    let ticks: u64 = param(req, &["starttimeticks"]).unwrap_or(0);
+    let index = ticks / 10_000 / u64::from(r.segment_ms.max(1));
+    u32::try_from(index)
+        .unwrap_or(u32::MAX)
+        .min(r.segment_count().saturating_sub(1))
+}
+
+fn viewer(req: &HlsRequest) -> Viewer {
+    Viewer {
+        user_id: req.user_id.clone(),
+        play_session_id: req.play_session_id.clone(),
+    }
+}
+
+/// The request's parameters as a query string, so playlist URIs carry them to every replica.
+fn query_string(req: &HlsRequest) -> String {
+    let mut pairs: Vec<_> = req.params.iter().collect();
+    pairs.sort();
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn api_error(err: TranscodeError) -> ApiError {
+    match err {
+        TranscodeError::SegmentOutOfRange { .. } => ApiError::not_found(err.to_string()),
+        TranscodeError::CapacityExhausted { .. } => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, err.to_string())
+        }
+        TranscodeError::Poisoned { .. } => ApiError::new(StatusCode::CONFLICT, err.to_string()),
+        TranscodeError::ShuttingDown | TranscodeError::SegmentTimeout { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
+        }
+        // Sent to a replica that no longer owns the job: the sender locates it again.
+        TranscodeError::NotOwner { .. } => {
+            ApiError::new(StatusCode::MISDIRECTED_REQUEST, err.to_string())
+        }
+        TranscodeError::OwnerUnaddressable { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
+        }
+        TranscodeError::Store(core) => core.into(),
+        other => {
+            tracing::error!(error = %crate::error::chain(&other), "transcode failed");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "transcode failed")
+        }
+    }
+}
+
+#[async_trait]
+impl Transcoder for ManagerTranscoder {
+    async fn master_playlist(&self, req: &HlsRequest) -> Result<String, ApiError> {
+        let r = self.rendition(req)?;
+        let height = r.video.target_height.unwrap_or(720);
+        let bandwidth = match r.video.rate {
+            RateControl::Bitrate { maxrate, .. } => maxrate,
+            // CRF: a generous estimate for the player's bandwidth choice.
+            RateControl::Crf { .. } => u64::from(height) * 8_000,
+        } + r.audio.map_or(0, |a| a.bitrate);
+        Ok(master_playlist(&[Variant {
+            bandwidth,
+            average_bandwidth: None,
+            resolution: None,
+            codecs: Some(
+                if r.audio.is_some() {
+                    "avc1.640028,mp4a.40.2"
+                } else {
+                    "avc1.640028"
+                }
+                .into(),
+            ),
+            frame_rate: None,
+            uri: format!("main.m3u8?{}", query_string(req)),
+        }]))
+    }
+
+    async fn media_playlist(&self, req: &HlsRequest) -> Result<String, ApiError> {
+        let r = self.rendition(req)?;
+        let query = query_string(req);
+        // Jellyfin's names: `-1.mp4` is the init segment, `7.mp4` / `7.ts` segment 7.
+        let (ext, init) = match r.container {
+            SegmentContainer::MpegTs => ("ts", None),
+            SegmentContainer::Fmp4 => ("mp4", Some(format!("hls1/main/-1.mp4?{query}"))),
+        };
+        Ok(media_playlist_with_init(
+            &r.timeline(),
+            init.as_deref(),
+            |i| format!("hls1/main/{i}.{ext}?{query}"),
+        ))
+    }
+
+    async fn segment(&self, req: &HlsRequest, id: SegmentId) -> Result<PathBuf, ApiError> {
+        let r = self.rendition(req)?;
+        self.remember(&req.device_id, r.job_key());
+        let viewer = viewer(req);
+        match id {
+            SegmentId::Media(index) => self.manager.segment(&r, index, &viewer).await,
+            SegmentId::Init => {
+                self.check_init(&r)?;
+                let near = start_segment(req, &r);
+                self.manager.init_segment(&r, near, &viewer).await
+            }
+        }
+        .map_err(api_error)
+    }
+
+    async fn segment_response(
+        &self,
+        req: &HlsRequest,
+        id: SegmentId,
+        request: axum::extract::Request,
+    ) -> Result<axum::response::Response, ApiError> {
+        if request.headers().contains_key(FORWARDED_HEADER) {
+            // Another replica sent it here as the owner: serve it from here, or say 421.
+            let path = self.segment(req, id).await?;
+            return Ok(serve_file(path, request).await);
+        }
+        let r = self.rendition(req)?;
+        self.remember(&req.device_id, r.job_key());
+        let viewer = viewer(req);
+        if id == SegmentId::Init {
+            self.check_init(&r)?;
+        }
+        let near = start_segment(req, &r);
+        // Ownership may move while a request is on its way: locate again, a few times.
+        for _ in 0..3 {
+            let location = match id {
+                SegmentId::Media(index) => self.manager.locate(&r, index, &viewer).await,
+                SegmentId::Init => self.manager.locate_init(&r, near, &viewer).await,
+            }
+            .map_err(api_error)?;
+            let (node, address) = match location {
+                SegmentLocation::Local(path) => return Ok(serve_file(path, request).await),
+                SegmentLocation::Owner { node, address } => (node, address),
+            };
+            match self
+                .proxy
+                .forward(&address, request.uri(), request.headers())
+                .await
+            {
+                Forwarded::Response(response) => return Ok(response),
+                Forwarded::NotOwner => tracing::debug!(%node, "owner moved; locating again"),
+                Forwarded::Unreachable(e) => {
+                    tracing::warn!(%node, %address, error = %e, "transcode owner unreachable");
+                    self.manager.owner_unreachable(&node);
+                }
+                Forwarded::Failed(e) => {
+                    tracing::warn!(%node, %address, error = %e, "forwarding a segment failed");
+                    return Err(ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "the replica transcoding this stream did not answer in time",
+                    ));
+                }
+            }
+        }
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the transcode job kept moving between replicas; try again",
+        ))
+    }
+
+    async fn stop(&self, device_id: &str, _play_session_id: Option<&str>) -> Result<(), ApiError> {
+        let keys = {
+            let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+            let keys = devices.remove(device_id).unwrap_or_default();
+            // A job another device still watches keeps running (jobs are shared).
+            keys.into_iter()
+                .filter(|k| !devices.values().any(|other| other.contains(k)))
+                .collect::<Vec<_>>()
+        };
+        for key in keys {
+            self.manager.stop_local(&key);
+        }
+        Ok(())
+    }
+
+    async fn shutdown(&self, within: Duration) {
+        self.manager.shutdown(within).await;
+    }
+
+    fn metrics(&self) -> Option<TranscoderMetrics> {
+        let s = self.manager.stats();
+        Some(TranscoderMetrics {
+            jobs_started: s.jobs_started,
+            takeovers: s.takeovers,
+            jobs_failed: s.jobs_failed,
+            segments_served: s.segments_served,
+            segment_waits: s.waits,
+            segment_wait_seconds: s.wait_total.as_secs_f64(),
+            segment_wait_max_seconds: s.wait_max.as_secs_f64(),
+            local_jobs: s.local_jobs,
+            segments_proxied: self.proxy.stats().relayed(),
+            proxy_failures: self.proxy.stats().failed(),
+        })
+    }
+}

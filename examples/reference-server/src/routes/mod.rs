@@ -1,0 +1,80 @@
+//! The HTTP API: Jellyfin's paths, grouped by area, one file each.
+//!
+//! | file | paths |
+//! |---|---|
+//! | `system.rs` | `/health`, `/health/ready`, `/System/Info[/Public]`, client start-up probes |
+//! | `users.rs` | sign-in, sign-out, `/Users…` |
+//! | `items.rs` | `/Items…`, `/Users/{id}/Items…`, views, resume, latest |
+//! | `userdata.rs` | played / favourite marks |
+//! | `sessions.rs` | playback reports, `/Sessions` |
+//! | `stream.rs` | static streams with HTTP ranges |
+//! | `library.rs` | `/Library/Refresh` |
+//! | `playback.rs` | PlaybackInfo and HLS (the transcoder seam) |
+//! | `metrics.rs` | `/metrics` (Prometheus text) |
+
+pub mod items;
+pub mod library;
+pub mod metrics;
+pub mod playback;
+pub mod sessions;
+pub mod stream;
+pub mod system;
+pub mod userdata;
+pub mod users;
+
+use axum::Router;
+
+use crate::paths::route_templates;
+use crate::state::AppState;
+
+/// Every route, without middleware (see `lib.rs` for the layers).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(system::routes())
+        .merge(users::routes())
+        .merge(items::routes())
+        .merge(userdata::routes())
+        .merge(sessions::routes())
+        .merge(stream::routes())
+        .merge(library::routes())
+        .merge(playback::routes())
+        .merge(metrics::routes())
+}
+
+/// The path template of every route above, read from the route files themselves (for
+/// case-insensitive matching, see `paths.rs`).
+pub fn templates() -> Vec<&'static str> {
+    const SOURCES: [&str; 9] = [
+        include_str!("items.rs"),
+        include_str!("library.rs"),
+        include_str!("metrics.rs"),
+        include_str!("playback.rs"),
+        include_str!("sessions.rs"),
+        include_str!("stream.rs"),
+        include_str!("system.rs"),
+        include_str!("userdata.rs"),
+        include_str!("users.rs"),
+    ];
+    SOURCES.into_iter().flat_map(route_templates).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_file_yields_its_templates() {
+        let templates = super::templates();
+        for expected in [
+            "/Items",
+            "/Library/Refresh",
+            "/metrics",
+            "/Items/{item_id}/PlaybackInfo",
+            "/Sessions/Playing",
+            "/Videos/{item_id}/{file}",
+            "/System/Info/Public",
+            "/Users/{user_id}/PlayedItems/{item_id}",
+            "/Users/AuthenticateByName",
+        ] {
+            assert!(templates.contains(&expected), "{expected} in {templates:?}");
+        }
+    }
+}

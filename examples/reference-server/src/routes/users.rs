@@ -1,0 +1,192 @@
+//! Signing in and out, and the user listings.
+//!
+//! Why sessions live in the store and not in a cookie or a signed token: Jellyfin clients keep
+//! one opaque access token for months and expect "sign out" and "revoke device" to work at once
+//! on every replica. The token itself is never stored, only its SHA-256.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use media_ha::core::{auth, ids, Device, NewActivity, Session, User};
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+use crate::auth::{credentials, query_map, Caller};
+use crate::bootstrap::{hash, verify};
+use crate::dto::{session_dto, user_dto, AuthenticateByName, CreateUser, JsonBody};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{normalize_id, AppState};
+use crate::timefmt::now_ms;
+
+/// The routes of this file.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/Users/AuthenticateByName", post(authenticate_by_name))
+        .route("/Sessions/Logout", post(logout))
+        .route("/Users/Me", get(me))
+        .route("/Users", get(list_users))
+        .route("/Users/New", post(create_user))
+        .route("/Users/{user_id}", get(get_user))
+}
+
+/// Verifies against a hash of nothing in particular, so that "no such user" takes as long as
+/// "wrong password" (user names cannot be probed by timing).
+async fn verify_dummy(password: String) {
+    static DUMMY: OnceCell<String> = OnceCell::const_new();
+    let dummy = DUMMY
+        .get_or_init(|| async { hash("media-ha").await.unwrap_or_default() })
+        .await;
+    verify(&password, dummy).await;
+}
+
+async fn authenticate_by_name(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    JsonBody(body): JsonBody<AuthenticateByName>,
+) -> ApiResult<Json<Value>> {
+    let info = credentials(&headers, &query_map(uri.query()));
+    let password = body.pw.unwrap_or_default();
+    let metadata = &state.stores.metadata;
+    let user = match metadata.get_user_by_name(body.username.trim()).await? {
+        Some(user) if verify(&password, &user.password_hash).await => user,
+        Some(_) => return Err(ApiError::unauthorized("invalid user name or password")),
+        None => {
+            verify_dummy(password).await;
+            return Err(ApiError::unauthorized("invalid user name or password"));
+        }
+    };
+
+    let now = now_ms();
+    let token = auth::generate_token();
+    let device_id = info
+        .device_id
+        .unwrap_or_else(|| format!("unknown-{}", &ids::new_id()[..8]));
+    let session = Session {
+        id: ids::new_id(),
+        token_hash: auth::hash_token(&token),
+        user_id: user.id.clone(),
+        user_name: user.name.clone(),
+        device_id: device_id.clone(),
+        device_name: info.device.unwrap_or_else(|| "Unknown device".into()),
+        client: info.client.unwrap_or_else(|| "Unknown client".into()),
+        client_version: info.version.unwrap_or_default(),
+        now_playing: None,
+        created_ms: now,
+        last_activity_ms: now,
+    };
+    state
+        .stores
+        .sessions
+        .put(&session, state.config.session_ttl)
+        .await?;
+    let device = Device {
+        id: device_id,
+        user_id: user.id.clone(),
+        name: session.device_name.clone(),
+        app_name: session.client.clone(),
+        app_version: session.client_version.clone(),
+        last_seen_ms: now,
+    };
+    if let Err(err) = metadata.upsert_device(&device).await {
+        tracing::warn!(error = %err, "could not record the device");
+    }
+    let activity = NewActivity {
+        at_ms: now,
+        user_id: Some(user.id.clone()),
+        kind: "SessionStarted".into(),
+        message: format!("{} signed in from {}", user.name, session.client),
+    };
+    if let Err(err) = metadata.append_activity(&activity).await {
+        tracing::warn!(error = %err, "could not append to the activity log");
+    }
+    tracing::info!(user = %user.name, session = %session.id, client = %session.client, "signed in");
+    Ok(Json(json!({
+        "User": user_dto(&user, &state.server_id),
+        "SessionInfo": session_dto(&session, &state.server_id, None),
+        "AccessToken": token,
+        "ServerId": state.server_id,
+    })))
+}
+
+async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+    state
+        .stores
+        .sessions
+        .remove(&caller.session.token_hash)
+        .await?;
+    tracing::info!(user = %caller.user.name, session = %caller.session.id, "signed out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(state): State<AppState>, caller: Caller) -> Json<Value> {
+    Json(user_dto(&caller.user, &state.server_id))
+}
+
+async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Value>>> {
+    let users = if caller.user.is_admin {
+        state.stores.metadata.list_users().await?
+    } else {
+        vec![caller.user.clone()]
+    };
+    Ok(Json(
+        users
+            .iter()
+            .map(|u| user_dto(u, &state.server_id))
+            .collect(),
+    ))
+}
+
+/// `POST /Users/New` (administrators): a new, non-administrator user.
+async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CreateUser>,
+) -> ApiResult<Json<Value>> {
+    caller.ensure_admin()?;
+    let name = body.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("Name must not be empty"));
+    }
+    let user = User {
+        id: ids::new_id(),
+        name: name.to_owned(),
+        password_hash: hash(body.password.as_deref().unwrap_or("")).await?,
+        is_admin: false,
+        created_ms: now_ms(),
+    };
+    state.stores.metadata.create_user(&user).await?;
+    tracing::info!(user = %user.name, by = %caller.user.name, "user created");
+    Ok(Json(user_dto(&user, &state.server_id)))
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let user = resolve_user(&state, &caller, &user_id).await?;
+    Ok(Json(user_dto(&user, &state.server_id)))
+}
+
+/// The user a path or query names, as the caller may see it: themself, or anyone for an
+/// administrator (403 otherwise, before looking, so ids do not leak; 404 when absent).
+pub async fn resolve_user(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<User> {
+    let id = normalize_id(raw_id);
+    if id.as_deref() == Some(caller.user.id.as_str()) {
+        return Ok(caller.user.clone());
+    }
+    if !caller.user.is_admin {
+        return Err(ApiError::forbidden(
+            "not allowed to access another user's data",
+        ));
+    }
+    let id = id.ok_or_else(|| ApiError::not_found(format!("user {raw_id} not found")))?;
+    state
+        .stores
+        .metadata
+        .get_user(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("user {raw_id} not found")))
+}

@@ -1,0 +1,80 @@
+//! The process around the server: what `main` does, as a library function so that the
+//! installed binary (`media-ha-server`) and the binary the integration tests spawn run the very
+//! same code.
+//!
+//! Arguments → [`Config`] → [`start`] → wait for Ctrl-C or SIGTERM → graceful shutdown
+//! (in-flight requests finish, the scan lease is released so another replica takes over at once).
+//! Transcode workers are this same executable re-executed with [`WORKER_FLAG`](crate::WORKER_FLAG)
+//! (one process per job, so a decoder crash costs one job, never the server): that is decided
+//! before any runtime or logger starts.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::{start, Config};
+
+/// Runs the server process (or a transcode worker, when re-executed as one) to its end.
+pub fn main() -> ExitCode {
+    #[cfg(feature = "transcode")]
+    if std::env::args().nth(1).as_deref() == Some(crate::WORKER_FLAG) {
+        media_ha::transcode::worker::run_worker_main();
+    }
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let config = Config::from(crate::config::Args::parse());
+    let server = match start(config).await {
+        Ok(server) => server,
+        Err(err) => {
+            tracing::error!(error = %crate::error::chain(err.as_ref()), "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "media-ha reference server listening on {}",
+        server.base_url()
+    );
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown(Duration::from_secs(10)).await;
+    ExitCode::SUCCESS
+}
+
+/// Ctrl-C or SIGTERM (what `docker stop` and Kubernetes send).
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
