@@ -26,7 +26,7 @@ WANTED=(
     libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice-dev
     libswscale-dev libswresample-dev
     redis-server:redis-server redis-tools:redis-cli
-    postgresql postgresql-client:psql
+    postgresql postgresql-client:psql pgbouncer
     python3:python3 python3-venv python3-pip
     wrk:wrk
 )

@@ -28,19 +28,22 @@
 //! | [`resolve`] | [`redis_url`], [`postgres_url`]: the resolution rules above |
 //! | `containers` | the testcontainers fallback (feature `containers`) |
 //! | [`redis_server`] | [`RedisServer`]: our own `redis-server` process |
-//! | [`postgres_server`] | [`PostgresServer`]: our own `initdb` + `postgres` process |
+//! | [`postgres_server`] | [`PostgresServer`]: our own `initdb` + `postgres` process, and streaming replicas of it |
+//! | [`pgbouncer`] | [`PgBouncer`]: our own `pgbouncer` in front of a [`PostgresServer`] |
 //! | `process` | the child-process plumbing both servers share (signals, logs, binaries) |
 //! | [`names`] | [`unique`] and [`free_port`] |
 
 #[cfg(feature = "containers")]
 mod containers;
 pub mod names;
+pub mod pgbouncer;
 pub mod postgres_server;
 mod process;
 pub mod redis_server;
 pub mod resolve;
 
 pub use names::{free_port, unique};
+pub use pgbouncer::{PgBouncer, PoolMode};
 pub use postgres_server::PostgresServer;
 pub use redis_server::RedisServer;
 pub use resolve::{postgres_url, redis_url};

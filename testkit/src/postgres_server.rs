@@ -19,7 +19,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use nix::unistd::{Gid, Uid, User};
+use nix::unistd::{Gid, Uid};
 use tempfile::TempDir;
 
 use crate::process::{find_binary, wait_ready, NotReady, ServerProcess};
@@ -61,11 +61,69 @@ impl PostgresServer {
     ///
     /// If PostgreSQL is not installed or does not come up (the message includes its log).
     pub async fn start() -> PostgresServer {
+        let mut server = Self::unstarted();
+        server.initdb().await;
+        server.start_on_a_free_port().await;
+        server
+    }
+
+    /// Starts a streaming replica of this server (a hot standby): `pg_basebackup -R -X stream`
+    /// copies this server's data into a fresh temp dir, with `standby.signal` and the
+    /// `primary_conninfo` pointing here, then `postgres` starts on another free loopback port.
+    /// [`promote`](Self::promote) turns it into a primary. Replication is asynchronous unless
+    /// the primary is told otherwise (`synchronous_standby_names`).
+    ///
+    /// # Panics
+    ///
+    /// If `pg_basebackup` fails or the standby does not come up (the message includes its log).
+    pub async fn start_standby(&self) -> PostgresServer {
+        let mut standby = Self::unstarted();
+        let mut cmd = standby.command("pg_basebackup");
+        cmd.arg("-D")
+            .arg(standby.data_dir())
+            .args(["-R", "-X", "stream", "-c", "fast", "-d"])
+            .arg(format!(
+                "host=127.0.0.1 port={} user=postgres application_name=standby",
+                self.port
+            ));
+        run_to_completion("pg_basebackup", cmd).await;
+        standby.start_on_a_free_port().await;
+        standby
+    }
+
+    /// Promotes this standby to a primary with `pg_ctl promote` and waits until it accepts
+    /// writes.
+    ///
+    /// # Panics
+    ///
+    /// If `pg_ctl` fails or the server still refuses writes after 60 s.
+    pub async fn promote(&self) {
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("promote")
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-w", "-t", "60"]);
+        run_to_completion("pg_ctl promote", cmd).await;
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !accepts_writes(&self.url()).await {
+            assert!(
+                Instant::now() < deadline,
+                "ha-testkit: the promoted server on port {} still refuses writes; log:\n{}",
+                self.port,
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A server with a fresh temp dir (owned by the unprivileged user when we are root), not
+    /// started and without data yet.
+    fn unstarted() -> PostgresServer {
         let bin_dir = find_bin_dir().expect(
             "ha-testkit: PostgreSQL server binaries (initdb, postgres) not found on PATH, in \
              /usr/lib/postgresql/*/bin or /usr/local/bin; install them (./scripts/install-deps.sh does)",
         );
-        let run_as = unprivileged_user();
+        let run_as = crate::process::unprivileged_user();
         let dir = tempfile::Builder::new()
             .prefix("ha-testkit-pg-")
             .tempdir()
@@ -74,19 +132,23 @@ impl PostgresServer {
             std::os::unix::fs::chown(dir.path(), Some(uid.as_raw()), Some(gid.as_raw()))
                 .expect("ha-testkit: cannot chown the temp dir to the postgres user");
         }
-        let mut server = PostgresServer {
+        PostgresServer {
             port: 0,
             bin_dir,
             run_as,
             dir,
             proc: None,
             pid: 0,
-        };
-        server.initdb().await;
+        }
+    }
+
+    /// Runs `postgres` on the data dir, on a free port (retrying another port if one was taken).
+    async fn start_on_a_free_port(&mut self) {
+        let server = self;
         for _ in 0..5 {
             server.port = crate::free_port();
             match server.spawn_and_wait().await {
-                Ok(()) => return server,
+                Ok(()) => return,
                 Err(NotReady::Exited) => continue,
                 Err(NotReady::TimedOut) => break,
             }
@@ -207,18 +269,7 @@ impl PostgresServer {
             "--locale=C",
             "-N",
         ]);
-        let out = tokio::task::spawn_blocking(move || cmd.output())
-            .await
-            .expect("initdb task")
-            .unwrap_or_else(|e| panic!("ha-testkit: cannot run initdb: {e}"));
-        if !out.status.success() {
-            panic!(
-                "ha-testkit: initdb failed ({}):\n{}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        run_to_completion("initdb", cmd).await;
     }
 
     async fn spawn_and_wait(&mut self) -> Result<(), NotReady> {
@@ -278,8 +329,9 @@ impl Drop for PostgresServer {
     }
 }
 
-/// Connects and runs `SELECT 1`; false while starting up or in recovery.
-async fn accepts_queries(url: &str) -> bool {
+/// Connects and runs `SELECT 1`; false while starting up (a hot standby answers once
+/// consistent).
+pub(crate) async fn accepts_queries(url: &str) -> bool {
     let attempt = async {
         let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
             .await
@@ -297,16 +349,46 @@ async fn accepts_queries(url: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// `Some((uid, gid))` of the user to run Postgres as when we are root; `None` when not root.
-fn unprivileged_user() -> Option<(Uid, Gid)> {
-    if !Uid::effective().is_root() {
-        return None;
+/// Runs `cmd` (`what` names it in the panic) and panics with its output unless it succeeds.
+async fn run_to_completion(what: &'static str, mut cmd: Command) {
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("ha-testkit: command task")
+        .unwrap_or_else(|e| panic!("ha-testkit: cannot run {what}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "ha-testkit: {what} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let user = ["postgres", "nobody"]
-        .iter()
-        .find_map(|name| User::from_name(name).ok().flatten())
-        .expect("ha-testkit: running as root, but neither a `postgres` nor a `nobody` user exists");
-    Some((user.uid, user.gid))
+}
+
+/// Connects and checks that the server is out of recovery (a primary).
+async fn accepts_writes(url: &str) -> bool {
+    let attempt = async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .ok()?;
+        let driver = tokio::spawn(conn);
+        let rows = client
+            .simple_query("SELECT pg_is_in_recovery()::text")
+            .await
+            .ok()?;
+        drop(client);
+        let _ = driver.await;
+        let in_recovery = rows.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(|v| v == "true"),
+            _ => None,
+        })?;
+        Some(!in_recovery)
+    };
+    tokio::time::timeout(Duration::from_secs(2), attempt)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 /// The directory holding `initdb` and `postgres`.

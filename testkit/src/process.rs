@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
-use nix::unistd::Pid;
+use nix::unistd::{Gid, Pid, Uid, User};
 
 /// One server process whose output goes to a log file.
 #[derive(Debug)]
@@ -233,4 +233,17 @@ where
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// `Some((uid, gid))` of the user to run Postgres and PgBouncer as when we are root (both refuse
+/// to run as root); `None` when not root.
+pub(crate) fn unprivileged_user() -> Option<(Uid, Gid)> {
+    if !Uid::effective().is_root() {
+        return None;
+    }
+    let user = ["postgres", "nobody"]
+        .iter()
+        .find_map(|name| User::from_name(name).ok().flatten())
+        .expect("ha-testkit: running as root, but neither a `postgres` nor a `nobody` user exists");
+    Some((user.uid, user.gid))
 }
