@@ -2,15 +2,42 @@
 //!
 //! # Why these knobs
 //!
-//! * `statement_timeout` is set on every connection at start-up (a `-c` option in the startup
-//!   packet, so it costs no round trip): a statement stuck behind a lock or on a wedged server
-//!   fails with SQLSTATE 57014, which surfaces as [`ha_core::Error::Timeout`] instead of a hang.
-//!   Every call is also bounded on the client side (the timeout plus the pool wait plus a
-//!   second), for a server that stopped answering altogether.
+//! * `statement_timeout` is set on every connection when it opens (with `search_path`, in one
+//!   `SET` round trip per connection, not in the start-up packet's `options`, which PgBouncer
+//!   refuses or drops): a statement stuck behind a lock or on a wedged server fails with
+//!   SQLSTATE 57014, which surfaces as [`ha_core::Error::Timeout`] instead of a hang. Every
+//!   call is also bounded on the client side (the timeout plus the pool wait plus the connect
+//!   budget plus a second), for a server that stopped answering altogether.
 //! * `wait_timeout` / `connect_timeout` bound the pool: when every connection is busy or the
 //!   server is down, callers get `Timeout`/`Unavailable` quickly instead of queueing forever.
 //! * `schema` puts every table in one schema (created on first start): several deployments or
 //!   test runs can share one database.
+//!
+//! # Several hosts (Patroni, CloudNativePG, any primary + standbys)
+//!
+//! A URL may list several hosts, as libpq's does:
+//! `postgres://media@pg-a:5432,pg-b:5432,pg-c:5432/media?target_session_attrs=read-write`.
+//! Each new connection tries them in order and keeps the first that accepts writes, so after a
+//! failover the pool finds the new primary by itself: connections to the old one break (calls
+//! in flight fail with `Unavailable`), the pool drops them, and the next ones go to whichever
+//! host is read-write, without restarting the store. Without `target_session_attrs=read-write`
+//! a connection may land on a standby and every write fails, so always set it with several
+//! hosts (a single Service name in front of the primary, as CloudNativePG's `-rw` Service is,
+//! needs neither). `connect_timeout` applies to each host, so the pool's budget for opening a
+//! connection is `connect_timeout` times the number of hosts.
+//!
+//! TCP keepalives (after 30 s idle) and `TCP_USER_TIMEOUT` (the statement timeout; Linux) make a
+//! connection to a host that vanished without closing its sockets (a crashed machine, a cut
+//! network) fail instead of hanging until the kernel gives up after minutes.
+//!
+//! # Connection poolers
+//!
+//! PgBouncer in *session* mode works (each client connection keeps one server session). In
+//! *transaction* or *statement* mode it does not: the migration lock, `LISTEN`, the settings
+//! made when a connection opens and the prepared statements are all per session.
+//! [`PgStore::connect`](crate::PgStore::connect) checks for this and refuses to start with
+//! [`PgError::Unsupported`](crate::PgError::Unsupported), naming the fix (see
+//! `session_check`).
 //!
 //! # TLS
 //!
@@ -236,9 +263,64 @@ impl PgStoreConfig {
         &self.pg
     }
 
-    /// The client-side bound on one call: statement timeout + pool wait + connect + 1 s.
+    /// The client-side bound on one call: statement timeout + pool wait + connect budget + 1 s.
     pub(crate) fn call_deadline(&self) -> Duration {
-        self.statement_timeout + self.wait_timeout + self.connect_timeout + Duration::from_secs(1)
+        self.statement_timeout + self.wait_timeout + self.connect_budget() + Duration::from_secs(1)
+    }
+
+    /// How long opening one connection may take: `connect_timeout` per host tried.
+    pub(crate) fn connect_budget(&self) -> Duration {
+        let hosts = self.pg.get_hosts().len().max(self.pg.get_hostaddrs().len());
+        self.connect_timeout * u32::try_from(hosts.max(1)).unwrap_or(u32::MAX)
+    }
+
+    /// The URL without its password and query: `postgres://user@host:port,host:port/db`, for
+    /// messages naming the store.
+    pub fn target(&self) -> String {
+        use tokio_postgres::config::Host;
+        let ports = self.pg.get_ports();
+        let hosts: Vec<String> = self
+            .pg
+            .get_hosts()
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+                match host {
+                    Host::Tcp(h) if h.contains(':') => format!("[{h}]:{port}"),
+                    Host::Tcp(h) => format!("{h}:{port}"),
+                    Host::Unix(path) => format!("{}:{port}", path.display()),
+                }
+            })
+            .collect();
+        let hosts = if hosts.is_empty() {
+            let addrs: Vec<String> = self
+                .pg
+                .get_hostaddrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            addrs.join(",")
+        } else {
+            hosts.join(",")
+        };
+        let user = self
+            .pg
+            .get_user()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default();
+        let db = self.pg.get_dbname().unwrap_or("");
+        format!("postgres://{user}{hosts}/{db}")
+    }
+
+    /// The statements run on every new connection: this crate's `search_path` and
+    /// `statement_timeout`. (Not start-up `options`: PgBouncer refuses or drops those.)
+    pub(crate) fn session_setup(&self) -> String {
+        format!(
+            "SET search_path = {}; SET statement_timeout = {}",
+            self.schema,
+            self.statement_timeout.as_millis().max(1)
+        )
     }
 
     pub(crate) fn validate(&self) -> PgResult<()> {
@@ -254,23 +336,23 @@ impl PgStoreConfig {
         Ok(())
     }
 
-    /// The tokio-postgres configuration every connection uses: the caller's, plus
-    /// `search_path`, `statement_timeout` and the connect timeout.
+    /// The tokio-postgres configuration every connection uses: the caller's, plus the connect
+    /// timeout, keepalives and `TCP_USER_TIMEOUT` (the settings of [`Self::session_setup`] are
+    /// applied once connected).
     pub(crate) fn connection_config(&self) -> tokio_postgres::Config {
         let mut pg = self.pg.clone();
-        let mut options = pg.get_options().unwrap_or_default().to_owned();
-        if !options.is_empty() {
-            options.push(' ');
-        }
-        options.push_str(&format!(
-            "-c search_path={} -c statement_timeout={}",
-            self.schema,
-            self.statement_timeout.as_millis().max(1)
-        ));
-        pg.options(&options);
         pg.connect_timeout(self.connect_timeout);
         pg.keepalives(true);
         pg.keepalives_idle(Duration::from_secs(30));
+        if pg.get_keepalives_interval().is_none() {
+            pg.keepalives_interval(Duration::from_secs(5));
+        }
+        if pg.get_keepalives_retries().is_none() {
+            pg.keepalives_retries(3);
+        }
+        if pg.get_tcp_user_timeout().is_none() {
+            pg.tcp_user_timeout(self.statement_timeout.max(Duration::from_secs(1)));
+        }
         if pg.get_application_name().is_none() {
             pg.application_name("media-ha");
         }
@@ -426,9 +508,31 @@ mod tests {
         assert_eq!(c.statement_timeout(), Duration::from_millis(250));
         assert_eq!(c.pg.get_application_name(), Some("x"));
         assert_eq!(c.pg.get_dbname(), Some("db"));
-        let opts = c.connection_config().get_options().unwrap().to_owned();
-        assert!(opts.contains("search_path=s1"), "{opts}");
-        assert!(opts.contains("statement_timeout=250"), "{opts}");
+        assert_eq!(
+            c.session_setup(),
+            "SET search_path = s1; SET statement_timeout = 250"
+        );
+        // The caller's own start-up options pass through untouched, ours are not added.
+        assert_eq!(c.connection_config().get_options(), None);
+    }
+
+    #[test]
+    fn several_hosts_are_named_and_budgeted() {
+        let c = PgStoreConfig::from_url(
+            "postgres://media:secret@pg-a:5432,pg-b:5433/media?target_session_attrs=read-write&connect_timeout=2",
+        )
+        .unwrap();
+        assert_eq!(c.target(), "postgres://media@pg-a:5432,pg-b:5433/media");
+        assert!(!c.target().contains("secret"));
+        assert_eq!(c.connect_timeout(), Duration::from_secs(2));
+        assert_eq!(c.connect_budget(), Duration::from_secs(4));
+        assert_eq!(
+            c.pg.get_target_session_attrs(),
+            tokio_postgres::config::TargetSessionAttrs::ReadWrite
+        );
+        let one = PgStoreConfig::from_url("postgres://u@h/db").unwrap();
+        assert_eq!(one.target(), "postgres://u@h:5432/db");
+        assert_eq!(one.connect_budget(), one.connect_timeout());
     }
 
     #[test]

@@ -18,8 +18,9 @@ use crate::error::{PgError, PgResult};
 /// Notifications from the server; an `Err` (then the end) when the connection fails.
 pub(crate) type Notifications = mpsc::Receiver<Result<Notification, tokio_postgres::Error>>;
 
-/// Opens a dedicated connection for `what`; `role` is appended to its `application_name`
-/// (`media-ha/events`, `media-ha/migrate`) so operators can tell them from pooled ones.
+/// Opens a dedicated connection for `what`, with the session settings of every connection
+/// applied; `role` is appended to its `application_name` (`media-ha/events`,
+/// `media-ha/migrate`) so operators can tell them from pooled ones.
 pub(crate) async fn open(
     config: &PgStoreConfig,
     what: &'static str,
@@ -29,12 +30,26 @@ pub(crate) async fn open(
     let name = format!("{}/{role}", pg.get_application_name().unwrap_or("media-ha"));
     pg.application_name(&name);
     let err = |e| PgError::from_db(what, e, config.statement_timeout);
+    let (client, notifications) = connect(config, &pg).await.map_err(err)?;
+    client
+        .batch_execute(&config.session_setup())
+        .await
+        .map_err(err)?;
+    Ok((client, notifications))
+}
+
+async fn connect(
+    config: &PgStoreConfig,
+    pg: &tokio_postgres::Config,
+) -> Result<(Client, Notifications), tokio_postgres::Error> {
     #[cfg(feature = "tls")]
     if let Some(tls) = config.tls_connector() {
-        let (client, connection) = pg.connect(tls).await.map_err(err)?;
+        let (client, connection) = pg.connect(tls).await?;
         return Ok((client, drive(connection)));
     }
-    let (client, connection) = pg.connect(NoTls).await.map_err(err)?;
+    #[cfg(not(feature = "tls"))]
+    let _ = config;
+    let (client, connection) = pg.connect(NoTls).await?;
     Ok((client, drive(connection)))
 }
 

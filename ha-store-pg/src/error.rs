@@ -13,6 +13,11 @@
 //! | class `22` data exception (e.g. NUL in text), `54000` program limit | [`PgError::InvalidValue`] | `Invalid` |
 //! | anything else | [`PgError::Db`] | `Backend` |
 //!
+//! At start-up ([`PgStore::connect`](crate::PgStore::connect)) a failure to reach the store is
+//! wrapped in [`PgError::Connect`], which names the hosts and what to check (it converts to
+//! `Unavailable`), and a set-up the crate cannot work with (a transaction-mode pooler) is
+//! [`PgError::Unsupported`], which names the fix.
+//!
 //! `ha_core::Error::Conflict` and `Invalid` carry only a message, so for those two the source
 //! is logged (at `debug`) and its text copied into the message; every other variant keeps it.
 
@@ -118,6 +123,30 @@ pub enum PgError {
     /// The configuration is unusable.
     #[error("invalid postgres configuration: {0}")]
     Config(String),
+    /// [`PgStore::connect`](crate::PgStore::connect) could not reach the store: the message
+    /// names the host(s) tried and what to check; the source says what happened (with several
+    /// hosts, what happened on the last one).
+    #[error("cannot connect to the PostgreSQL store at {target}; check {check}")]
+    Connect {
+        /// The URL's hosts, ports, user and database (no password).
+        target: String,
+        /// What an operator should look at.
+        check: &'static str,
+        /// What went wrong.
+        #[source]
+        source: Box<PgError>,
+    },
+    /// The store is reached in a way this crate cannot work with (a pooler that does not give
+    /// each connection a session of its own); the message names the fix.
+    #[error("the PostgreSQL store at {target} cannot be used: {problem}; {fix}")]
+    Unsupported {
+        /// The URL's hosts, ports, user and database (no password).
+        target: String,
+        /// What was observed.
+        problem: String,
+        /// What to change.
+        fix: &'static str,
+    },
 }
 
 impl PgError {
@@ -259,9 +288,14 @@ impl From<PgError> for ha_core::Error {
                 ha_core::Error::NotFound(error_chain(&e))
             }
             PgError::Decode { what, source } => ha_core::Error::Decode { what, source },
-            e @ (PgError::Db { .. } | PgError::Migration(_) | PgError::Config(_)) => {
-                ha_core::Error::backend("postgres", e)
-            }
+            e @ PgError::Connect { .. } => ha_core::Error::Unavailable {
+                what: "postgres store".to_owned(),
+                source: Some(Box::new(e)),
+            },
+            e @ (PgError::Db { .. }
+            | PgError::Migration(_)
+            | PgError::Config(_)
+            | PgError::Unsupported { .. }) => ha_core::Error::backend("postgres", e),
         }
     }
 }

@@ -9,9 +9,10 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`config`] | [`PgStoreConfig`]: URL, schema, pool size, timeouts |
+//! | [`config`] | [`PgStoreConfig`]: URL (one or several hosts), schema, pool size, timeouts, TLS |
 //! | [`store`] | [`PgStore`]: the shared pool, the factory of every backend |
 //! | [`migrate`] | schema migrations (refinery, embedded) under an advisory lock |
+//! | `session_check` | refuses, at start-up, a pooler that does not give each connection a session |
 //! | [`metadata`] | [`PgMetadataRepo`] |
 //! | [`lease`] | [`PgLeaseManager`]: leases as rows, tokens from a sequence and the clock |
 //! | [`jobs`] | [`PgJobStore`]: fenced, forward-only job records with retention |
@@ -23,15 +24,31 @@
 //!
 //! ## What is guaranteed when PostgreSQL itself fails
 //!
-//! Everything is as durable as the database: a call that returned `Ok` was committed. While
-//! the server is down or restarting, calls fail with `Unavailable` (or `Timeout`) and the pool
-//! reconnects by itself afterwards. Lease expiry is judged by the server's clock, so a restart
-//! never extends or shortens a lease by a client's clock; tokens never go backwards (see
-//! [`lease`]). With asynchronous streaming replication, a failover to a replica can lose the
-//! last commits, including lease acquisitions: the fencing tokens still only grow (they follow
-//! the clock), but two holders may briefly both believe they own a key, and only the fenced
-//! writes keep them apart; likewise a lost slot acquisition lets a pool run over its capacity
-//! until the lost slot's holder fails to renew. Use synchronous replication if that matters.
+//! Everything is as durable as the database: a call that returned `Ok` was committed on the
+//! server it ran on. Lease expiry is judged by the server's clock, never a client's; tokens
+//! never go backwards, even on another server (they follow `max(counter + 1, server time in
+//! µs)`, see [`lease`]). Nothing is retried behind the caller's back: a write that failed with
+//! `Unavailable` may or may not have committed. What a failure of the store costs depends on
+//! how it is run:
+//!
+//! | set-up | while the store is down | after it is back | what can be lost |
+//! |---|---|---|---|
+//! | one server, restarted (or crashed and recovered) | calls fail with `Unavailable`/`Timeout`; event subscribers wait | the pool reconnects by itself; subscribers get `Resync` | nothing acknowledged |
+//! | primary + standby, **synchronous** replication (`synchronous_standby_names`), multi-host URL with `target_session_attrs=read-write` | as above, until the standby is promoted | new connections go to the new primary, without restarting the store (tested: `tests/failover.rs`) | nothing acknowledged |
+//! | primary + standby, **asynchronous** replication (the default of Patroni and CloudNativePG) | as above | as above | the last commits before the failure: a lease acquisition, a job claim or progress, a slot, a metadata write |
+//! | behind PgBouncer in session mode | as for the server behind it | as for the server behind it | as for the server behind it |
+//! | behind PgBouncer in transaction or statement mode | refused at start-up ([`PgError::Unsupported`]) | | |
+//!
+//! With asynchronous replication a lost lease acquisition means two holders may briefly both
+//! believe they own a key: the tokens still only grow, so the fenced writes (job records,
+//! segments) keep them apart, and the older holder learns it lost at its next renewal. A lost
+//! slot acquisition lets a pool run over its capacity until the lost slot's holder fails to
+//! renew. A lost job update is redone by the owner (progress is recorded per segment). Use
+//! synchronous replication if that matters; CloudNativePG and Patroni both offer it.
+//!
+//! A host that vanishes without closing its sockets (a crashed machine, a cut network) is
+//! noticed by TCP keepalives and `TCP_USER_TIMEOUT` (see [`config`]); calls meanwhile end at
+//! their client-side deadline.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
@@ -44,6 +61,7 @@ pub mod jobs;
 pub mod lease;
 pub mod metadata;
 pub mod migrate;
+mod session_check;
 pub mod sessions;
 pub mod slots;
 pub mod store;

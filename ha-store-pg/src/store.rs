@@ -20,13 +20,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::config::PgStoreConfig;
 use crate::error::{PgError, PgResult};
 use crate::migrate::{self, MigrationReport};
+use crate::session_check;
 use crate::{
     PgEventBus, PgJobStore, PgLeaseManager, PgMetadataRepo, PgSessionStore, PgSlotLimiter,
 };
@@ -65,15 +66,24 @@ struct Inner {
 }
 
 impl PgStore {
-    /// Builds the pool and brings the schema up to date (see [`crate::migrate`]).
+    /// Builds the pool, checks that each connection is a server session of its own (see
+    /// `session_check`: a transaction-mode pooler is refused), and brings the schema up to
+    /// date (see [`crate::migrate`]).
     ///
     /// # Errors
-    /// [`PgError::Config`] for a bad configuration, [`PgError::Migration`] for a failed
-    /// migration, [`PgError::Unavailable`]/[`PgError::Timeout`] when the server cannot be
-    /// reached. Every [`PgError`] converts into [`ha_core::Error`] with `?`.
+    /// [`PgError::Config`] for a bad configuration; [`PgError::Connect`] when the server
+    /// cannot be reached or refuses us (the message names the hosts and what to check);
+    /// [`PgError::Unsupported`] behind a transaction-mode pooler (the message names the fix);
+    /// [`PgError::Migration`] for a failed migration. Every [`PgError`] converts into
+    /// [`ha_core::Error`] with `?`.
     pub async fn connect(config: PgStoreConfig) -> PgResult<Self> {
         let store = Self::connect_without_migrating(config)?;
-        store.migrate().await?;
+        let config = &store.inner.config;
+        let started = async {
+            session_check::run(config).await?;
+            migrate::run(config).await
+        };
+        started.await.map_err(|e| at_start_up(config, e))?;
         Ok(store)
     }
 
@@ -98,11 +108,21 @@ impl PgStore {
         };
         #[cfg(not(feature = "tls"))]
         let manager = Manager::from_config(pg, NoTls, manager_config);
+        let setup = config.session_setup();
         let pool = Pool::builder(manager)
             .max_size(config.pool_size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(config.wait_timeout))
-            .create_timeout(Some(config.connect_timeout))
+            .create_timeout(Some(config.connect_budget()))
+            .post_create(Hook::async_fn(move |client, _| {
+                let setup = setup.clone();
+                Box::pin(async move {
+                    client
+                        .batch_execute(&setup)
+                        .await
+                        .map_err(HookError::Backend)
+                })
+            }))
             .recycle_timeout(Some(config.statement_timeout))
             .build()
             .map_err(|e| PgError::Config(format!("cannot build the pool: {e}")))?;
@@ -259,4 +279,41 @@ impl Conn {
     pub(crate) fn client_mut(&mut self) -> &mut deadpool_postgres::Object {
         &mut self.client
     }
+}
+
+/// Wraps a start-up failure to reach the store in [`PgError::Connect`], naming the hosts and
+/// what to check; other errors (a refusal, a migration that failed) already say what they are.
+fn at_start_up(config: &PgStoreConfig, err: PgError) -> PgError {
+    let check = match &err {
+        PgError::Unavailable { .. } => {
+            "that PostgreSQL runs and accepts TCP connections there (host, port, firewall, \
+             listen_addresses), the TLS settings (sslmode, sslrootcert), and with several hosts \
+             that one of them is a primary (target_session_attrs=read-write)"
+        }
+        PgError::Timeout { .. } => {
+            "that the host is reachable (firewall, DNS, routing) and not overloaded; \
+             connect_timeout and statement_timeout_ms in the URL bound the wait"
+        }
+        PgError::Db { source, .. } if is_access_error(source) => {
+            "the user name, password and database name in the URL, and the server's pg_hba.conf \
+             and grants (the user needs CREATE on the database or the schema)"
+        }
+        PgError::Db { .. } | PgError::InvalidValue { .. } | PgError::Decode { .. } => {
+            "the server's log for this error, and that it is PostgreSQL 13 or newer"
+        }
+        _ => return err,
+    };
+    PgError::Connect {
+        target: config.target(),
+        check,
+        source: Box::new(err),
+    }
+}
+
+/// SQLSTATE class 28 (invalid authorization), 3D000 (no such database), 42501 (no privilege).
+fn is_access_error(err: &tokio_postgres::Error) -> bool {
+    err.code().is_some_and(|code| {
+        let code = code.code();
+        code.starts_with("28") || code == "3D000" || code == "42501"
+    })
 }
