@@ -10,9 +10,11 @@
 //! | [`spec`] | [`JobSpec`]: what to transcode (JSON on the worker's stdin) |
 //! | [`protocol`] | [`WorkerEvent`]: what the worker reports (JSON lines on stdout) |
 //! | [`supervisor`] | [`Supervisor`]: spawns, reads reports, publishes, cancels, detects crash/hang |
+//! | [`lifeline`] | the worker exits the moment its server dies (end of its stdin pipe) |
 //! | [`pipeline`] | the in-process transcode the worker runs |
 //! | [`main`](run_worker_main) | the worker's entry point, for a binary or a re-executed host |
 
+pub mod lifeline;
 pub mod pipeline;
 pub mod protocol;
 pub mod spec;

@@ -20,6 +20,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{watch, Mutex, Notify};
 use tokio::task::JoinHandle;
 
+use super::lifeline::LIFELINE_ENV;
 use super::protocol::WorkerEvent;
 use super::spec::{HardwarePreference, JobSpec};
 use crate::error::{Error, Result};
@@ -171,6 +172,7 @@ impl Supervisor {
         let mut cmd = Command::new(&cfg.program);
         cmd.args(&cfg.args)
             .envs(cfg.env.iter().map(|(k, v)| (k, v)))
+            .env(LIFELINE_ENV, "stdin")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -221,8 +223,10 @@ async fn drive(
         path: "<transcode worker pipe>".into(),
         source,
     };
-    // Hand over the spec and close stdin.
-    if let Some(mut stdin) = child.stdin.take() {
+    // Hand over the spec and keep stdin open until the worker is reaped: its end of file is
+    // the worker's signal that this server died (see `super::lifeline`).
+    let mut lifeline = child.stdin.take();
+    if let Some(stdin) = lifeline.as_mut() {
         let json = serde_json::to_string(&spec).map_err(|source| Error::WorkerProtocol {
             line: String::new(),
             source,
@@ -230,7 +234,7 @@ async fn drive(
         // A worker that died at once shows up below as a crash; ignore the broken pipe here.
         let _ = stdin.write_all(json.as_bytes()).await;
         let _ = stdin.write_all(b"\n").await;
-        drop(stdin);
+        let _ = stdin.flush().await;
     }
     let tail = Arc::new(Mutex::new(Vec::<u8>::new()));
     let stderr_task = child.stderr.take().map(|mut err| {
@@ -346,6 +350,7 @@ async fn drive(
             }
         }
     };
+    drop(lifeline);
     result
 }
 

@@ -1,11 +1,14 @@
-//! The worker's entry point: read a [`JobSpec`] from stdin, run it, report on stdout.
+//! The worker's entry point: read a [`JobSpec`] from stdin, run it, report on stdout; exit
+//! at once when the server is gone ([`lifeline`](super::lifeline)).
 //!
 //! QSV fallback lives here: if the QSV encoder cannot be opened the pipeline already falls back
 //! at its first frame; if QSV fails mid-run, the run is restarted in software at the first
 //! segment not yet reported — exact segments make that restart seamless. A job never fails
 //! because QSV did.
 
-use std::io::{Read, Write};
+use std::io::Write;
+
+use super::lifeline::{self, ORPHANED_EXIT};
 
 use super::pipeline::{self, error_chain, Fault};
 use super::protocol::WorkerEvent;
@@ -100,19 +103,19 @@ fn emit_line(ev: &WorkerEvent) {
         .and_then(|_| out.flush())
         .is_err()
     {
-        std::process::exit(3);
+        std::process::exit(ORPHANED_EXIT);
     }
 }
 
 fn worker_main_inner() -> Result<()> {
-    let mut input = String::new();
-    std::io::stdin()
-        .lock()
-        .read_to_string(&mut input)
-        .map_err(|source| Error::Io {
-            path: "<stdin>".into(),
-            source,
-        })?;
+    let with_lifeline = lifeline::enabled();
+    let input = lifeline::read_spec(with_lifeline).map_err(|source| Error::Io {
+        path: "<stdin>".into(),
+        source,
+    })?;
+    if with_lifeline {
+        lifeline::watch();
+    }
     let spec: JobSpec =
         serde_json::from_str(input.trim()).map_err(|source| Error::WorkerProtocol {
             line: input.chars().take(200).collect(),
