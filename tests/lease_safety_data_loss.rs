@@ -41,6 +41,7 @@ mod scenario {
                 key: "job".into(),
                 op,
                 token,
+                replaced: None,
                 ttl_us: TTL.as_micros() as u64,
                 outcome,
                 start_us: start,

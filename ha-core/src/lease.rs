@@ -165,4 +165,22 @@ pub trait LeaseManager: Send + Sync + fmt::Debug + 'static {
     /// The live lease on `key`, if any (its `expires_at` is computed from the remaining TTL the
     /// store reports).
     async fn current(&self, key: &str) -> Result<Option<Lease>>;
+
+    /// Replaces the tenure `stale` with a new one for `holder` *without* waiting for `stale` to
+    /// expire: for a caller that knows `stale.holder` is dead because its liveness record ran
+    /// out ([`crate::liveness`]), long before its leases would.
+    ///
+    /// Succeeds when `stale` is still the current tenure of `stale.key` (same holder and token,
+    /// renewed since or not) or when the key is free; the new tenure's token is larger than
+    /// `stale`'s, so the old holder's renewals, releases and fenced writes fail from then on.
+    /// Returns `None` when another tenure holds the key (somebody else took over first, or the
+    /// key changed hands in the meantime): compare-and-swap on the token, so of several
+    /// replicas taking over at once exactly one wins.
+    ///
+    /// The store does not judge liveness itself: safety rests on the token, never on the
+    /// suspicion being right. A holder that was only paused loses its tenure and is fenced.
+    ///
+    /// # Errors
+    /// As for [`try_acquire`](Self::try_acquire).
+    async fn take_over(&self, stale: &Lease, holder: &str, ttl: Duration) -> Result<Option<Lease>>;
 }

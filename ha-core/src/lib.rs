@@ -15,6 +15,7 @@
 //! |---|---|
 //! | [`lease`] | [`LeaseManager`], [`Lease`], [`FencingToken`] |
 //! | [`keeper`] | [`LeaseKeeper`]: keeps a lease alive on its own task, signals loss at once |
+//! | [`liveness`] | [`LivenessKeeper`]: one short per-replica record, so a dead lease holder is found out in about a second and its leases taken over ([`LeaseManager::take_over`]) |
 //! | [`latency`] | [`LatencyHistogram`]: lock-free renewal latency a keeper can record |
 //! | [`slot_keeper`] | [`SlotKeeper`]: renews a job's slots, takes back one the store forgot, reports changes once |
 //! | [`jobs`] | [`TranscodeJobStore`]: fenced, forward-only job records that outlive leases |
@@ -32,7 +33,7 @@
 //!
 //! | contract | in-process ([`memory`]) | `ha-store-redis` | `ha-store-pg` |
 //! |---|---|---|---|
-//! | [`LeaseManager`] | one process; tokens from a counter and the wall clock | Lua scripts; expiry on the server clock; tokens `max(last + 1, server µs)` survive a restart that lost the data; batch renew in one round trip | rows; expiry by `now()`; tokens never go back; batch renew in one statement |
+//! | [`LeaseManager`] | one process; tokens from a counter and the wall clock | Lua scripts; expiry on the server clock; tokens `max(last + 1, server µs)` survive a restart that lost the data; batch renew in one round trip; take-over is the acquire script comparing holder and token | rows; expiry by `now()`; tokens never go back; batch renew in one statement; take-over is the acquire statement comparing holder and token |
 //! | [`TranscodeJobStore`] | a map with retention | hashes with `PEXPIRE` refreshed on every write | rows with `expires_at` |
 //! | [`SessionStore`] | a map with deadlines; optionally journal + snapshot files (deadlines on the wall clock, expiry kept across restarts) | hashes with TTL | rows with `expires_at` |
 //! | [`MetadataRepo`] | journal + snapshot files, crash-safe | — | the real store (migrations under an advisory lock, import from the files) |
@@ -54,6 +55,7 @@ pub mod jobs;
 pub mod keeper;
 pub mod latency;
 pub mod lease;
+pub mod liveness;
 pub mod memory;
 pub mod metadata;
 pub mod session_cache;
@@ -74,6 +76,7 @@ pub use jobs::{JobClaim, JobRecord, JobState, TranscodeJobStore};
 pub use keeper::{KeeperConfig, KeeperStatus, LeaseKeeper};
 pub use latency::{LatencyHistogram, LatencySnapshot, LATENCY_BUCKETS};
 pub use lease::{FencingToken, Lease, LeaseManager};
+pub use liveness::{LivenessConfig, LivenessKeeper};
 pub use metadata::{
     Activity, Device, Item, ItemKind, ItemQuery, ItemSort, MetadataRepo, NewActivity, Page, User,
     UserItemData,

@@ -125,6 +125,10 @@ impl LeaseManager for Flaky {
         self.check().await?;
         self.inner.current(key).await
     }
+    async fn take_over(&self, stale: &Lease, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+        self.check().await?;
+        self.inner.take_over(stale, holder, ttl).await
+    }
 }
 
 fn flaky() -> Arc<Flaky> {
@@ -213,6 +217,9 @@ impl LeaseManager for Slow {
     }
     async fn current(&self, key: &str) -> Result<Option<Lease>> {
         self.inner.current(key).await
+    }
+    async fn take_over(&self, stale: &Lease, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+        self.inner.take_over(stale, holder, ttl).await
     }
 }
 

@@ -12,6 +12,9 @@
 //!   grow per key, and stay ahead of any token issued before the table was lost (the clock moved
 //!   on). A released lease keeps its row (expired) so the next token of the key is still above
 //!   it; rows expired for a day are purged now and then.
+//! * **Take-over** (`sql/lease_take_over.sql`) is the acquire statement whose `WHERE` also
+//!   accepts the live row when it is still exactly the tenure the caller saw: compare-and-swap
+//!   on the token.
 //! * **Batch renew** is one `UPDATE … FROM unnest(keys, holders, tokens, …)`.
 
 use std::collections::HashSet;
@@ -28,6 +31,7 @@ use crate::error::{PgError, PgResult};
 use crate::PgStore;
 
 const ACQUIRE: &str = include_str!("../sql/lease_acquire.sql");
+const TAKE_OVER: &str = include_str!("../sql/lease_take_over.sql");
 const RENEW_MANY: &str = include_str!("../sql/lease_renew_many.sql");
 
 const RENEW: &str = "\
@@ -64,14 +68,33 @@ impl PgLeaseManager {
         }
     }
 
-    async fn acquire(&self, key: &str, holder: &str, ttl: Duration) -> PgResult<Option<Lease>> {
+    /// A plain acquire, or (with `stale`) a take-over of that tenure.
+    async fn acquire(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+        stale: Option<&Lease>,
+    ) -> PgResult<Option<Lease>> {
         let ttl_ns = ttl_ns(ttl)?;
         let ttl_us = micros_ceil(ttl);
         let conn = self.store.conn("acquire lease").await?;
         let sent = Instant::now();
-        let row = conn
-            .query_opt(ACQUIRE, &[&key, &holder, &ttl_ns, &ttl_us])
-            .await?;
+        let row = match stale {
+            None => {
+                conn.query_opt(ACQUIRE, &[&key, &holder, &ttl_ns, &ttl_us])
+                    .await?
+            }
+            Some(stale) => {
+                // A token that cannot be stored matches no row: then only a free key is taken.
+                let token = token_param(stale.token).unwrap_or(0);
+                conn.query_opt(
+                    TAKE_OVER,
+                    &[&key, &holder, &ttl_ns, &ttl_us, &stale.holder, &token],
+                )
+                .await?
+            }
+        };
         if self.acquisitions.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {
             if let Err(e) = conn.execute(PURGE, &[]).await {
                 tracing::warn!(error = %e, "purging expired leases failed");
@@ -193,7 +216,19 @@ impl LeaseManager for PgLeaseManager {
         validate_name("lease holder", holder)?;
         validate_ttl(ttl)?;
         self.store
-            .call("acquire lease", self.acquire(key, holder, ttl))
+            .call("acquire lease", self.acquire(key, holder, ttl, None))
+            .await
+    }
+
+    async fn take_over(&self, stale: &Lease, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+        validate_name("lease key", &stale.key)?;
+        validate_name("lease holder", holder)?;
+        validate_ttl(ttl)?;
+        self.store
+            .call(
+                "take over lease",
+                self.acquire(&stale.key, holder, ttl, Some(stale)),
+            )
             .await
     }
 

@@ -1,4 +1,7 @@
--- Takes a lease if nobody holds a live one, and issues its fencing token.
+-- Takes a lease if nobody holds a live one, and issues its fencing token. With ARGV[5] and
+-- ARGV[6] it is a take-over (LeaseManager::take_over): the lease is also taken when the live
+-- tenure is exactly that holder and token (the caller found its holder dead), compare-and-swap
+-- on the token, so concurrent take-overs have one winner and the new token is larger.
 --
 -- The token is max(last issued + 1, server time in microseconds): it grows per key, and it
 -- keeps growing after a restart that lost the counter, because the server clock moved on.
@@ -17,9 +20,18 @@
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  how long the fence counter is kept, in milliseconds
 -- ARGV[4]  the incarnation's start in µs as the client knows it ('0' when unknown)
--- Returns the token as a decimal string, or false when the lease is held.
+-- ARGV[5]  (take-over only) the holder of the tenure to replace
+-- ARGV[6]  (take-over only) its token (decimal string)
+-- Returns the token as a decimal string, or false when the lease is held (by a tenure other
+-- than ARGV[5]/ARGV[6], for a take-over).
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return false
+  if ARGV[5] == nil then
+    return false
+  end
+  local h = redis.call('HMGET', KEYS[1], 'holder', 'token')
+  if h[1] ~= ARGV[5] or h[2] ~= ARGV[6] then
+    return false
+  end
 end
 local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])

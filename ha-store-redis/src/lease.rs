@@ -47,6 +47,55 @@ impl RedisLeaseManager {
         Self { store }
     }
 
+    /// `lua/lease_acquire.lua`: a plain acquire, or a take-over of the tenure `stale`.
+    async fn acquire(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+        stale: Option<&Lease>,
+    ) -> Result<Option<Lease>> {
+        let what = if stale.is_some() {
+            "lease take-over"
+        } else {
+            "lease acquire"
+        };
+        validate_name("lease key", key)?;
+        validate_name("lease holder", holder)?;
+        validate_ttl(ttl)?;
+        let keys = self.store.keys();
+        let incarnation_start = self.store.incarnation_start_us().await?;
+        let mut invocation = self.store.scripts().lease_acquire.prepare_invoke();
+        invocation
+            .key(keys.lease(key))
+            .key(keys.lease_fence(key))
+            .arg(holder)
+            .arg(ttl_ms(ttl))
+            .arg(ttl_ms(self.store.config().fence_retention.max(ttl)))
+            .arg(incarnation_start);
+        if let Some(stale) = stale {
+            invocation
+                .arg(&stale.holder)
+                .arg(stale.token.get().to_string());
+        }
+        let mut conn = self.store.conn();
+        let sent = Instant::now();
+        let token: Option<String> = self
+            .store
+            .call(what, invocation.invoke_async(&mut conn))
+            .await?;
+        let Some(token) = token else {
+            return Ok(None);
+        };
+        Ok(Some(Lease {
+            key: key.to_owned(),
+            holder: holder.to_owned(),
+            token: reply::parse_token(what, &token)?,
+            ttl,
+            expires_at: sent + ttl,
+        }))
+    }
+
     /// One renew-script call over `leases` (all in one slot on Cluster).
     async fn renew_batch(&self, leases: &[&Lease]) -> Result<Vec<Option<Lease>>> {
         let script = &self.store.scripts().lease_renew;
@@ -92,35 +141,11 @@ pub(crate) fn ttl_ms(ttl: Duration) -> u64 {
 #[async_trait]
 impl LeaseManager for RedisLeaseManager {
     async fn try_acquire(&self, key: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
-        validate_name("lease key", key)?;
-        validate_name("lease holder", holder)?;
-        validate_ttl(ttl)?;
-        let keys = self.store.keys();
-        let incarnation_start = self.store.incarnation_start_us().await?;
-        let mut invocation = self.store.scripts().lease_acquire.prepare_invoke();
-        invocation
-            .key(keys.lease(key))
-            .key(keys.lease_fence(key))
-            .arg(holder)
-            .arg(ttl_ms(ttl))
-            .arg(ttl_ms(self.store.config().fence_retention.max(ttl)))
-            .arg(incarnation_start);
-        let mut conn = self.store.conn();
-        let sent = Instant::now();
-        let token: Option<String> = self
-            .store
-            .call("lease acquire", invocation.invoke_async(&mut conn))
-            .await?;
-        let Some(token) = token else {
-            return Ok(None);
-        };
-        Ok(Some(Lease {
-            key: key.to_owned(),
-            holder: holder.to_owned(),
-            token: reply::parse_token("lease acquire", &token)?,
-            ttl,
-            expires_at: sent + ttl,
-        }))
+        self.acquire(key, holder, ttl, None).await
+    }
+
+    async fn take_over(&self, stale: &Lease, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+        self.acquire(&stale.key, holder, ttl, Some(stale)).await
     }
 
     async fn renew(&self, lease: &Lease) -> Result<Lease> {

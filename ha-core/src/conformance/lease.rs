@@ -219,3 +219,97 @@ pub async fn lease_invalid_arguments_are_rejected(m: Arc<dyn LeaseManager>) {
     let lease = acquire(&m, &odd, "node 'a'", LONG).await;
     assert!(m.release(&lease).await.unwrap());
 }
+
+/// A take-over replaces a live tenure at once (no waiting for its TTL) with a larger token; the
+/// old holder can neither renew nor release, and its tenure cannot be taken over twice.
+pub async fn lease_take_over_replaces_live_tenure_and_fences_it(m: Arc<dyn LeaseManager>) {
+    let key = unique("lease");
+    let a = acquire(&m, &key, "node-a", LONG).await;
+    let renewed = m.renew(&a).await.expect("renew");
+    // The tenure as another replica saw it (renewals do not change it).
+    let seen = m.current(&key).await.unwrap().expect("held");
+    let b = within(10, "take_over", m.take_over(&seen, "node-b", LONG))
+        .await
+        .expect("take_over failed")
+        .expect("the tenure seen is current: the take-over wins");
+    assert_eq!(
+        (b.key.as_str(), b.holder.as_str()),
+        (key.as_str(), "node-b")
+    );
+    assert!(b.token > a.token, "{} > {}", b.token, a.token);
+    let current = m.current(&key).await.unwrap().expect("held by b");
+    assert_eq!(
+        (current.holder.as_str(), current.token),
+        ("node-b", b.token)
+    );
+    assert!(matches!(
+        m.renew(&renewed).await,
+        Err(Error::LeaseLost { .. })
+    ));
+    assert!(!m.release(&renewed).await.unwrap());
+    assert!(
+        m.take_over(&seen, "node-c", LONG).await.unwrap().is_none(),
+        "the old tenure is gone: a second take-over of it gets nothing"
+    );
+    assert!(m.renew(&b).await.is_ok());
+    // A free key is simply acquired.
+    assert!(m.release(&b).await.unwrap());
+    let c = m
+        .take_over(&b, "node-c", LONG)
+        .await
+        .unwrap()
+        .expect("free key");
+    assert!(c.token > b.token);
+}
+
+/// A take-over that names a tenure other than the current one (wrong holder or token) changes
+/// nothing.
+pub async fn lease_take_over_of_another_tenure_is_refused(m: Arc<dyn LeaseManager>) {
+    let key = unique("lease");
+    let a = acquire(&m, &key, "node-a", LONG).await;
+    let wrong_token = Lease {
+        token: FencingToken(a.token.0 - 1),
+        ..a.clone()
+    };
+    let wrong_holder = Lease {
+        holder: "node-x".into(),
+        ..a.clone()
+    };
+    for stale in [&wrong_token, &wrong_holder] {
+        assert!(m.take_over(stale, "node-b", LONG).await.unwrap().is_none());
+    }
+    let current = m.current(&key).await.unwrap().expect("still a's");
+    assert_eq!(
+        (current.holder.as_str(), current.token),
+        ("node-a", a.token)
+    );
+    assert!(m.renew(&a).await.is_ok());
+    let r = m.take_over(&a, "", LONG).await;
+    assert!(matches!(r, Err(Error::Invalid(_))), "{r:?}");
+}
+
+/// Many replicas take the same dead holder's tenure over at once: exactly one wins.
+pub async fn lease_concurrent_take_overs_have_one_winner(m: Arc<dyn LeaseManager>) {
+    for _round in 0..3 {
+        let key = unique("lease");
+        let dead = acquire(&m, &key, "node-dead", LONG).await;
+        let attempts = (0..16).map(|i| {
+            let m = m.clone();
+            let dead = dead.clone();
+            tokio::spawn(async move { m.take_over(&dead, &format!("node-{i}"), LONG).await })
+        });
+        let mut winners = Vec::new();
+        for attempt in attempts {
+            if let Some(lease) = attempt.await.unwrap().unwrap() {
+                winners.push(lease);
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one winner, got {winners:?}");
+        assert!(winners[0].token > dead.token);
+        let current = m.current(&key).await.unwrap().unwrap();
+        assert_eq!(
+            (current.holder.as_str(), current.token),
+            (winners[0].holder.as_str(), winners[0].token)
+        );
+    }
+}

@@ -84,6 +84,9 @@ macro_rules! lease_manager_conformance {
                 lease_local_deadline_is_counted_from_send,
                 lease_tokens_increase_over_tenures,
                 lease_invalid_arguments_are_rejected,
+                lease_take_over_replaces_live_tenure_and_fences_it,
+                lease_take_over_of_another_tenure_is_refused,
+                lease_concurrent_take_overs_have_one_winner,
             ]
         );
     };

@@ -78,16 +78,22 @@ impl State {
     }
 }
 
-#[async_trait]
-impl LeaseManager for MemoryLeaseManager {
-    async fn try_acquire(&self, key: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+impl MemoryLeaseManager {
+    /// Issues a new tenure on `key` unless a live one exists for which `blocks` is true.
+    fn acquire_unless(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+        blocks: impl Fn(&Held) -> bool,
+    ) -> Result<Option<Lease>> {
         validate_name("lease key", key)?;
         validate_name("lease holder", holder)?;
         validate_ttl(ttl)?;
         let now = self.clock.now();
         let wall = self.clock.unix_micros();
         let mut state = lock(&self.state);
-        if state.live(key, now).is_some() {
+        if state.live(key, now).is_some_and(&blocks) {
             return Ok(None);
         }
         if state.leases.len() > 1024 {
@@ -112,6 +118,19 @@ impl LeaseManager for MemoryLeaseManager {
             ttl,
             expires_at,
         }))
+    }
+}
+
+#[async_trait]
+impl LeaseManager for MemoryLeaseManager {
+    async fn try_acquire(&self, key: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+        self.acquire_unless(key, holder, ttl, |_| true)
+    }
+
+    async fn take_over(&self, stale: &Lease, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+        self.acquire_unless(&stale.key, holder, ttl, |live| {
+            live.holder != stale.holder || live.token != stale.token
+        })
     }
 
     async fn renew(&self, lease: &Lease) -> Result<Lease> {

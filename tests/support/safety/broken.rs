@@ -106,4 +106,7 @@ impl LeaseManager for SplitBrainLeases {
     async fn current(&self, key: &str) -> Result<Option<Lease>> {
         self.inner.current(key).await
     }
+    async fn take_over(&self, stale: &Lease, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+        self.inner.take_over(stale, holder, ttl).await
+    }
 }

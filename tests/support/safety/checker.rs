@@ -18,6 +18,11 @@
 //!    (the harm is two writers), and `slack_us` absorbs clock granularity.
 //! 4. **No token reuse** — two successful acquisitions of one key never share a token.
 //!
+//! A *take-over* (`LeaseManager::take_over`, after the holder's liveness record lapsed) is an
+//! acquisition for (1), (2) and (4). For (3) it ends the tenure it replaced where it begins:
+//! cutting a live tenure short is what it is for, and what keeps it safe is that the old
+//! holder's writes are fenced from then on — which (2) checks.
+//!
 //! A store that lost its data (Redis without persistence, killed) cannot remember leases or
 //! job records; the contract only promises that tokens keep growing. So violations of (2) and
 //! (3) whose window contains a data-losing restart are reported apart as *excused*, never
@@ -125,8 +130,10 @@ impl fmt::Display for FaultStat {
 pub struct Report {
     /// Operations recorded.
     pub ops: usize,
-    /// Successful acquisitions.
+    /// Successful acquisitions (take-overs included).
     pub acquired: usize,
+    /// Of those, take-overs of a tenure whose holder's liveness record had lapsed.
+    pub taken_over: usize,
     /// Accepted writes.
     pub accepted_writes: usize,
     /// Writes rejected as fenced.
@@ -168,12 +175,13 @@ impl Report {
             format!("VIOLATED {:?}", self.counts)
         };
         format!(
-            "lease safety [{backend}]: {} ops, {} acquisitions, {} accepted writes, {} fenced, \
+            "lease safety [{backend}]: {} ops, {} acquisitions ({} take-overs), {} accepted writes, {} fenced, \
              {} missing, {} errors, {} faults ({restarts} restarts, {pauses} pauses, {kills} conn \
              kills), {} stale-token writes after a pause ({} fenced, {} accepted), {} excused by data \
              loss: {verdict}",
             self.ops,
             self.acquired,
+            self.taken_over,
             self.accepted_writes,
             self.fenced_writes,
             self.missing_writes,
@@ -226,7 +234,8 @@ pub fn check(entries: &[Entry], config: &CheckConfig) -> Report {
                     report.faults.1 += 1;
                     pauses.push((process, *start_us, *end_us));
                 }
-                Fault::ConnKill => report.faults.2 += 1,
+                // A frozen store counts with the connection faults: every client hung.
+                Fault::ConnKill | Fault::Freeze => report.faults.2 += 1,
             },
         }
     }
@@ -234,6 +243,10 @@ pub fn check(entries: &[Entry], config: &CheckConfig) -> Report {
     for e in &events {
         match (&e.op, &e.outcome) {
             (Op::Acquire, Outcome::Ok) => report.acquired += 1,
+            (Op::TakeOver, Outcome::Ok) => {
+                report.acquired += 1;
+                report.taken_over += 1;
+            }
             (Op::Write, Outcome::Ok) => report.accepted_writes += 1,
             (Op::Write, Outcome::Fenced { .. }) => report.fenced_writes += 1,
             (Op::Write, Outcome::Missing) => report.missing_writes += 1,
@@ -245,7 +258,11 @@ pub fn check(entries: &[Entry], config: &CheckConfig) -> Report {
         // Tokens the process held (acquired) before it was frozen.
         let held: HashSet<(&str, u64)> = events
             .iter()
-            .filter(|e| e.process == process && e.op == Op::Acquire && e.end_us < frozen)
+            .filter(|e| {
+                e.process == process
+                    && matches!(e.op, Op::Acquire | Op::TakeOver)
+                    && e.end_us < frozen
+            })
             .filter_map(|e| Some((e.key.as_str(), e.token?)))
             .collect();
         for e in &events {
@@ -291,7 +308,11 @@ pub fn check(entries: &[Entry], config: &CheckConfig) -> Report {
         let acquires: Vec<&Event> = evs
             .iter()
             .copied()
-            .filter(|e| e.op == Op::Acquire && e.outcome == Outcome::Ok && e.token.is_some())
+            .filter(|e| {
+                matches!(e.op, Op::Acquire | Op::TakeOver)
+                    && e.outcome == Outcome::Ok
+                    && e.token.is_some()
+            })
             .collect();
         let writes: Vec<&Event> = evs
             .iter()
@@ -333,13 +354,15 @@ fn fault_stat(fault: &Fault, start: u64, end: u64, events: &[&Event]) -> FaultSt
         .filter(|e| e.end_us >= start && e.start_us <= end)
         .count();
     let success = |e: &&&Event| {
-        e.outcome == Outcome::Ok && matches!(e.op, Op::Acquire | Op::Write) && e.start_us >= end
+        e.outcome == Outcome::Ok
+            && matches!(e.op, Op::Acquire | Op::TakeOver | Op::Write)
+            && e.start_us >= end
     };
     let recovered_us = events.iter().filter(success).map(|e| e.end_us - end).min();
     let mut before: HashMap<&str, u64> = HashMap::new();
     let mut after: HashMap<&str, u64> = HashMap::new();
     for e in events {
-        let (Op::Acquire, Outcome::Ok, Some(t)) = (e.op, &e.outcome, e.token) else {
+        let (Op::Acquire | Op::TakeOver, Outcome::Ok, Some(t)) = (e.op, &e.outcome, e.token) else {
             continue;
         };
         if e.end_us < start {
@@ -450,11 +473,17 @@ fn check_tenures(
     // Per (holder, token): latest guaranteed deadline and earliest release attempt.
     let mut deadline: HashMap<(&str, u64), u64> = HashMap::new();
     let mut released: HashMap<(&str, u64), u64> = HashMap::new();
+    // Per token: when the earliest take-over of that tenure began (whatever it answered).
+    let mut taken_over: HashMap<u64, u64> = HashMap::new();
     for e in evs {
+        if let (Op::TakeOver, Some(old)) = (e.op, e.replaced) {
+            let t = taken_over.entry(old).or_insert(u64::MAX);
+            *t = (*t).min(e.start_us);
+        }
         let Some(t) = e.token else { continue };
         let id = (e.holder.as_str(), t);
         match (e.op, &e.outcome) {
-            (Op::Acquire | Op::Renew, Outcome::Ok) => {
+            (Op::Acquire | Op::TakeOver | Op::Renew, Outcome::Ok) => {
                 let d = deadline.entry(id).or_default();
                 *d = (*d).max(e.start_us + e.ttl_us);
             }
@@ -475,7 +504,9 @@ fn check_tenures(
     for a in &by_start {
         let id = (a.holder.as_str(), token(a));
         let from = a.end_us;
-        let until = deadline[&id].min(released.get(&id).copied().unwrap_or(u64::MAX));
+        let until = deadline[&id]
+            .min(released.get(&id).copied().unwrap_or(u64::MAX))
+            .min(taken_over.get(&token(a)).copied().unwrap_or(u64::MAX));
         let first = by_start.partition_point(|b| b.start_us <= from);
         for b in &by_start[first..] {
             if b.start_us >= until {

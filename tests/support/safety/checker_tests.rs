@@ -14,6 +14,7 @@ fn ev(holder: &str, op: Op, token: u64, outcome: Outcome, start: u64, end: u64) 
         key: "k".to_owned(),
         op,
         token: Some(token),
+        replaced: None,
         ttl_us: TTL,
         outcome,
         start_us: start,
@@ -294,4 +295,50 @@ fn histories_round_trip_through_json_lines() {
     let mut expected = good_history();
     expected.push(restart(true, 1, 2));
     assert_eq!(back, expected);
+}
+
+fn take_over(holder: &str, token: u64, replaced: u64, start: u64, end: u64) -> Entry {
+    let Entry::Event(e) = ev(holder, Op::TakeOver, token, Outcome::Ok, start, end) else {
+        unreachable!()
+    };
+    Entry::Event(Event {
+        replaced: Some(replaced),
+        ..e
+    })
+}
+
+/// b takes a's live tenure over (a's liveness lapsed: it was paused); a wakes up inside its
+/// TTL and is fenced. Not an overlap: the take-over ended a's tenure.
+#[test]
+fn a_take_over_ends_the_tenure_it_replaced() {
+    let h = vec![
+        acquire("p/a", 10, 0, 10),
+        write("p/a", 10, 20, 30),
+        take_over("q/b", 20, 10, 200, 210),
+        write("q/b", 20, 220, 230),
+        fenced("p/a", 10, 20, 300, 310),
+    ];
+    let report = run(&h);
+    assert!(report.ok(), "{:?}", report.violations);
+    assert_eq!(report.acquired, 2);
+    // The same acquisition without the take-over is two writers at once.
+    let plain = vec![
+        acquire("p/a", 10, 0, 10),
+        write("p/a", 10, 20, 30),
+        acquire("q/b", 20, 200, 210),
+        write("q/b", 20, 220, 230),
+    ];
+    only(&run(&plain), Property::OverlappingTenures);
+}
+
+/// A store whose take-over does not fence the old holder: a's write lands after b's.
+#[test]
+fn a_write_accepted_from_a_taken_over_tenure_is_stale() {
+    let h = vec![
+        acquire("p/a", 10, 0, 10),
+        take_over("q/b", 20, 10, 200, 210),
+        write("q/b", 20, 220, 230),
+        write("p/a", 10, 300, 310),
+    ];
+    only(&run(&h), Property::StaleWrite);
 }

@@ -29,6 +29,7 @@ const UNTIL_US: &str = "HA_SAFETY_UNTIL_US";
 const TASKS: &str = "HA_SAFETY_TASKS";
 const HISTORY: &str = "HA_SAFETY_HISTORY";
 const SEED: &str = "HA_SAFETY_SEED";
+const LIVENESS_MS: &str = "HA_SAFETY_LIVENESS_MS";
 
 /// A running contender process.
 #[derive(Debug)]
@@ -74,6 +75,12 @@ pub fn spawn(
         .env(TASKS, tasks.to_string())
         .env(HISTORY, &history)
         .env(SEED, seed.to_string())
+        .env(
+            LIVENESS_MS,
+            plan.liveness
+                .map_or(0, |l| l.as_millis() as u64)
+                .to_string(),
+        )
         .stdout(log_file.try_clone().expect("log fd"))
         .stderr(log_file)
         .stdin(Stdio::null())
@@ -122,6 +129,10 @@ pub async fn child_main() {
         keys: var(KEYS).split(',').map(str::to_owned).collect(),
         ttl: Duration::from_millis(var(TTL_MS).parse().expect("ttl")),
         until_us: var(UNTIL_US).parse().expect("until"),
+        liveness: match var(LIVENESS_MS).parse::<u64>().expect("liveness ms") {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        },
     };
     let tasks: usize = var(TASKS).parse().expect("tasks");
     let seed: u64 = var(SEED).parse().expect("seed");

@@ -9,10 +9,20 @@
 //! between writes, and now and then stall for one to three TTLs right before a write (a GC
 //! pause inside a task). Leases therefore expire under live writers all the time, and the
 //! history shows whether the store's fencing, not the contenders' manners, kept writes safe.
+//!
+//! # With liveness records
+//!
+//! When the plan sets a liveness TTL, every contender process keeps one liveness record
+//! (`ha_core::liveness`), and a contender denied a key looks at its holder: if the holder's
+//! process has no live record (it is frozen, or its store connection is), the contender takes
+//! the lease over at once (`LeaseManager::take_over`) instead of waiting for the TTL. Paused
+//! processes then lose their tenures while they still believe in them, far more often than
+//! TTL expiry alone would make happen.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use ha_core::liveness::{is_alive, LivenessConfig, LivenessKeeper};
 use ha_core::{Error, FencingToken, JobClaim, Lease, LeaseManager, TranscodeJobStore};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -28,6 +38,9 @@ pub struct Plan {
     pub ttl: Duration,
     /// Stop starting new operations at this wall-clock instant (µs since the epoch).
     pub until_us: u64,
+    /// Liveness record TTL; `Some`: keep one per process and take over the leases of holders
+    /// whose record lapsed.
+    pub liveness: Option<Duration>,
 }
 
 /// The stores a contender works against.
@@ -58,6 +71,9 @@ pub async fn run_tasks(
     recorder: Recorder,
     seed: u64,
 ) {
+    let liveness = plan
+        .liveness
+        .map(|ttl| LivenessKeeper::spawn(stores.leases.clone(), process, LivenessConfig::new(ttl)));
     let handles: Vec<_> = (0..tasks)
         .map(|i| {
             let c = Contender {
@@ -74,6 +90,14 @@ pub async fn run_tasks(
     for h in handles {
         h.await.expect("contender task panicked");
     }
+    if let Some(keeper) = liveness {
+        keeper.shutdown().await;
+    }
+}
+
+/// The process a holder name (`<process>/t<i>`) belongs to: whose liveness record counts.
+fn process_of(holder: &str) -> &str {
+    holder.split('/').next().unwrap_or(holder)
 }
 
 fn outcome_of(err: &Error) -> Outcome {
@@ -91,12 +115,25 @@ fn outcome_of(err: &Error) -> Outcome {
 
 impl Contender {
     fn record(&self, key: &str, op: Op, token: Option<u64>, outcome: Outcome, start_us: u64) {
+        self.record_replacing(key, op, token, None, outcome, start_us);
+    }
+
+    fn record_replacing(
+        &self,
+        key: &str,
+        op: Op,
+        token: Option<u64>,
+        replaced: Option<u64>,
+        outcome: Outcome,
+        start_us: u64,
+    ) {
         self.recorder.record(Entry::Event(Event {
             process: self.process.clone(),
             holder: self.holder.clone(),
             key: key.to_owned(),
             op,
             token,
+            replaced,
             ttl_us: self.plan.ttl.as_micros() as u64,
             outcome,
             start_us,
@@ -130,12 +167,49 @@ impl Contender {
                 }
                 Ok(None) => {
                     self.record(&key, Op::Acquire, None, Outcome::Denied, start);
+                    if self.plan.liveness.is_some() {
+                        if let Some(lease) = self.take_over_if_dead(&key).await {
+                            self.tenure(lease).await;
+                            continue;
+                        }
+                    }
                     self.nap(Duration::from_millis(15)).await;
                 }
                 Err(e) => {
                     self.record(&key, Op::Acquire, None, outcome_of(&e), start);
                     self.nap(Duration::from_millis(100)).await;
                 }
+            }
+        }
+    }
+
+    /// Takes `key` over when its holder's process has no live liveness record.
+    async fn take_over_if_dead(&mut self, key: &str) -> Option<Lease> {
+        let leases = self.stores.leases.clone();
+        let current = leases.current(key).await.ok()??;
+        let holder_process = process_of(&current.holder);
+        if holder_process == self.process || is_alive(leases.as_ref(), holder_process).await.ok()? {
+            return None;
+        }
+        let start = now_us();
+        let replaced = Some(current.token.get());
+        match leases
+            .take_over(&current, &self.holder, self.plan.ttl)
+            .await
+        {
+            Ok(Some(lease)) => {
+                let token = Some(lease.token.get());
+                self.record_replacing(key, Op::TakeOver, token, replaced, Outcome::Ok, start);
+                Some(lease)
+            }
+            Ok(None) => {
+                self.record_replacing(key, Op::TakeOver, None, replaced, Outcome::Denied, start);
+                None
+            }
+            Err(e) => {
+                let outcome = outcome_of(&e);
+                self.record_replacing(key, Op::TakeOver, None, replaced, outcome, start);
+                None
             }
         }
     }

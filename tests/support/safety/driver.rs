@@ -52,6 +52,9 @@ pub struct RunConfig {
     pub pause: Duration,
     /// Seed of the contenders' randomness.
     pub seed: u64,
+    /// Liveness record TTL: `Some` makes contenders take over the leases of processes whose
+    /// record lapsed, and adds a store freeze (longer than it) to the fault rotation.
+    pub liveness: Option<Duration>,
 }
 
 impl RunConfig {
@@ -76,6 +79,7 @@ impl RunConfig {
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or_else(now_us),
+            liveness: None,
         }
     }
 }
@@ -85,9 +89,10 @@ enum Kind {
     ConnKill,
     Pause(usize),
     Restart,
+    Freeze,
 }
 
-fn rotation(server: &Server, children: usize) -> Vec<Kind> {
+fn rotation(server: &Server, children: usize, liveness: bool) -> Vec<Kind> {
     let pauses = (0..children).map(Kind::Pause);
     match server {
         Server::None => pauses.collect(),
@@ -98,6 +103,9 @@ fn rotation(server: &Server, children: usize) -> Vec<Kind> {
             r.extend(p.next());
             r.push(Kind::Restart);
             r.extend(p);
+            if liveness {
+                r.push(Kind::Freeze);
+            }
             r
         }
     }
@@ -119,6 +127,13 @@ async fn inject(
                 Server::Redis(s) => faults::redis_conn_kill(s.port()).await,
                 _ => unreachable!("conn kill needs a server"),
             },
+        },
+        Kind::Freeze => match server {
+            #[cfg(feature = "redis")]
+            Server::Redis(s) => faults::freeze(s.pid(), pause).await,
+            #[cfg(feature = "postgres")]
+            Server::Postgres(s) => faults::freeze(s.pid(), pause).await,
+            _ => unreachable!("a freeze needs a server"),
         },
         Kind::Restart => match server {
             #[cfg(feature = "redis")]
@@ -145,6 +160,7 @@ pub async fn run(
         keys: (0..config.keys).map(|i| format!("job-{i}")).collect(),
         ttl: config.ttl,
         until_us: now_us() + config.duration.as_micros() as u64,
+        liveness: config.liveness,
     };
     let procs: Vec<child::ChildProc> = (0..config.children)
         .map(|i| {
@@ -169,7 +185,7 @@ pub async fn run(
         config.seed,
     ));
 
-    let schedule = rotation(server, procs.len());
+    let schedule = rotation(server, procs.len(), config.liveness.is_some());
     let mut next = 0;
     tokio::time::sleep(config.fault_every.min(Duration::from_secs(2))).await;
     // Leave the last stretch fault-free so the store is up when contenders finish.

@@ -10,6 +10,9 @@
 //!   normal` on Redis, `pg_terminate_backend` on Postgres), issued from a separate client
 //!   (`redis-cli`, `psql`) so the harness needs no extra driver.
 //!
+//! * **Frozen store** — `SIGSTOP` the store's server for longer than the liveness TTL, then
+//!   `SIGCONT` (runs with liveness records only): every connection hangs mid-call.
+//!
 //! Each injector returns the fault with the wall-clock interval it took, for the history.
 
 use std::time::Duration;
@@ -40,6 +43,17 @@ pub async fn pause_process(pid: u32, process: &str, pause: Duration) -> Entry {
         },
         start,
     )
+}
+
+/// Freezes the store's server process (`pid`) for `pause` (SIGSTOP, SIGCONT): every client's
+/// connection hangs, liveness renewals among them, for longer than the liveness TTL.
+pub async fn freeze(pid: u32, pause: Duration) -> Entry {
+    let pid = Pid::from_raw(i32::try_from(pid).expect("pid fits i32"));
+    let start = now_us();
+    kill(pid, Signal::SIGSTOP).expect("SIGSTOP the store");
+    tokio::time::sleep(pause).await;
+    kill(pid, Signal::SIGCONT).expect("SIGCONT the store");
+    fault(Fault::Freeze, start)
 }
 
 /// Runs a command-line client; a failure is a broken harness, so it panics.

@@ -36,6 +36,9 @@ pub fn now_us() -> u64 {
 pub enum Op {
     /// `try_acquire`; on success `token` is the new tenure's token.
     Acquire,
+    /// `take_over` of the tenure `replaced` (its holder's liveness record lapsed); on success
+    /// `token` is the new tenure's token.
+    TakeOver,
     /// `renew` of the tenure `token`.
     Renew,
     /// `release` of the tenure `token`.
@@ -84,6 +87,8 @@ pub enum Fault {
     },
     /// The store dropped every client connection.
     ConnKill,
+    /// The store's server was frozen (SIGSTOP) for a while, then resumed: connections hung.
+    Freeze,
 }
 
 /// One line of the history.
@@ -116,6 +121,9 @@ pub struct Event {
     pub op: Op,
     /// The token involved (the acquired one for a successful acquire).
     pub token: Option<u64>,
+    /// For a take-over: the token of the tenure it replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<u64>,
     /// The lease TTL in µs (acquire and renew).
     pub ttl_us: u64,
     /// How it ended.
