@@ -62,6 +62,7 @@ fn item(parent: Option<&Item>, path: &str, i: u64) -> Item {
         runtime_ticks: Some(72_000_000_000),
         container: Some("matroska".into()),
         probe_json: Some(r#"{"streams":[{"codec":"h264"},{"codec":"aac"}]}"#.into()),
+        images: Vec::new(),
     }
 }
 

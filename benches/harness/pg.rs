@@ -38,7 +38,7 @@ position_ticks = EXCLUDED.position_ticks, last_played_ms = EXCLUDED.last_played_
 
 const PAGE_SQL: &str = "\\set page random(0, 8)
 SELECT items.id, items.parent_id, items.path, items.kind, items.name, items.date_added_ms, \
-items.size_bytes, items.runtime_ticks, items.container, items.probe_json, count(*) OVER () AS total \
+items.size_bytes, items.runtime_ticks, items.container, items.probe_json, items.images, count(*) OVER () AS total \
 FROM items WHERE items.parent_id = 'lib' ORDER BY items.name_key ASC, items.id ASC \
 OFFSET :page * 100 LIMIT 100;
 ";
@@ -64,6 +64,7 @@ async fn seed(repo: &dyn MetadataRepo) {
         runtime_ticks: Some(72_000_000_000),
         container: Some("mkv".into()),
         probe_json: Some(r#"{"streams":[{"codec":"h264"},{"codec":"aac"}]}"#.into()),
+        images: Vec::new(),
     };
     repo.upsert_item(&item(
         "lib".into(),

@@ -100,6 +100,61 @@ pub struct Item {
     pub container: Option<String>,
     /// The probe result as JSON (opaque here; `ha-transcode` defines it).
     pub probe_json: Option<String>,
+    /// Artwork files found beside the item's file (poster, fanart, ...), in the order a client
+    /// numbers them per kind. Empty when none was found (or the item predates artwork).
+    #[serde(default)]
+    pub images: Vec<ItemImage>,
+}
+
+/// What an artwork file shows, in Jellyfin's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ImageKind {
+    /// The poster (a film's cover, a folder's picture).
+    Primary,
+    /// A wide background picture (fanart); an item may have several.
+    Backdrop,
+    /// A landscape still.
+    Thumb,
+}
+
+impl ImageKind {
+    /// Jellyfin's name (`Primary`, `Backdrop`, `Thumb`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageKind::Primary => "Primary",
+            ImageKind::Backdrop => "Backdrop",
+            ImageKind::Thumb => "Thumb",
+        }
+    }
+
+    /// Parses Jellyfin's name, ignoring ASCII case.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) for any other name.
+    pub fn parse(s: &str) -> Result<Self> {
+        [ImageKind::Primary, ImageKind::Backdrop, ImageKind::Thumb]
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| crate::Error::Invalid(format!("unknown image type {s:?}")))
+    }
+}
+
+/// One artwork file of an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemImage {
+    /// What it shows.
+    pub kind: ImageKind,
+    /// Absolute path on the media volume. The item's own path means a still frame taken
+    /// from the video itself (a film with no poster).
+    pub path: String,
+    /// Changes whenever the picture does (clients cache an image by its tag).
+    pub tag: String,
+    /// Width in pixels, when known.
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Height in pixels, when known.
+    #[serde(default)]
+    pub height: Option<u32>,
 }
 
 /// One user's state for one item.

@@ -28,6 +28,7 @@ fn item(n: u32) -> Item {
         runtime_ticks: None,
         container: None,
         probe_json: None,
+        images: Vec::new(),
     }
 }
 

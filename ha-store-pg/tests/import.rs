@@ -29,6 +29,7 @@ async fn fill(repo: &MemoryMetadataRepo) -> (User, Item) {
         runtime_ticks: None,
         container: None,
         probe_json: None,
+        images: Vec::new(),
     };
     repo.upsert_item(&lib).await.unwrap();
     for i in 0..20u64 {
@@ -44,6 +45,7 @@ async fn fill(repo: &MemoryMetadataRepo) -> (User, Item) {
             runtime_ticks: Some(72_000_000_000),
             container: Some("matroska".into()),
             probe_json: Some(format!(r#"{{"streams": [{i}]}}"#)),
+            images: Vec::new(),
         })
         .await
         .unwrap();

@@ -42,6 +42,7 @@ fn item(parent: Option<&Item>, path: &str, name: &str, kind: ItemKind, added: u6
         runtime_ticks: Some(-1),
         container: Some("matroska".into()),
         probe_json: Some(r#"{ "b": 1,  "a": [2, 1] }"#.into()),
+        images: Vec::new(),
     }
 }
 

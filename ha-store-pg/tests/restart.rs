@@ -99,6 +99,7 @@ async fn kill_fails_calls_cleanly_then_the_pool_recovers_with_every_commit() {
         runtime_ticks: None,
         container: None,
         probe_json: None,
+        images: Vec::new(),
     };
     repo.upsert_item(&item).await.unwrap();
     let lease = leases

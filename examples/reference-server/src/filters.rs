@@ -74,6 +74,7 @@ mod tests {
             runtime_ticks: Some(100),
             container: None,
             probe_json: None,
+            images: Vec::new(),
         };
         let mut d = UserItemData::empty("u", &item.id);
         data(&mut d);

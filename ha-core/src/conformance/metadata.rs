@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::unique;
 use crate::{
-    auth, ids, Device, Error, Item, ItemKind, ItemQuery, ItemSort, MetadataRepo, NewActivity, User,
-    UserItemData,
+    auth, ids, Device, Error, ImageKind, Item, ItemImage, ItemKind, ItemQuery, ItemSort,
+    MetadataRepo, NewActivity, User, UserItemData,
 };
 
 fn user(name: &str) -> User {
@@ -35,6 +35,7 @@ fn item(parent: Option<&Item>, name: &str, kind: ItemKind, added: u64) -> Item {
         runtime_ticks: (!kind.is_folder()).then_some(600_000_000),
         container: (!kind.is_folder()).then(|| "matroska".to_owned()),
         probe_json: (!kind.is_folder()).then(|| r#"{"streams":[{"codec":"h264"}]}"#.to_owned()),
+        images: Vec::new(),
     }
 }
 
@@ -113,6 +114,29 @@ pub async fn metadata_items_upsert_and_path_uniqueness(r: Arc<dyn MetadataRepo>)
     let probed = Item {
         name: "Film (2024)".into(),
         probe_json: Some(r#"{"duration":61.5}"#.into()),
+        images: vec![
+            ItemImage {
+                kind: ImageKind::Primary,
+                path: format!("{}/Film-poster.jpg", root.path),
+                tag: "p1".into(),
+                width: Some(1000),
+                height: Some(1500),
+            },
+            ItemImage {
+                kind: ImageKind::Backdrop,
+                path: format!("{}/fanart.jpg", root.path),
+                tag: "b1".into(),
+                width: None,
+                height: None,
+            },
+            ItemImage {
+                kind: ImageKind::Backdrop,
+                path: format!("{}/fanart1.jpg", root.path),
+                tag: "b2".into(),
+                width: Some(1920),
+                height: None,
+            },
+        ],
         ..film.clone()
     };
     r.upsert_item(&probed).await.unwrap();

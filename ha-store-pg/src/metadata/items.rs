@@ -13,18 +13,18 @@ use crate::PgStore;
 
 const COLUMNS: &str = "items.id, items.parent_id, items.path, items.kind, items.name, \
                        items.date_added_ms, items.size_bytes, items.runtime_ticks, \
-                       items.container, items.probe_json";
+                       items.container, items.probe_json, items.images";
 
 const UPSERT: &str = "\
 INSERT INTO items (id, parent_id, path, path_sha256, kind, name, name_key, date_added_ms,
-                   size_bytes, runtime_ticks, container, probe_json)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                   size_bytes, runtime_ticks, container, probe_json, images)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (id) DO UPDATE SET
     parent_id = EXCLUDED.parent_id, path = EXCLUDED.path, path_sha256 = EXCLUDED.path_sha256,
     kind = EXCLUDED.kind, name = EXCLUDED.name, name_key = EXCLUDED.name_key,
     date_added_ms = EXCLUDED.date_added_ms, size_bytes = EXCLUDED.size_bytes,
     runtime_ticks = EXCLUDED.runtime_ticks, container = EXCLUDED.container,
-    probe_json = EXCLUDED.probe_json";
+    probe_json = EXCLUDED.probe_json, images = EXCLUDED.images";
 
 const DELETE: &str = "DELETE FROM items WHERE id = $1";
 
@@ -72,6 +72,7 @@ pub(crate) struct Encoded<'a> {
     name_key: String,
     date_added_ms: i64,
     size_bytes: Option<i64>,
+    images: String,
 }
 
 impl<'a> Encoded<'a> {
@@ -83,10 +84,12 @@ impl<'a> Encoded<'a> {
             name_key: item.name.to_lowercase(),
             date_added_ms: to_i64("date_added_ms", item.date_added_ms)?,
             size_bytes: opt_to_i64("size_bytes", item.size_bytes)?,
+            images: serde_json::to_string(&item.images)
+                .map_err(|e| PgError::Invalid(format!("item images cannot be encoded: {e}")))?,
         })
     }
 
-    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 12] {
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 13] {
         [
             &self.item.id,
             &self.item.parent_id,
@@ -100,6 +103,7 @@ impl<'a> Encoded<'a> {
             &self.item.runtime_ticks,
             &self.item.container,
             &self.item.probe_json,
+            &self.images,
         ]
     }
 }
@@ -239,5 +243,11 @@ pub(crate) fn decode(row: &Row) -> PgResult<Item> {
         runtime_ticks: col(row, "runtime_ticks")?,
         container: col(row, "container")?,
         probe_json: col(row, "probe_json")?,
+        images: serde_json::from_str(&col::<String>(row, "images")?).map_err(|e| {
+            PgError::Decode {
+                what: "item images".into(),
+                source: Box::new(e),
+            }
+        })?,
     })
 }
