@@ -11,7 +11,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use media_ha::core::{Item, ItemKind, Session, User, UserItemData};
+use media_ha::core::{ImageKind, Item, ItemKind, Session, User, UserItemData};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -201,10 +201,14 @@ pub struct BaseItemDto {
     pub can_download: bool,
     /// Nothing can be deleted through this server.
     pub can_delete: bool,
-    /// No images yet (clients need the field).
+    /// `{"Primary": tag, "Thumb": tag}`: the item's artwork by kind (always present: clients
+    /// need the field). A client builds `Items/{id}/Images/{kind}?tag=…` from it.
     pub image_tags: Value,
-    /// No backdrops yet (clients need the field).
+    /// The backdrops' tags, in index order (always present).
     pub backdrop_image_tags: Vec<String>,
+    /// Width over height of the Primary image, when known (clients shape cards by it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_image_aspect_ratio: Option<f64>,
     /// The caller's state for this item.
     pub user_data: UserItemDataDto,
 }
@@ -238,11 +242,34 @@ impl BaseItemDto {
             play_access: "Full",
             can_download: !item.kind.is_folder(),
             can_delete: false,
-            image_tags: json!({}),
-            backdrop_image_tags: Vec::new(),
+            image_tags: image_tags(item),
+            backdrop_image_tags: item
+                .images
+                .iter()
+                .filter(|i| i.kind == ImageKind::Backdrop)
+                .map(|i| i.tag.clone())
+                .collect(),
+            primary_image_aspect_ratio: item
+                .images
+                .iter()
+                .find(|i| i.kind == ImageKind::Primary)
+                .and_then(|i| Some((i.width?, i.height?)))
+                .filter(|(w, h)| *w > 0 && *h > 0)
+                .map(|(w, h)| f64::from(w) / f64::from(h)),
             user_data: UserItemDataDto::new(data, item.runtime_ticks),
         }
     }
+}
+
+/// `ImageTags`: the first Primary and Thumb image's tag (backdrops are listed apart).
+fn image_tags(item: &Item) -> Value {
+    let mut tags = serde_json::Map::new();
+    for kind in [ImageKind::Primary, ImageKind::Thumb] {
+        if let Some(image) = item.images.iter().find(|i| i.kind == kind) {
+            tags.insert(kind.as_str().into(), Value::String(image.tag.clone()));
+        }
+    }
+    Value::Object(tags)
 }
 
 /// Jellyfin's `UserDto`.

@@ -31,6 +31,8 @@
 //! | `stores` | which backend serves each contract (the one file that changes with the store crates) |
 //! | `state` | what handlers share; the server id |
 //! | `auth` | Jellyfin's authorization header (pure parsing) and the `Caller` extractor |
+//! | `artwork` | posters and backdrops beside the media, frames of videos, resizing, caching |
+//! | `live` | `/socket`: the WebSocket clients keep open; cluster events pushed to it |
 //! | `dto` | Jellyfin's JSON shapes |
 //! | `routes/*` | the API, one file per area |
 //! | `readiness` | `/health/ready`'s verdict changes, logged once each |
@@ -44,6 +46,7 @@
 //! | `filters` | `Filters=IsPlayed,IsResumable,…` on listings (matched on the user's marks) |
 //! | `error`, `timefmt` | the handlers' error type; Jellyfin's date format |
 
+pub mod artwork;
 pub mod auth;
 pub mod body_timeout;
 pub mod bootstrap;
@@ -55,6 +58,7 @@ pub mod error;
 pub mod filters;
 #[cfg(feature = "transcode")]
 pub mod hls;
+pub mod live;
 pub mod paths;
 pub mod probe;
 #[cfg(feature = "transcode")]
@@ -123,6 +127,8 @@ impl Server {
     /// the transcoder down (its jobs' leases are released), stops the scan loop — releasing its
     /// lease too, so other replicas take over at once.
     pub async fn shutdown(self, grace: Duration) {
+        // Sockets are not requests: close them now (1012), clients reconnect elsewhere.
+        self.state.live.close_all();
         let _ = self.shutdown.send(true);
         match tokio::time::timeout(grace, self.serve).await {
             Ok(Ok(Ok(()))) => {}
@@ -175,6 +181,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let publisher = EventPublisher::new(stores.events.clone(), &config.node_id);
     let events = stores.events.clone();
     let session_cache = stores.session_cache.clone();
+    let artwork = artwork::Artwork::new(&config, stores.leases.clone());
+    let live = live::Live::new(publisher.clone());
     let state = AppState::new(Shared {
         server_name: format!("media-ha ({})", config.node_id),
         config,
@@ -187,6 +195,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         transcoder,
         renew_latency,
         readiness: Default::default(),
+        artwork,
+        live,
     });
 
     let mut background = vec![tokio::spawn(
@@ -195,6 +205,17 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     match events.subscribe().await {
         Ok(sub) => background.push(tokio::spawn(log_events(sub, shutdown_rx.clone()))),
         Err(err) => tracing::warn!(error = %err, "cannot subscribe to cluster events"),
+    }
+    // Before serving: a change through another replica must reach this one's sockets.
+    match events.subscribe().await {
+        Ok(sub) => background.push(tokio::spawn(live::follow(
+            state.live.hub.clone(),
+            sub,
+            shutdown_rx.clone(),
+        ))),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot subscribe to cluster events: sockets get no pushes")
+        }
     }
     // Before serving: a sign-out on another replica must reach the session cache.
     match events.subscribe().await {

@@ -13,17 +13,27 @@
 //! `triage.rs` for why and for the rules.
 //!
 //! Finished scans that changed something publish `library.changed` on the [`EventBus`]
-//! (media_ha::core::EventBus), so other replicas can drop caches.
+//! (media_ha::core::EventBus), with the ids of what changed (Jellyfin's `LibraryUpdateInfo`
+//! names), so other replicas can drop caches and connected clients refresh (`live`).
+//!
+//! Artwork is found here too: the picture files of each directory are read once during the
+//! walk and assigned to its folder and videos by Jellyfin's and Kodi's names
+//! (`artwork::sidecar`); a video without a poster lists a frame of itself
+//! (`artwork::with_frame`), extracted on first request.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use media_ha::core::{ids, Item, ItemKind, ItemQuery, KeeperConfig, LeaseKeeper, SystemClock};
+use media_ha::core::{
+    ids, Item, ItemImage, ItemKind, ItemQuery, KeeperConfig, LeaseKeeper, SystemClock,
+};
 use serde_json::json;
 use tokio::sync::{watch, Notify};
 
+use crate::artwork::sidecar::{is_picture, DirPictures, Picture};
+use crate::artwork::with_frame;
 use crate::error::chain;
 use crate::probe::probe_file;
 use crate::state::AppState;
@@ -57,6 +67,28 @@ pub struct ScanReport {
     pub removed: u64,
     /// Files with a media extension the last run left out of the library, and why.
     pub skipped: Vec<Skipped>,
+    /// Ids of the items added, changed and removed (at most [`MAX_CHANGED_IDS`] each).
+    pub changed_ids: ChangedIds,
+}
+
+/// The most ids of each kind a scan report (and its `library.changed` event) carries.
+pub const MAX_CHANGED_IDS: usize = 1000;
+
+/// Which items a scan changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangedIds {
+    /// Added.
+    pub added: Vec<String>,
+    /// Changed.
+    pub updated: Vec<String>,
+    /// Removed.
+    pub removed: Vec<String>,
+}
+
+fn note(ids: &mut Vec<String>, id: &str) {
+    if ids.len() < MAX_CHANGED_IDS {
+        ids.push(id.to_owned());
+    }
 }
 
 /// A file the scan did not add to the library.
@@ -199,8 +231,15 @@ async fn scan_once(
         "library scan finished"
     );
     if report.added + report.updated + report.removed > 0 {
-        let payload =
-            json!({ "added": report.added, "updated": report.updated, "removed": report.removed });
+        let ids = &report.changed_ids;
+        let payload = json!({
+            "added": report.added,
+            "updated": report.updated,
+            "removed": report.removed,
+            "ItemsAdded": ids.added,
+            "ItemsUpdated": ids.updated,
+            "ItemsRemoved": ids.removed,
+        });
         if let Err(err) = state.publisher.publish("library.changed", payload).await {
             tracing::warn!(error = %chain(&err), "could not publish library.changed");
         }
@@ -216,6 +255,8 @@ struct Found {
     kind: ItemKind,
     name: String,
     size: Option<u64>,
+    /// Artwork files found beside it.
+    images: Vec<ItemImage>,
 }
 
 async fn walk_and_write(
@@ -246,11 +287,13 @@ async fn walk_and_write(
         let id = ids::item_id_for_path(&f.path);
         let parent_id = f.parent.as_deref().map(ids::item_id_for_path);
         let existing = metadata.get_item(&id).await.map_err(|e| chain(&e))?;
+        let images = with_frame(f.kind, &f.path, f.size, f.images.clone());
         let unchanged = existing.as_ref().is_some_and(|e| {
             e.size_bytes == f.size
                 && e.parent_id == parent_id
                 && e.kind == f.kind
                 && e.name == f.name
+                && e.images == images
         });
         if unchanged {
             seen.insert(id);
@@ -280,12 +323,15 @@ async fn walk_and_write(
             runtime_ticks: facts.runtime_ticks,
             container: facts.container,
             probe_json: facts.probe_json,
+            images,
         };
         metadata.upsert_item(&item).await.map_err(|e| chain(&e))?;
         if existing.is_some() {
             report.updated += 1;
+            note(&mut report.changed_ids.updated, &item.id);
         } else {
             report.added += 1;
+            note(&mut report.changed_ids.added, &item.id);
         }
     }
 
@@ -329,6 +375,7 @@ async fn walk_and_write(
         }
         if metadata.delete_item(&id).await.map_err(|e| chain(&e))? {
             report.removed += 1;
+            note(&mut report.changed_ids.removed, &id);
         }
     }
     Ok(report)
@@ -351,28 +398,34 @@ fn walk_roots(roots: &[PathBuf]) -> (Vec<Found>, Vec<Skipped>) {
             tracing::warn!(root = %root.display(), "library root path is not UTF-8; skipped");
             continue;
         };
+        let index = out.len();
         out.push(Found {
             path: path.to_owned(),
             parent: None,
             kind: ItemKind::CollectionFolder,
             name: file_name(&root),
             size: None,
+            images: Vec::new(),
         });
-        walk_dir(&root, path, 0, &mut out, &mut skipped);
+        walk_dir(&root, path, 0, index, &mut out, &mut skipped);
     }
     (out, skipped)
 }
 
+/// Walks `dir`, whose own entry is `out[own]`.
 fn walk_dir(
     dir: &Path,
     dir_str: &str,
     depth: usize,
+    own: usize,
     out: &mut Vec<Found>,
     skipped: &mut Vec<Skipped>,
 ) {
     if depth >= MAX_DEPTH {
         return;
     }
+    let first = out.len();
+    let mut pictures = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(err) => {
@@ -396,14 +449,20 @@ fn walk_dir(
         // not descended into, while a symlinked media file is still found by its extension.
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() {
+            let index = out.len();
             out.push(Found {
                 path: path_str.to_owned(),
                 parent: Some(dir_str.to_owned()),
                 kind: ItemKind::Folder,
                 name: name.to_owned(),
                 size: None,
+                images: Vec::new(),
             });
-            walk_dir(&path, path_str, depth + 1, out, skipped);
+            walk_dir(&path, path_str, depth + 1, index, out, skipped);
+        } else if is_picture(name) {
+            if let Some(picture) = picture(&path, path_str, name) {
+                pictures.push(picture);
+            }
         } else if let Some(kind) = kind_of(&path) {
             // Follows a symlink to what it names; stat only, the file is not opened.
             let size = match std::fs::metadata(&path) {
@@ -429,9 +488,63 @@ fn walk_dir(
                     .unwrap_or(name)
                     .to_owned(),
                 size: Some(size),
+                images: Vec::new(),
             });
         }
     }
+    assign_artwork(dir_str, own, first, out, DirPictures::new(pictures));
+}
+
+/// Gives the folder `out[own]` and the videos found directly in it (in `out[first..]`) the
+/// artwork among the directory's `pictures`.
+fn assign_artwork(
+    dir_str: &str,
+    own: usize,
+    first: usize,
+    out: &mut [Found],
+    pictures: DirPictures,
+) {
+    if pictures.is_empty() {
+        return;
+    }
+    if let Some(folder) = out.get_mut(own) {
+        folder.images = pictures.for_folder();
+    }
+    let is_video = |f: &Found| f.parent.as_deref() == Some(dir_str) && f.kind == ItemKind::Movie;
+    let videos = out
+        .get(first..)
+        .map_or(0, |o| o.iter().filter(|f| is_video(f)).count());
+    for f in out.get_mut(first..).into_iter().flatten() {
+        if is_video(f) {
+            let stem = Path::new(&f.path)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or(&f.name)
+                .to_owned();
+            f.images = pictures.for_video(&stem, videos == 1);
+        }
+    }
+}
+
+/// A picture file as artwork, with its size read from its header (stat and a few bytes; a
+/// file too large to serve is left out).
+fn picture(path: &Path, path_str: &str, name: &str) -> Option<Picture> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() == 0 || meta.len() > crate::routes::images::MAX_SOURCE_BYTES {
+        return None;
+    }
+    let modified_ms = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Some(Picture {
+        name: name.to_owned(),
+        path: path_str.to_owned(),
+        size: meta.len(),
+        modified_ms,
+        dimensions: image::image_dimensions(path).ok(),
+    })
 }
 
 /// The item kind of a media file by extension; `None` for anything else.
@@ -463,6 +576,50 @@ mod tests {
         assert_eq!(kind_of(Path::new("/m/a.flac")), Some(ItemKind::Audio));
         assert_eq!(kind_of(Path::new("/m/a.txt")), None);
         assert_eq!(kind_of(Path::new("/m/noext")), None);
+    }
+
+    #[test]
+    fn walk_assigns_artwork_beside_the_media() {
+        use media_ha::core::ImageKind;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("Film")).unwrap();
+        std::fs::write(dir.path().join("Film/Film.mkv"), b"x").unwrap();
+        std::fs::write(dir.path().join("Film/poster.jpg"), b"not decoded").unwrap();
+        std::fs::write(dir.path().join("Film/fanart.jpg"), b"y").unwrap();
+        std::fs::write(dir.path().join("folder.png"), b"z").unwrap();
+        std::fs::write(dir.path().join("a.mkv"), b"x").unwrap();
+        std::fs::write(dir.path().join("b.mkv"), b"x").unwrap();
+        let (found, _) = walk_roots(&[dir.path().to_path_buf()]);
+        let kinds = |name: &str| -> Vec<(ImageKind, String)> {
+            let f = found.iter().find(|f| f.name == name).unwrap();
+            f.images
+                .iter()
+                .map(|i| (i.kind, i.path.rsplit('/').next().unwrap().to_owned()))
+                .collect()
+        };
+        let root = found[0].name.clone();
+        assert_eq!(
+            kinds(&root),
+            [(ImageKind::Primary, "folder.png".to_owned())]
+        );
+        let film = [
+            (ImageKind::Primary, "poster.jpg".to_owned()),
+            (ImageKind::Backdrop, "fanart.jpg".to_owned()),
+        ];
+        assert_eq!(kinds("Film"), film, "the folder's");
+        let video = found
+            .iter()
+            .find(|f| f.name == "Film" && f.kind == ItemKind::Movie)
+            .unwrap();
+        assert_eq!(video.images.len(), 2, "and the lone video's");
+        assert!(
+            kinds("a").is_empty(),
+            "two videos: folder.png is the root's only"
+        );
+        assert_eq!(
+            video.images[0].width, None,
+            "an undecodable header has no size"
+        );
     }
 
     #[test]

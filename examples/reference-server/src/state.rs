@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use media_ha::core::{ids, EventPublisher, LatencyHistogram};
 
+use crate::artwork::Artwork;
 use crate::config::Config;
+use crate::live::Live;
 use crate::readiness::ReadinessLog;
 use crate::scan::ScanTrigger;
 use crate::stores::Stores;
@@ -43,6 +45,10 @@ pub struct Shared {
     pub transcoder: Option<Arc<dyn Transcoder>>,
     /// The last readiness verdict, so `/health/ready` logs changes once.
     pub readiness: ReadinessLog,
+    /// Artwork: frames, the resize cache, counters.
+    pub artwork: Artwork,
+    /// The live channel (`/socket`).
+    pub live: Live,
     /// How long this replica's lease renewals take (every keeper it runs records here: the
     /// transcode jobs' and the library scan's), exported by `/metrics`.
     pub renew_latency: LatencyHistogram,

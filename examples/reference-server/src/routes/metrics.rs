@@ -46,6 +46,50 @@ fn histogram(out: &mut String, name: &str, help: &str, h: &LatencySnapshot) {
     );
 }
 
+/// Artwork work of this replica and the sockets it holds.
+fn artwork_series(out: &mut String, state: &AppState) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let a = &state.artwork.stats;
+    for (name, help, value) in [
+        (
+            "media_ha_artwork_extractions_total",
+            "Frames this replica extracted from videos without a poster.",
+            a.extractions.load(Relaxed),
+        ),
+        (
+            "media_ha_artwork_extraction_failures_total",
+            "Videos this replica could take no frame from.",
+            a.extraction_failures.load(Relaxed),
+        ),
+        (
+            "media_ha_artwork_renders_total",
+            "Pictures this replica resized or re-encoded.",
+            a.renders.load(Relaxed),
+        ),
+        (
+            "media_ha_artwork_cache_hits_total",
+            "Resized pictures answered from this replica's cache.",
+            a.cache_hits.load(Relaxed),
+        ),
+    ] {
+        series(out, name, "counter", help, value);
+    }
+    series(
+        out,
+        "media_ha_artwork_extraction_seconds_total",
+        "counter",
+        "Time this replica spent extracting frames.",
+        a.extraction_micros.load(Relaxed) as f64 / 1e6,
+    );
+    series(
+        out,
+        "media_ha_live_sockets",
+        "gauge",
+        "WebSockets open on this replica.",
+        state.live.hub.len(),
+    );
+}
+
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
     // A store outage must not break the metrics endpoint: report -1 ("unknown") instead.
@@ -68,6 +112,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "How long this replica's lease renewals took (transcode jobs and library scan).",
         &state.renew_latency.snapshot(),
     );
+    artwork_series(&mut out, &state);
     let t = state
         .transcoder
         .as_deref()

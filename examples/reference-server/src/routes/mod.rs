@@ -5,6 +5,8 @@
 //! | `system.rs` | `/health`, `/health/ready`, `/System/Info[/Public]`, client start-up probes |
 //! | `users.rs` | sign-in, sign-out, `/Users…` |
 //! | `items.rs` | `/Items…`, `/Users/{id}/Items…`, views, resume, latest |
+//! | `images.rs` | `/Items/{id}/Images/…`: artwork |
+//! | `remote.rs` | `/socket` (the live channel) and remote control of sessions |
 //! | `userdata.rs` | played / favourite marks |
 //! | `sessions.rs` | playback reports, `/Sessions` |
 //! | `stream.rs` | static streams with HTTP ranges |
@@ -12,10 +14,12 @@
 //! | `playback.rs` | PlaybackInfo and HLS (the transcoder seam) |
 //! | `metrics.rs` | `/metrics` (Prometheus text) |
 
+pub mod images;
 pub mod items;
 pub mod library;
 pub mod metrics;
 pub mod playback;
+pub mod remote;
 pub mod sessions;
 pub mod stream;
 pub mod system;
@@ -39,16 +43,20 @@ pub fn router() -> Router<AppState> {
         .merge(library::routes())
         .merge(playback::routes())
         .merge(metrics::routes())
+        .merge(images::routes())
+        .merge(remote::routes())
 }
 
 /// The path template of every route above, read from the route files themselves (for
 /// case-insensitive matching, see `paths.rs`).
 pub fn templates() -> Vec<&'static str> {
-    const SOURCES: [&str; 9] = [
+    const SOURCES: [&str; 11] = [
+        include_str!("images.rs"),
         include_str!("items.rs"),
         include_str!("library.rs"),
         include_str!("metrics.rs"),
         include_str!("playback.rs"),
+        include_str!("remote.rs"),
         include_str!("sessions.rs"),
         include_str!("stream.rs"),
         include_str!("system.rs"),
@@ -73,6 +81,9 @@ mod tests {
             "/System/Info/Public",
             "/Users/{user_id}/PlayedItems/{item_id}",
             "/Users/AuthenticateByName",
+            "/Items/{item_id}/Images/{image_type}/{image_index}",
+            "/socket",
+            "/Sessions/{session_id}/Playing/{command}",
         ] {
             assert!(templates.contains(&expected), "{expected} in {templates:?}");
         }

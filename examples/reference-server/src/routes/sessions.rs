@@ -14,8 +14,9 @@ use media_ha::core::{NewActivity, NowPlaying, UserItemData};
 use serde_json::Value;
 
 use crate::auth::{query_map, Caller};
-use crate::dto::{session_dto, BaseItemDto, JsonBody, PlaybackReport};
+use crate::dto::{session_dto, BaseItemDto, JsonBody, PlaybackReport, UserItemDataDto};
 use crate::error::{ApiError, ApiResult};
+use crate::live::LiveEvent;
 use crate::routes::items::{load_item, user_data};
 use crate::state::AppState;
 use crate::timefmt::now_ms;
@@ -124,6 +125,18 @@ async fn report(
         Phase::Stop => data = on_stop(data, position, item.runtime_ticks, now),
     }
     state.stores.metadata.put_user_data(&data).await?;
+    // The user's other clients (resume rows, played marks) and session watchers hear of it.
+    let dto = UserItemDataDto::new(&data, item.runtime_ticks);
+    state
+        .live
+        .publish(LiveEvent::UserData {
+            user_id: caller.user.id.clone(),
+            data: vec![serde_json::json!(dto)],
+        })
+        .await;
+    if phase != Phase::Progress {
+        state.live.publish(LiveEvent::Sessions).await;
+    }
 
     if phase != Phase::Progress {
         let (kind, verb) = match phase {

@@ -12,6 +12,7 @@ use media_ha::core::UserItemData;
 use crate::auth::{query_map, Caller};
 use crate::dto::UserItemDataDto;
 use crate::error::{ApiError, ApiResult};
+use crate::live::LiveEvent;
 use crate::routes::items::{load_item, user_data};
 use crate::routes::users::resolve_user;
 use crate::state::AppState;
@@ -78,7 +79,16 @@ async fn mark(
     let item = load_item(state, raw_item).await?;
     let data = apply(user_data(state, &user.id, &item.id).await?, mark);
     state.stores.metadata.put_user_data(&data).await?;
-    Ok(Json(UserItemDataDto::new(&data, item.runtime_ticks)))
+    let dto = UserItemDataDto::new(&data, item.runtime_ticks);
+    // Every client of the user hears of it, on whichever replica its socket is.
+    state
+        .live
+        .publish(LiveEvent::UserData {
+            user_id: user.id.clone(),
+            data: vec![serde_json::json!(dto)],
+        })
+        .await;
+    Ok(Json(dto))
 }
 
 /// `DatePlayed` query parameter, else now.

@@ -1,0 +1,18 @@
+//! Counters of this replica's artwork work, for `/metrics`, tests and benchmarks.
+
+use std::sync::atomic::AtomicU64;
+
+/// What this replica did for artwork since it started.
+#[derive(Debug, Default)]
+pub struct ArtworkStats {
+    /// Frames extracted from videos (each at most once per cluster with shared storage).
+    pub extractions: AtomicU64,
+    /// Total time those extractions took, in microseconds.
+    pub extraction_micros: AtomicU64,
+    /// Videos no frame could be taken from.
+    pub extraction_failures: AtomicU64,
+    /// Pictures resized or re-encoded (cache misses).
+    pub renders: AtomicU64,
+    /// Requests answered from the resize cache.
+    pub cache_hits: AtomicU64,
+}
