@@ -23,7 +23,9 @@
 //!   frozen server finds queued when it wakes must not let an old tenure write over a new one.
 //!
 //! Each checks: every segment arrives and the stitched stream has every frame once with
-//! continuous timestamps; `/health/ready` answers 503 while the store is down and 200 after;
+//! continuous timestamps; `/health/ready` answers 200 `Degraded` while the store is down (the
+//! replica stays in the load balancer: every replica sees the same outage) and 200 `Healthy`
+//! after, and a refused request carries `Retry-After`;
 //! watch state reported before, during (re-sent after a 503, as clients re-report) and after
 //! the fault is there once the store is back; the client's session survives; the server still
 //! answers; the outage, its cost and the recovery are logged (captured in-process). The longest stall between two segment responses is printed (`--nocapture`) and only
@@ -226,23 +228,27 @@ impl Stores {
     }
 }
 
-/// Waits until `/health/ready` says `ready` (200) or not (503); how long that took.
-async fn wait_readiness(c: &Client, ready: bool) -> Duration {
+/// Waits until `/health/ready` says `Healthy` or, while a shared store is down, `Degraded` —
+/// both with 200: a shared store's outage is every replica's, so the replica stays in the load
+/// balancer (`--readiness-policy stay-ready`, the default); how long that took.
+async fn wait_readiness(c: &Client, healthy: bool) -> Duration {
     let started = Instant::now();
-    let want = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let want = if healthy { "Healthy" } else { "Degraded" };
     loop {
         let last = match c.http.get(c.url("/health/ready")).send().await {
-            Ok(r) if r.status() == want => return started.elapsed(),
-            Ok(r) => format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
+            Ok(r) => {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                if status == StatusCode::OK && body.starts_with(want) {
+                    return started.elapsed();
+                }
+                format!("{status} {body}")
+            }
             Err(e) => format!("request failed: {e}"),
         };
         assert!(
             started.elapsed() < PATIENCE,
-            "readiness never became {want}; last answer: {last}"
+            "readiness never became 200 {want}; last answer: {last}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -396,6 +402,19 @@ async fn stream_through(fault: Fault) {
         during_status == StatusCode::NO_CONTENT || during_status == StatusCode::SERVICE_UNAVAILABLE,
         "a progress report during the outage is accepted or refused as retryable: {during_status}"
     );
+    if during_status == StatusCode::SERVICE_UNAVAILABLE {
+        // Refused as retryable, with the hint clients honour.
+        let req = c.http.get(c.url("/Users/Me"));
+        if let Ok(r) = c.authed(req).send().await {
+            if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+                assert_eq!(
+                    r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+                    Some("5"),
+                    "a 503 during a store outage says when to retry"
+                );
+            }
+        }
+    }
     if fault.outlasts_the_lease() {
         // Longer than the lease: the owner must notice it lost the job and stop.
         tokio::time::sleep(lease_ttl() + Duration::from_secs(1)).await;

@@ -11,11 +11,15 @@ use std::time::Duration;
 
 use clap::Parser;
 
+pub use crate::readiness::ReadinessPolicy;
+
 /// The reference server's command line. Every flag can also be set as `MEDIA_HA_<FLAG>`.
 #[derive(Debug, Clone, Parser)]
 #[command(
-    name = "reference-server",
-    about = "A Jellyfin-compatible media server built on media-ha; run several replicas on one Redis/PostgreSQL."
+    name = "media-ha-server",
+    version,
+    about = "A Jellyfin-compatible media server built on media-ha; run several replicas on one Redis/PostgreSQL.",
+    after_help = "Durations take units: 500ms, 5s, 2m, 1h30m."
 )]
 pub struct Args {
     /// Address to listen on.
@@ -64,22 +68,38 @@ pub struct Args {
     /// A fixed server id (32 hex digits) clients see; default: derived (see `state::server_id`).
     #[arg(long, env = "MEDIA_HA_SERVER_ID")]
     pub server_id: Option<String>,
-    /// How long a transcode job's lease lasts without renewal (milliseconds). A replica killed
-    /// mid-stream is replaced after at most this long, so it bounds the viewer's stall; the
-    /// owner renews at a third of it, so too short a TTL costs store round trips and risks
+    /// How long a transcode job's lease lasts without renewal (`5s`, 300ms to 10m). A replica
+    /// killed mid-stream is replaced after at most this long, so it bounds the viewer's stall;
+    /// the owner renews at a third of it, so too short a TTL costs store round trips and risks
     /// losing leases to a slow store.
-    #[arg(long, env = "MEDIA_HA_LEASE_TTL_MS", default_value_t = 5_000,
+    #[arg(long, env = "MEDIA_HA_LEASE_TTL", value_parser = parse_lease_ttl, default_value = "5s")]
+    pub lease_ttl: Duration,
+    /// Old spelling of `--lease-ttl`, in milliseconds.
+    #[arg(long, env = "MEDIA_HA_LEASE_TTL_MS", hide = true, conflicts_with = "lease_ttl",
           value_parser = clap::value_parser!(u64).range(300..=600_000))]
-    pub lease_ttl_ms: u64,
-    /// Rescan the library this often (seconds; 0: only at start and on request).
-    #[arg(long, env = "MEDIA_HA_SCAN_INTERVAL", default_value_t = 1800)]
-    pub scan_interval: u64,
-    /// How long this replica answers a validated session from memory (milliseconds; 0: ask
-    /// the session store on every request). A sign-out elsewhere reaches this replica by a
-    /// cluster event at once; this is the bound when that event is lost.
-    #[arg(long, env = "MEDIA_HA_SESSION_CACHE_MS", default_value_t = 2_000,
+    pub lease_ttl_ms: Option<u64>,
+    /// Rescan the library this often (`30m`, `1h`; `0`: only at start and on request). A bare
+    /// number is seconds, as in earlier versions.
+    #[arg(long, env = "MEDIA_HA_SCAN_INTERVAL", value_parser = parse_seconds_or_duration, default_value = "30m")]
+    pub scan_interval: Duration,
+    /// How long this replica answers a validated session from memory (`2s`, at most `60s`;
+    /// `0s`: ask the session store on every request). A sign-out elsewhere reaches this replica
+    /// by a cluster event at once; this is the bound when that event is lost.
+    #[arg(long, env = "MEDIA_HA_SESSION_CACHE", value_parser = parse_session_cache, default_value = "2s")]
+    pub session_cache: Duration,
+    /// Old spelling of `--session-cache`, in milliseconds.
+    #[arg(long, env = "MEDIA_HA_SESSION_CACHE_MS", hide = true, conflicts_with = "session_cache",
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
-    pub session_cache_ms: u64,
+    pub session_cache_ms: Option<u64>,
+    /// What `/health/ready` answers while a shared store is down: `stay-ready` (200
+    /// `Degraded`; the replica stays in the load balancer and requests that need the store answer
+    /// 503 with Retry-After) or `strict` (503). See `readiness.rs` for the trade-off.
+    #[arg(long, env = "MEDIA_HA_READINESS_POLICY", value_enum, default_value_t = ReadinessPolicy::StayReady)]
+    pub readiness_policy: ReadinessPolicy,
+    /// Keep retrying unreachable stores at start-up for this long (`90s`; backoff from 0.5 s
+    /// to 10 s) instead of exiting at the first failure. `0s`: fail at once.
+    #[arg(long, env = "MEDIA_HA_WAIT_FOR_STORES", value_parser = parse_duration, default_value = "0s")]
+    pub wait_for_stores: Duration,
 }
 
 /// Whether replicas share the transcode directory (see `--transcode-storage`).
@@ -157,6 +177,10 @@ pub struct Config {
     pub server_id: Option<String>,
     /// Transcode job lease TTL: the bound on a SIGKILLed owner's replacement time.
     pub lease_ttl: Duration,
+    /// What `/health/ready` answers while a shared store is down.
+    pub readiness_policy: ReadinessPolicy,
+    /// How long start-up retries unreachable stores (zero: fail at once; `startup.rs`).
+    pub wait_for_stores: Duration,
     /// Periodic rescan (`None`: never).
     pub scan_interval: Option<Duration>,
     /// How long a session lives without use. The stores cap TTLs at one day (`ha_core`'s
@@ -200,6 +224,8 @@ impl Config {
             max_transcodes_per_user: 3,
             server_id: None,
             lease_ttl: Duration::from_secs(5),
+            wait_for_stores: Duration::ZERO,
+            readiness_policy: ReadinessPolicy::StayReady,
             scan_interval: None,
             session_ttl: Duration::from_secs(24 * 3600),
             session_cache: Duration::from_secs(2),
@@ -237,12 +263,54 @@ impl From<Args> for Config {
         config.qsv_slots = args.qsv_slots;
         config.max_transcodes_per_user = args.max_transcodes_per_user;
         config.server_id = args.server_id.filter(|s| !s.is_empty());
-        config.lease_ttl = Duration::from_millis(args.lease_ttl_ms);
-        config.scan_interval =
-            (args.scan_interval > 0).then(|| Duration::from_secs(args.scan_interval));
-        config.session_cache = Duration::from_millis(args.session_cache_ms);
+        config.lease_ttl = args
+            .lease_ttl_ms
+            .map_or(args.lease_ttl, Duration::from_millis);
+        config.scan_interval = (!args.scan_interval.is_zero()).then_some(args.scan_interval);
+        config.session_cache = args
+            .session_cache_ms
+            .map_or(args.session_cache, Duration::from_millis);
+        config.wait_for_stores = args.wait_for_stores;
+        config.readiness_policy = args.readiness_policy;
         config
     }
+}
+
+/// A duration with units (`500ms`, `5s`, `1h30m`; humantime's syntax).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (write e.g. 500ms, 5s, 2m)"))
+}
+
+/// A duration with units, or a bare number of seconds (what `--scan-interval` took before).
+fn parse_seconds_or_duration(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => parse_duration(s),
+    }
+}
+
+fn parse_in_range(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < min || d > max {
+        return Err(format!(
+            "{} is outside {} to {}",
+            humantime::format_duration(d),
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// `--lease-ttl`: 300 ms to 10 min (shorter risks losing leases to a slow store, longer leaves
+/// viewers of a dead replica waiting).
+fn parse_lease_ttl(s: &str) -> Result<Duration, String> {
+    parse_in_range(s, Duration::from_millis(300), Duration::from_secs(600))
+}
+
+/// `--session-cache`: 0 to 60 s (the staleness bound of a lost revocation).
+fn parse_session_cache(s: &str) -> Result<Duration, String> {
+    parse_in_range(s, Duration::ZERO, Duration::from_secs(60))
 }
 
 /// The host name (from `HOSTNAME` or `/etc/hostname`) plus a short random suffix, so two
@@ -277,10 +345,12 @@ mod tests {
             "pw",
             "--scan-interval",
             "0",
-            "--lease-ttl-ms",
-            "2500",
-            "--session-cache-ms",
-            "500",
+            "--lease-ttl",
+            "2500ms",
+            "--session-cache",
+            "500ms",
+            "--wait-for-stores",
+            "1m30s",
         ])
         .unwrap();
         let config = Config::from(args);
@@ -290,6 +360,7 @@ mod tests {
         assert!(config.scan_interval.is_none());
         assert_eq!(config.lease_ttl, Duration::from_millis(2500));
         assert_eq!(config.session_cache, Duration::from_millis(500));
+        assert_eq!(config.wait_for_stores, Duration::from_secs(90));
         assert!(!format!("{:?}", config.admin).contains("pw\""));
     }
 
@@ -308,6 +379,12 @@ mod tests {
 
     #[test]
     fn lease_ttl_out_of_range_is_refused() {
+        for bad in ["0s", "299ms", "10m1s", "-5s", "5", "soon"] {
+            assert!(
+                Args::try_parse_from(["reference-server", "--lease-ttl", bad]).is_err(),
+                "{bad}"
+            );
+        }
         for bad in ["0", "299", "600001", "-5", "5s"] {
             assert!(
                 Args::try_parse_from(["reference-server", "--lease-ttl-ms", bad]).is_err(),
@@ -316,6 +393,43 @@ mod tests {
         }
         let default = Config::from(Args::try_parse_from(["reference-server"]).unwrap());
         assert_eq!(default.lease_ttl, Duration::from_secs(5));
+        assert_eq!(default.scan_interval, Some(Duration::from_secs(1800)));
+        assert_eq!(default.session_cache, Duration::from_secs(2));
+        assert_eq!(default.wait_for_stores, Duration::ZERO);
+    }
+
+    #[test]
+    fn old_flags_still_work() {
+        let args = Args::try_parse_from([
+            "reference-server",
+            "--lease-ttl-ms",
+            "2500",
+            "--session-cache-ms",
+            "0",
+            "--scan-interval",
+            "600",
+        ])
+        .unwrap();
+        let config = Config::from(args);
+        assert_eq!(config.lease_ttl, Duration::from_millis(2500));
+        assert_eq!(config.session_cache, Duration::ZERO);
+        assert_eq!(config.scan_interval, Some(Duration::from_secs(600)));
+        // Not both spellings at once.
+        assert!(Args::try_parse_from([
+            "reference-server",
+            "--lease-ttl",
+            "5s",
+            "--lease-ttl-ms",
+            "5000"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn version_is_the_package_version() {
+        let err = Args::try_parse_from(["media-ha-server", "--version"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert!(err.to_string().contains(env!("CARGO_PKG_VERSION")));
     }
 
     #[test]

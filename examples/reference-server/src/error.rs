@@ -5,7 +5,7 @@
 //! message saying what was wrong; only store failures become 5xx, and those are logged here with
 //! their full source chain (the client sees a short message, never internals).
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use media_ha::core::Error as CoreError;
 
@@ -75,8 +75,17 @@ impl From<CoreError> for ApiError {
     }
 }
 
+/// Seconds a client is asked to wait before retrying a 503 (a store outage or overload).
+pub const RETRY_AFTER_SECS: u64 = 5;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // A store outage is the same on every replica (readiness stays up, see
+            // routes/system.rs): tell clients when to try again instead of letting them spin.
+            let retry_after = [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())];
+            return (self.status, retry_after, self.message).into_response();
+        }
         (self.status, self.message).into_response()
     }
 }
@@ -91,4 +100,28 @@ pub fn chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_outage_says_when_to_retry() {
+        let outage = ApiError::from(CoreError::Timeout {
+            what: "session get".into(),
+            after: std::time::Duration::from_secs(2),
+        })
+        .into_response();
+        assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            outage
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(b"5".as_slice())
+        );
+        let not_found = ApiError::not_found("no such item").into_response();
+        assert!(not_found.headers().get(header::RETRY_AFTER).is_none());
+    }
 }

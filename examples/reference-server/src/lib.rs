@@ -29,6 +29,7 @@
 //! | `serve` | the accept loop: HTTP/1.1, header-read timeout, graceful shutdown |
 //! | `body_timeout` | a request body not complete in time is answered 408 |
 //! | `stores` | which backend serves each contract (the one file that changes with the store crates) |
+//! | `startup` | opening the stores at start-up: `--wait-for-stores` backoff, errors naming store, hosts and what to check |
 //! | `state` | what handlers share; the server id |
 //! | `auth` | Jellyfin's authorization header (pure parsing) and the `Caller` extractor |
 //! | `artwork` | posters and backdrops beside the media, frames of videos, resizing, caching |
@@ -68,6 +69,7 @@ pub mod routes;
 pub mod run;
 pub mod scan;
 pub mod serve;
+pub mod startup;
 pub mod state;
 pub mod stores;
 pub mod timefmt;
@@ -162,7 +164,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     } else {
         config.media.clone()
     };
-    let stores = Stores::open(&config).await?;
+    let stores = startup::open_stores(&config).await?;
     bootstrap::ensure_admin(&stores, config.admin.as_ref()).await?;
     let server_id = state::server_id(&config)?;
 

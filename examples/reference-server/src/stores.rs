@@ -19,7 +19,7 @@
 //! streaming"). With `--redis` alone they stay in Redis: run it with `appendonly yes` there.
 //!
 //! Whichever store holds them, sessions are read through a per-replica cache
-//! (`ha_core::session_cache`, `--session-cache-ms`): every API request validates its token and
+//! (`ha_core::session_cache`, `--session-cache`): every API request validates its token and
 //! keeps the session alive, and asking the shared store (a read and a write on PostgreSQL) each
 //! time was most of what a cheap endpoint cost with replicas. A sign-out is announced on the
 //! event bus, so other replicas drop the session at once; the cache's freshness bound covers a

@@ -1,9 +1,13 @@
 //! Liveness, readiness and what a client asks before signing in.
 //!
-//! Why readiness checks every store: a replica that cannot reach Redis or Postgres answers
-//! nothing useful, so the load balancer should stop sending it traffic (503) while `/health`
-//! (liveness) stays `Healthy` — restarting the process would not bring the store back. Each
-//! change of verdict is logged once (`readiness`), not every probe.
+//! Readiness checks every store, but what it answers while one fails depends on whose
+//! failure it is (`readiness::verdict`): a shared store (Redis, PostgreSQL) that is down is down
+//! for every replica, so by default the replica stays ready (200 `Degraded`, naming the store)
+//! and requests that need the store answer 503 with `Retry-After`; a store of this replica
+//! alone (in-process metadata on its disk) makes it unready (503), so the load balancer sends
+//! its traffic to the others. `--readiness-policy strict` makes every failure 503. `/health`
+//! (liveness) stays `Healthy` throughout: restarting the process would not bring a store back.
+//! Each change of verdict is logged once (`readiness`), not every probe.
 
 use std::time::Duration;
 
@@ -17,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::auth::Caller;
 use crate::dto::JELLYFIN_VERSION;
-use crate::readiness::Transition;
+use crate::readiness::{verdict, StoreCheck, Transition, Verdict};
 use crate::state::AppState;
 
 /// The routes of this file.
@@ -48,21 +52,30 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         check(limit, async { s.jobs.get("health").await.map(drop) }),
         check(limit, async { s.slots.in_use("health").await.map(drop) }),
     );
+    // Which contracts a shared store serves (stores.rs): metadata only with PostgreSQL, the
+    // others with either Redis or PostgreSQL.
+    let urls = &state.config.stores;
+    let shared = urls.is_shared();
+    let store_check = |name, shared, r: Result<(), String>| StoreCheck {
+        name,
+        shared,
+        error: r.err(),
+    };
     let checks = [
-        ("leases", leases),
-        ("metadata", metadata),
-        ("sessions", sessions),
-        ("jobs", jobs),
-        ("slots", slots),
+        store_check("leases", shared, leases),
+        store_check("metadata", urls.postgres.is_some(), metadata),
+        store_check("sessions", shared, sessions),
+        store_check("jobs", shared, jobs),
+        store_check("slots", shared, slots),
     ];
     let failing: Vec<&str> = checks
         .iter()
-        .filter(|(_, r)| r.is_err())
-        .map(|(name, _)| *name)
+        .filter(|c| c.error.is_some())
+        .map(|c| c.name)
         .collect();
     let failures: Vec<String> = checks
         .iter()
-        .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+        .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.name)))
         .collect();
     match state.readiness.observe(Instant::now(), &failing) {
         Transition::StillUp => {}
@@ -76,13 +89,21 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             "ready again: every store answers"
         ),
     }
-    if failures.is_empty() {
-        (StatusCode::OK, "Healthy".to_owned())
-    } else {
-        (
+    match verdict(state.config.readiness_policy, &checks) {
+        Verdict::Ready => (StatusCode::OK, "Healthy".to_owned()),
+        // Every replica sees a shared store's outage: staying in the pool serves what works
+        // without it, and the rest answers 503 with Retry-After (see `readiness::ReadinessPolicy`).
+        Verdict::Degraded => (
+            StatusCode::OK,
+            format!(
+                "Degraded: {} (shared; requests that need it answer 503 with Retry-After)",
+                failures.join("; ")
+            ),
+        ),
+        Verdict::NotReady => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("Unhealthy: {}", failures.join("; ")),
-        )
+        ),
     }
 }
 
