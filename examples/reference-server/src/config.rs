@@ -278,7 +278,7 @@ impl From<Args> for Config {
 
 /// A duration with units (`500ms`, `5s`, `1h30m`; humantime's syntax).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (write e.g. 500ms, 5s, 2m)"))
+    humantime::parse_duration(s.trim()).map_err(|e| e.to_string())
 }
 
 /// A duration with units, or a bare number of seconds (what `--scan-interval` took before).

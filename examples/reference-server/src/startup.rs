@@ -84,7 +84,14 @@ pub async fn open_stores(config: &Config) -> Result<Stores, StoreError> {
         },
     )
     .await
-    .map_err(|err| describe(config, err, started.elapsed()))
+    .map_err(|err| {
+        let waited = if config.wait_for_stores.is_zero() {
+            Duration::ZERO
+        } else {
+            started.elapsed()
+        };
+        describe(config, err, waited)
+    })
 }
 
 /// Runs `attempt` until it succeeds, `retryable` says no, or `limit` has passed; between
