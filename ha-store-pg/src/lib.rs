@@ -77,3 +77,8 @@ pub use migrate::MigrationReport;
 pub use sessions::PgSessionStore;
 pub use slots::PgSlotLimiter;
 pub use store::PgStore;
+
+// The README's example (the crates.io front page) is compiled as a doc test, so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

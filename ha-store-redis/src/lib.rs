@@ -119,3 +119,8 @@ pub use scripts::source as lua_source;
 pub use sessions::RedisSessionStore;
 pub use slots::RedisSlotLimiter;
 pub use store::RedisStore;
+
+// The README's example (the crates.io front page) is compiled as a doc test, so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
