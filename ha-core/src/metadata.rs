@@ -266,6 +266,9 @@ pub struct ItemQuery {
 /// The largest page a listing returns, whatever the caller asks.
 pub const MAX_PAGE: u32 = 10_000;
 
+/// How many activity-log entries every backend keeps at most (the newest).
+pub const ACTIVITY_KEEP: usize = 10_000;
+
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -338,7 +341,9 @@ pub trait MetadataRepo: Send + Sync + fmt::Debug + 'static {
     /// Devices, of one user or all, most recently seen first.
     async fn list_devices(&self, user_id: Option<&str>) -> Result<Vec<Device>>;
 
-    /// Appends to the activity log; returns the new entry's id.
+    /// Appends to the activity log; returns the new entry's id. The log keeps only the newest
+    /// [`ACTIVITY_KEEP`] entries: older ones are dropped as new ones arrive (every entry a
+    /// client's request causes must not grow the store without bound).
     async fn append_activity(&self, entry: &NewActivity) -> Result<u64>;
     /// The newest `limit` entries, newest first.
     async fn recent_activity(&self, limit: u32) -> Result<Vec<Activity>>;

@@ -408,3 +408,60 @@ async fn activity_limit_is_capped_and_ordered() {
     assert!(recent.windows(2).all(|w| w[0].id > w[1].id));
     assert!(r.recent_activity(0).await.unwrap().is_empty());
 }
+
+/// The activity log keeps the newest `ACTIVITY_KEEP` entries: a client causing one entry per
+/// request cannot grow the database without bound (issue 20). Before, PostgreSQL never trimmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_activity_log_keeps_only_the_newest_entries() {
+    use ha_core::metadata::ACTIVITY_KEEP;
+    let schema = ha_testkit::unique("acttest");
+    let r = std::sync::Arc::new(common::store_on(&schema).await.metadata());
+    let total = ACTIVITY_KEEP + 300;
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let r = r.clone();
+            tokio::spawn(async move {
+                for i in (w..total).step_by(8) {
+                    r.append_activity(&NewActivity {
+                        at_ms: 1_700_000_000_000 + i as u64,
+                        user_id: None,
+                        kind: "Test".into(),
+                        message: format!("entry {i}"),
+                    })
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let last = r
+        .append_activity(&NewActivity {
+            at_ms: 1_800_000_000_000,
+            user_id: None,
+            kind: "Test".into(),
+            message: "the last one".into(),
+        })
+        .await
+        .unwrap();
+    // Counted in the table itself (a page of `recent_activity` is capped anyway).
+    let url = ha_testkit::postgres_url().await;
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let rows: i64 = client
+        .query_one(&format!("SELECT count(*) FROM \"{schema}\".activity"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        rows, ACTIVITY_KEEP as i64,
+        "the newest {ACTIVITY_KEEP} and no more"
+    );
+    let kept = r.recent_activity(10).await.unwrap();
+    assert_eq!(kept[0].id, last);
+    assert_eq!(kept[0].entry.message, "the last one");
+}

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::journal::{Journal, JournalNames, Recovered};
 use super::lock;
-use crate::metadata::MAX_PAGE;
+use crate::metadata::{ACTIVITY_KEEP, MAX_PAGE};
 use crate::{
     Activity, Device, Error, Item, ItemQuery, ItemSort, MetadataRepo, NewActivity, Page, Result,
     User, UserItemData,
@@ -32,8 +32,6 @@ const NAMES: JournalNames = JournalNames {
 };
 /// Compact after this many journal entries.
 const COMPACT_AFTER: usize = 2_000;
-/// Keep at most this many activity entries.
-const ACTIVITY_KEEP: usize = 10_000;
 
 /// Everything the repo holds, as written to `metadata.json` (and read by importers such as
 /// `ha-store-pg`'s).

@@ -7,8 +7,9 @@
 //! case-insensitively with Unicode lower-casing, listings order ties by id, pages cap at
 //! [`ha_core::metadata::MAX_PAGE`].
 //!
-//! Unlike the in-process backend, the activity log is not trimmed (PostgreSQL keeps history
-//! cheaply; prune it with a `DELETE … WHERE at_ms < …` job if it matters).
+//! Like the in-process backend, the activity log keeps the newest
+//! [`ha_core::metadata::ACTIVITY_KEEP`] entries (each append trims; every entry a client's
+//! request causes must not grow the database without bound).
 
 pub(crate) mod activity;
 pub(crate) mod devices;
