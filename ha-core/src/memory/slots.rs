@@ -69,6 +69,14 @@ impl SlotLimiter for MemorySlotLimiter {
         crate::lease::validate_ttl(ttl)?;
         let now = self.clock.now();
         let mut pools = lock(&self.pools);
+        if pools.len() > 1024 {
+            // Pool names may come from client input (e.g. a sign-in brake per address): drop
+            // the pools nothing is held in, so the map stays as small as what is live.
+            pools.retain(|_, slots| {
+                slots.retain(|s| s.expires_at > now);
+                !slots.is_empty()
+            });
+        }
         let slots = Self::live_pool(&mut pools, pool, now);
         if slots.len() >= capacity as usize {
             return Ok(None);
@@ -118,6 +126,14 @@ impl SlotLimiter for MemorySlotLimiter {
     async fn in_use(&self, pool: &str) -> Result<u32> {
         let now = self.clock.now();
         let mut pools = lock(&self.pools);
-        Ok(Self::live_pool(&mut pools, pool, now).len() as u32)
+        let Some(slots) = pools.get_mut(pool) else {
+            return Ok(0);
+        };
+        slots.retain(|s| s.expires_at > now);
+        let n = slots.len() as u32;
+        if n == 0 {
+            pools.remove(pool);
+        }
+        Ok(n)
     }
 }
