@@ -15,6 +15,27 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Shorthand for `Result<T, ha_core::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// An error and its sources on one line, `outer: inner: innermost`, for logs and for failure
+/// reasons stored as text (a job record's failure).
+///
+/// ```
+/// let e = ha_core::Error::Unavailable {
+///     what: "redis".into(),
+///     source: Some(Box::new(std::io::Error::other("connection refused"))),
+/// };
+/// assert_eq!(ha_core::error_chain(&e), "redis is unavailable: connection refused");
+/// ```
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// What went wrong in a call to one of the contracts.
 ///
 /// Match on the variant to decide what to do: [`Error::Unavailable`] and [`Error::Timeout`] are

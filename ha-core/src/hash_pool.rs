@@ -47,7 +47,7 @@ impl HashPool {
                 .name(format!("ha-hash-{i}"))
                 .spawn(move || loop {
                     // One thread waits on the queue at a time; the others wait for the lock.
-                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
+                    let job = crate::sync::lock(&rx).blocking_recv();
                     match job {
                         Some(job) => job(),
                         None => return, // every sender dropped

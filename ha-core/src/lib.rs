@@ -62,13 +62,14 @@ pub mod session_cache;
 pub mod sessions;
 pub mod slot_keeper;
 pub mod slots;
+pub mod sync;
 
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
 pub use clock::{Clock, SharedClock, SystemClock};
-pub use error::{BoxError, Error, Result};
+pub use error::{error_chain, BoxError, Error, Result};
 pub use events::{
     BusMessage, Event, EventBus, EventPublisher, GapDetector, Subscription, Transport,
 };

@@ -90,17 +90,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// An error and its sources, joined with `: ` (for logs).
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
+/// An error and its sources, joined with `: ` (for logs): the workspace's one helper.
+pub use media_ha::core::error_chain as chain;
 
 #[cfg(test)]
 mod tests {

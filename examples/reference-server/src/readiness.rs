@@ -47,7 +47,7 @@ struct Outage {
 impl ReadinessLog {
     /// Records a probe taken at `now` in which the stores named in `failing` did not answer.
     pub fn observe(&self, now: Instant, failing: &[&str]) -> Transition {
-        let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        let mut down = media_ha::core::sync::lock(&self.down);
         match (down.as_mut(), failing.is_empty()) {
             (None, true) => Transition::StillUp,
             (Some(outage), true) => {

@@ -22,8 +22,4 @@ pub use metadata::{MemoryMetadataRepo, MetadataSnapshot};
 pub use sessions::MemorySessionStore;
 pub use slots::MemorySlotLimiter;
 
-/// Locks a std mutex, recovering the data if a panicking thread poisoned it (every critical
-/// section here leaves the map consistent before anything can panic).
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub(crate) use crate::sync::lock;

@@ -147,7 +147,7 @@ impl CachedSessionStore {
 
     fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
         // Every critical section leaves the map consistent before anything can panic.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Applies one message of an event-bus subscription: drops a revoked session, or the whole
