@@ -164,7 +164,7 @@ fn expected_logs(fault: Fault) -> Vec<&'static [&'static str]> {
 
 /// The job lease TTL the server's transcode manager runs with (its default).
 fn lease_ttl() -> Duration {
-    media_ha::transcode::manager::ManagerConfig::new("any").lease_ttl
+    media_ha::transcode::manager::ManagerConfig::new("any").lease_ttl()
 }
 
 /// The private stores of one scenario.

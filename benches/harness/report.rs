@@ -79,6 +79,10 @@ fn num(v: Option<f64>) -> String {
     }
 }
 
+/// The heading under which other commands keep their tables in `RESULTS.md` (e.g.
+/// `cargo bench -p ha-transcode --bench segment_wait`); a harness run keeps that part.
+const OTHER_COMMANDS: &str = "## Measured by other commands";
+
 /// Writes `RESULTS.md` and `results.json` into `dir`.
 pub fn write(dir: &Path, figures: &[Figure], header: &RunInfo) -> std::io::Result<()> {
     let mut md = String::new();
@@ -122,6 +126,13 @@ pub fn write(dir: &Path, figures: &[Figure], header: &RunInfo) -> std::io::Resul
     if !header.discussion.is_empty() {
         let _ = writeln!(md, "\n## Targets not met, and what would close them\n");
         let _ = writeln!(md, "{}", header.discussion);
+    }
+    // Tables other commands write into the same file (each names its command) are kept.
+    if let Some(kept) = std::fs::read_to_string(dir.join("RESULTS.md"))
+        .ok()
+        .and_then(|old| old.find(OTHER_COMMANDS).map(|i| old[i..].to_owned()))
+    {
+        let _ = write!(md, "\n{kept}");
     }
     std::fs::write(dir.join("RESULTS.md"), md)?;
     let json = serde_json::json!({

@@ -16,8 +16,8 @@ use ha_transcode::manager::{
     ManagerConfig, ManagerStores, Rendition, SharedDirStorage, TranscodeManager, Viewer,
     WorkerRunner,
 };
-use ha_transcode::worker::spec::{AudioSettings, HardwarePreference, RateControl, VideoSettings};
-use ha_transcode::worker::supervisor::{Supervisor, SupervisorConfig, WorkerCommand};
+use ha_transcode::spec::{AudioSettings, HardwarePreference, RateControl, VideoSettings};
+use ha_transcode::worker::{Supervisor, SupervisorConfig, WorkerCommand};
 use serde_json::json;
 
 use crate::cpu::children_cpu_secs;
@@ -59,10 +59,9 @@ async fn manager(segments: &Path) -> TranscodeManager {
         slots: Arc::new(MemorySlotLimiter::new()),
         events: Arc::new(MemoryEventBus::new()),
     };
-    let mut config = ManagerConfig::new("bench-node");
-    config.segment_wait = Duration::from_secs(600);
-    config.poll_interval = Duration::from_millis(20);
-    config.max_local_jobs = 16;
+    let config = ManagerConfig::new("bench-node")
+        .with_segment_wait(Duration::from_secs(600))
+        .with_max_local_jobs(16);
     let runner = WorkerRunner::new(Supervisor::new(SupervisorConfig::new(WorkerCommand::new(
         worker_path(),
     ))));
@@ -72,7 +71,8 @@ async fn manager(segments: &Path) -> TranscodeManager {
         Arc::new(SharedDirStorage::new(segments)),
         Arc::new(runner),
         SystemClock::shared(),
-    );
+    )
+    .expect("manager config");
     m.start(stores.events.clone()).await.expect("manager start");
     m
 }

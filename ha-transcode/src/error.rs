@@ -153,7 +153,7 @@ pub enum Error {
     #[error("transcode job {key} failed {attempts} times; refused for now")]
     Poisoned {
         /// The job key.
-        key: String,
+        key: crate::manager::JobKey,
         /// Claims so far.
         attempts: u32,
     },
@@ -163,6 +163,9 @@ pub enum Error {
         /// Which limit.
         what: String,
     },
+    /// The manager's configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] crate::manager::ConfigError),
     /// This node is shutting down and starts no jobs.
     #[error("shutting down: no new transcodes")]
     ShuttingDown,
@@ -187,7 +190,7 @@ pub enum Error {
     #[error("transcode job {key} is owned by {owner}, not by this node")]
     NotOwner {
         /// The job key.
-        key: String,
+        key: crate::manager::JobKey,
         /// The owner's node id.
         owner: String,
     },
@@ -196,7 +199,7 @@ pub enum Error {
     #[error("transcode job {key} is owned by {owner}, which advertised no address")]
     OwnerUnaddressable {
         /// The job key.
-        key: String,
+        key: crate::manager::JobKey,
         /// The owner's node id.
         owner: String,
     },

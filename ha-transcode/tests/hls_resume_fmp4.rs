@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use ha_transcode::hls::{segment_file_name_for, INIT_FILE_NAME};
-use ha_transcode::worker::SegmentContainer;
+use ha_transcode::spec::SegmentContainer;
 use support::hls_check::{concat, decoded_frames, video_pts, video_stream_entry};
 use support::resume_run::{run, spec};
 use support::{scratch_dir, Clip};

@@ -17,11 +17,11 @@ use ha_transcode::manager::{
     JobRunner, ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, RunningJob,
     SegmentLocation, SegmentStorage, SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
 };
-use ha_transcode::worker::spec::JobSpec;
-use ha_transcode::worker::spec::{
+use ha_transcode::spec::JobSpec;
+use ha_transcode::spec::{
     AudioSettings, HardwarePreference, RateControl, SegmentContainer, VideoSettings,
 };
-use ha_transcode::worker::supervisor::{Supervisor, SupervisorConfig, WorkerCommand};
+use ha_transcode::worker::{Supervisor, SupervisorConfig, WorkerCommand};
 use ha_transcode::Error;
 use support::{scratch_dir, Clip};
 
@@ -84,12 +84,12 @@ fn memory_stores() -> ManagerStores {
     }
 }
 
+/// Waits end on events (a run's progress, a cluster message); the poll stays at its 1 s
+/// default, so a missing event would show as a slow test, not be papered over.
 fn config(node: &str) -> ManagerConfig {
-    let mut c = ManagerConfig::new(node);
-    c.lease_ttl = Duration::from_secs(2);
-    c.segment_wait = Duration::from_secs(90);
-    c.poll_interval = Duration::from_millis(50);
-    c
+    ManagerConfig::new(node)
+        .with_lease_ttl(Duration::from_secs(2))
+        .with_segment_wait(Duration::from_secs(90))
 }
 
 async fn manager(
@@ -122,7 +122,8 @@ async fn manager_with(
         storage,
         Arc::new(runner),
         SystemClock::shared(),
-    );
+    )
+    .unwrap();
     m.start(stores.events.clone()).await.unwrap();
     m
 }
@@ -218,7 +219,7 @@ async fn two_viewers_on_two_replicas_share_one_job(s: ManagerStores) {
         1,
         "one worker for both viewers"
     );
-    let record = s.jobs.get(&r.job_key()).await.unwrap().unwrap();
+    let record = s.jobs.get(r.job_key().as_str()).await.unwrap().unwrap();
     assert_eq!(record.attempts, 1);
     assert_eq!(a.stats().jobs_started + b.stats().jobs_started, 1);
     let all = fetch_all(&[&b, &a], &r, 0).await;
@@ -254,7 +255,7 @@ async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices(s: Manage
             signal(*pid, "-STOP");
         }
         let lease = s.leases.current(&format!("transcode:{key}")).await.unwrap();
-        let record = s.jobs.get(&key).await.unwrap().unwrap();
+        let record = s.jobs.get(key.as_str()).await.unwrap().unwrap();
         let unfinished = record
             .last_segment
             .is_none_or(|last| last + 1 < r.segment_count());
@@ -269,7 +270,7 @@ async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices(s: Manage
         assert_eq!(lease.holder, "a");
         assert!(s.leases.release(&lease).await.unwrap());
         let mut rest = fetch_all(&[&b], &r, 2).await;
-        let record = s.jobs.get(&key).await.unwrap().unwrap();
+        let record = s.jobs.get(key.as_str()).await.unwrap().unwrap();
         assert_eq!(record.owner_node, "b");
         assert!(record.token > lease.token);
         assert_eq!(record.attempts, 2);
@@ -378,18 +379,15 @@ async fn a_poison_file_is_refused_after_max_attempts(s: ManagerStores) {
         matches!(err, Error::Poisoned { .. }),
         "other replicas refuse it too: {err:?}"
     );
-    let record = s.jobs.get(&r.job_key()).await.unwrap().unwrap();
+    let record = s.jobs.get(r.job_key().as_str()).await.unwrap().unwrap();
     assert_eq!(record.state, JobState::Failed);
     assert!(record.failure.is_some());
 }
 
 async fn per_user_limit_refuses_a_second_job_and_frees_on_stop(s: ManagerStores) {
     let dir = scratch_dir("mgr-limit");
-    let mut c = config("a");
-    c.max_jobs_per_user = Some(1);
-    let a = manager(c.clone(), &s, &dir).await;
-    c.node_id = "b".into();
-    let b = manager(c, &s, &dir).await;
+    let a = manager(config("a").with_max_jobs_per_user(Some(1)), &s, &dir).await;
+    let b = manager(config("b").with_max_jobs_per_user(Some(1)), &s, &dir).await;
     let r1 = rendition(&source());
     let mut r2 = r1.clone();
     r2.video.target_height = Some(120);
@@ -420,9 +418,7 @@ async fn per_user_limit_refuses_a_second_job_and_frees_on_stop(s: ManagerStores)
 
 async fn cleanup_removes_only_unreferenced_job_directories(s: ManagerStores) {
     let dir = scratch_dir("mgr-cleanup");
-    let mut c = config("a");
-    c.keep_window = Duration::ZERO;
-    let a = manager(c, &s, &dir).await;
+    let a = manager(config("a").with_keep_window(Duration::ZERO), &s, &dir).await;
     let r = rendition(&source());
     let all = fetch_all(&[&a], &r, 0).await;
     let orphan = dir.join("0123456789abcdef0123456789abcdef");
@@ -443,8 +439,7 @@ async fn cleanup_removes_only_unreferenced_job_directories(s: ManagerStores) {
 
 /// A replica with its own segment directory, reachable (for the test) at `http://<node>.test`.
 async fn node_local(node: &str, stores: &ManagerStores, dir: &Path) -> TranscodeManager {
-    let mut c = config(node);
-    c.advertise = Some(format!("http://{node}.test:8096"));
+    let c = config(node).with_advertise(format!("http://{node}.test:8096"));
     manager_on(c, stores, Arc::new(NodeLocalDirStorage::new(dir))).await
 }
 
@@ -540,7 +535,7 @@ async fn node_local_takeover_regenerates_the_old_owners_segments(s: ManagerStore
     }
     assert!(from_b.iter().all(|p| p.starts_with(&dir_b)), "{from_b:?}");
     assert_eq!(b.stats().takeovers, 1);
-    let record = s.jobs.get(&r.job_key()).await.unwrap().unwrap();
+    let record = s.jobs.get(r.job_key().as_str()).await.unwrap().unwrap();
     assert_eq!(record.owner_node, "b");
     // B's own segments make the whole stream, and splice after what the viewer got from A.
     assert_stitches(&from_b, &dir_b);
@@ -594,10 +589,10 @@ async fn two_viewers_far_apart_take_turns_instead_of_thrashing(s: ManagerStores)
     let hold = Duration::from_millis(1500);
     let runs = Arc::new(AtomicU32::new(0));
     let replica = |node: &str| {
-        let mut c = config(node);
-        c.reach = 1;
-        c.seek_hold = hold;
-        c.near_window = Duration::from_secs(1);
+        let c = config(node)
+            .with_reach(1)
+            .with_seek_hold(hold)
+            .with_near_window(Duration::from_secs(1));
         let worker = WorkerCommand::new(env!("CARGO_BIN_EXE_ha-transcode-worker"));
         let runner = CountingRunner {
             inner: WorkerRunner::new(Supervisor::new(SupervisorConfig::new(worker))),
@@ -609,7 +604,8 @@ async fn two_viewers_far_apart_take_turns_instead_of_thrashing(s: ManagerStores)
             Arc::new(SharedDirStorage::new(&dir)),
             Arc::new(runner),
             SystemClock::shared(),
-        );
+        )
+        .unwrap();
         let events = s.events.clone();
         async move {
             m.start(events).await.unwrap();

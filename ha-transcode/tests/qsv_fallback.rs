@@ -3,12 +3,11 @@
 
 mod support;
 
-use ha_transcode::encode::hw_probe::{probe_qsv, qsv_status, ProbeStage, QsvStatus};
-use ha_transcode::encode::qsv::DEFAULT_RENDER_NODE;
 use ha_transcode::hls::segment_file_name;
-use ha_transcode::worker::{
+use ha_transcode::spec::{
     HardwarePreference, JobSpec, RateControl, SegmentContainer, VideoCodec, VideoSettings,
 };
+use ha_transcode::worker::{probe_qsv, qsv_status, ProbeStage, QsvStatus, DEFAULT_RENDER_NODE};
 use support::hls_check::{decoded_frames, publish_all, supervisor};
 use support::{scratch_dir, Clip};
 

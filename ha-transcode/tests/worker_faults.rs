@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use ha_transcode::hls::{
     segment_file_name, segment_temp_name, PublishDecision, SegmentGate, SegmentReport,
 };
-use ha_transcode::worker::{
-    HardwarePreference, JobSpec, RateControl, SegmentContainer, Supervisor, SupervisorConfig,
-    VideoCodec, VideoSettings, FAULT_ENV,
+use ha_transcode::spec::{
+    HardwarePreference, JobSpec, RateControl, SegmentContainer, VideoCodec, VideoSettings,
 };
+use ha_transcode::worker::{Supervisor, SupervisorConfig, FAULT_ENV};
 use ha_transcode::Error;
 use support::hls_check::{process_gone, publish_all, worker_command};
 use support::{scratch_dir, Clip};

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ha_transcode::worker::lifeline::{LIFELINE_ENV, ORPHANED_EXIT};
+use ha_transcode::worker::{LIFELINE_ENV, ORPHANED_EXIT};
 use support::{scratch_dir, Clip};
 
 #[test]

@@ -27,14 +27,14 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use media_ha::transcode::hls::{master_playlist, media_playlist_with_init, Variant};
 use media_ha::transcode::manager::{
-    ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, SegmentLocation, SegmentStorage,
-    SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
+    JobKey, ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, SegmentLocation,
+    SegmentStorage, SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
 };
 use media_ha::transcode::probe::MediaProbe;
-use media_ha::transcode::worker::spec::{
+use media_ha::transcode::spec::{
     AudioSettings, HardwarePreference, RateControl, SegmentContainer, VideoCodec, VideoSettings,
 };
-use media_ha::transcode::worker::supervisor::{Supervisor, SupervisorConfig, WorkerCommand};
+use media_ha::transcode::worker::{Supervisor, SupervisorConfig, WorkerCommand};
 use media_ha::transcode::Error as TranscodeError;
 
 use crate::config::TranscodeStorage;
@@ -55,7 +55,7 @@ pub struct ManagerTranscoder {
     /// Fetches segments from their owner (node-local storage).
     proxy: OwnerProxy,
     /// Job keys each device fetched (for `DELETE /Videos/ActiveEncodings`).
-    devices: Mutex<HashMap<String, HashSet<String>>>,
+    devices: Mutex<HashMap<String, HashSet<JobKey>>>,
 }
 
 impl ManagerTranscoder {
@@ -72,10 +72,14 @@ impl ManagerTranscoder {
         worker: WorkerCommand,
         renew_latency: media_ha::core::LatencyHistogram,
     ) -> Result<Self, StartError> {
-        let mut manager_config = ManagerConfig::new(config.node_id.clone());
-        manager_config.renew_latency = renew_latency;
-        manager_config.lease_ttl = config.lease_ttl;
-        manager_config.advertise = Some(advertise.to_owned());
+        let manager_config = ManagerConfig::new(config.node_id.clone())
+            .with_renew_latency(renew_latency)
+            .with_lease_ttl(config.lease_ttl)
+            .with_advertise(advertise)
+            .with_qsv_slots(config.qsv_slots)
+            .with_max_jobs_per_user(
+                (config.max_transcodes_per_user > 0).then_some(config.max_transcodes_per_user),
+            );
         let storage: Arc<dyn SegmentStorage> = match config.transcode_storage {
             TranscodeStorage::Shared => Arc::new(SharedDirStorage::new(&config.transcode_dir)),
             TranscodeStorage::NodeLocal => {
@@ -86,9 +90,6 @@ impl ManagerTranscoder {
                 Arc::new(NodeLocalDirStorage::new(&config.transcode_dir))
             }
         };
-        manager_config.qsv_slots = config.qsv_slots;
-        manager_config.max_jobs_per_user =
-            (config.max_transcodes_per_user > 0).then_some(config.max_transcodes_per_user);
         let runner = WorkerRunner::new(Supervisor::new(SupervisorConfig::new(worker)));
         let manager = TranscodeManager::new(
             manager_config,
@@ -101,7 +102,7 @@ impl ManagerTranscoder {
             storage,
             Arc::new(runner),
             media_ha::core::SystemClock::shared(),
-        );
+        )?;
         manager.start(stores.events.clone()).await?;
         // Leftovers of jobs nobody references any more (never the whole directory).
         if let Err(e) = manager.cleanup().await {
@@ -109,7 +110,7 @@ impl ManagerTranscoder {
         }
         // Probed once per node at start-up; a job asked for QSV still falls back to software
         // by itself if the device fails at run time.
-        let qsv = media_ha::transcode::encode::hw_probe::qsv_status();
+        let qsv = media_ha::transcode::worker::qsv_status();
         let hardware = if config.qsv_slots > 0 && qsv.is_available() {
             HardwarePreference::Qsv
         } else {
@@ -143,8 +144,8 @@ impl ManagerTranscoder {
         }
     }
 
-    fn remember(&self, device_id: &str, key: String) {
-        let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+    fn remember(&self, device_id: &str, key: JobKey) {
+        let mut devices = media_ha::core::sync::lock(&self.devices);
         devices.entry(device_id.to_owned()).or_default().insert(key);
     }
 }
@@ -420,7 +421,7 @@ impl Transcoder for ManagerTranscoder {
 
     async fn stop(&self, device_id: &str, _play_session_id: Option<&str>) -> Result<(), ApiError> {
         let keys = {
-            let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+            let mut devices = media_ha::core::sync::lock(&self.devices);
             let keys = devices.remove(device_id).unwrap_or_default();
             // A job another device still watches keeps running (jobs are shared).
             keys.into_iter()

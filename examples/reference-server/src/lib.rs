@@ -254,7 +254,7 @@ async fn start_transcoder(
     advertise: &str,
     renew_latency: &media_ha::core::LatencyHistogram,
 ) -> Result<Option<std::sync::Arc<dyn transcoder::Transcoder>>, StartError> {
-    use media_ha::transcode::worker::supervisor::WorkerCommand;
+    use media_ha::transcode::worker::WorkerCommand;
     let worker = match &config.transcode_worker {
         Some((program, args)) => {
             let mut command = WorkerCommand::new(program);

@@ -2,10 +2,10 @@
 //!
 //! Why a trait here: the server's HLS routes (`routes::playback`) need four things — a master
 //! playlist, a media playlist, "give me segment *i* (waiting for it, taking the job over if its
-//! owner died)", and "stop this device's encodings" — while `ha-transcode`'s `TranscodeManager`
-//! is still being written. The routes depend on this trait only; wiring the manager in is one
-//! adapter implementing it, set as `Shared::transcoder` in `lib.rs`. Until then those routes
-//! answer 501 and never fake a segment.
+//! owner died)", and "stop this device's encodings". The routes depend on this trait only; the
+//! adapter over `ha-transcode`'s `TranscodeManager` (`ManagerTranscoder` in `hls.rs`) implements
+//! it and is set as `Shared::transcoder` in `lib.rs` when the server is built with `transcode`.
+//! Without a transcoder those routes answer 501 and never fake a segment.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

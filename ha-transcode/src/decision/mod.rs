@@ -25,7 +25,7 @@ mod builtin;
 mod condition;
 mod decide;
 pub(crate) mod lenient;
-pub mod names;
+pub(crate) mod names;
 mod profile;
 mod reason;
 

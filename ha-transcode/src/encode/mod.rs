@@ -21,7 +21,6 @@ pub mod software;
 pub mod source;
 
 pub use scale::output_size;
-pub use source::{Transfer, VideoSource};
 
 /// Encoder options as `(key, value)` pairs, in the order they are applied.
 pub type EncoderOptions = Vec<(String, String)>;

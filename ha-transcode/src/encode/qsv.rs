@@ -21,7 +21,7 @@
 
 use super::source::VideoSource;
 use super::{gop_frames, output_size, EncoderOptions};
-use crate::worker::spec::{RateControl, VideoCodec, VideoSettings};
+use crate::spec::{RateControl, VideoCodec, VideoSettings};
 
 /// The default render node.
 pub const DEFAULT_RENDER_NODE: &str = "/dev/dri/renderD128";
@@ -55,6 +55,7 @@ pub struct QsvPipeline {
 impl QsvPipeline {
     /// The equivalent ffmpeg CLI arguments from `-init_hw_device` to the encoder options
     /// (without input and output), for logs, benches and checking a node by hand.
+    #[cfg(test)]
     pub fn ffmpeg_args(&self) -> Vec<String> {
         let mut a: Vec<String> = vec![
             "-init_hw_device".into(),
@@ -211,7 +212,7 @@ pub fn encoder_options(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::Transfer;
+    use crate::encode::source::Transfer;
 
     fn source(codec: &str, w: u32, h: u32, depth: u8, transfer: Transfer) -> VideoSource {
         VideoSource {

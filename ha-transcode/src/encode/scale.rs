@@ -28,7 +28,7 @@ fn even(v: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::Transfer;
+    use crate::encode::source::Transfer;
 
     fn src(w: u32, h: u32, sar: (i32, i32)) -> VideoSource {
         VideoSource {

@@ -14,7 +14,7 @@
 
 use super::source::VideoSource;
 use super::{gop_frames, output_size, EncoderOptions};
-use crate::worker::spec::{AudioSettings, RateControl, VideoSettings};
+use crate::spec::{AudioSettings, RateControl, VideoSettings};
 
 /// libx264 options for `settings` on `source` with segments of `segment_ms`.
 pub fn x264_options(
@@ -111,8 +111,8 @@ pub fn audio_filter_graph(settings: &AudioSettings) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::Transfer;
-    use crate::worker::spec::VideoCodec;
+    use crate::encode::source::Transfer;
+    use crate::spec::VideoCodec;
 
     fn settings(rate: RateControl) -> VideoSettings {
         VideoSettings {

@@ -26,14 +26,17 @@
 //!
 //! The module is pure logic except [`publish`], which renames and deletes files.
 
-pub mod fmp4;
-pub mod naming;
-pub mod playlist;
-pub mod publish;
-pub mod segment;
-pub mod timeline;
+pub(crate) mod fmp4;
+pub(crate) mod naming;
+mod playlist;
+mod publish;
+pub(crate) mod segment;
+pub(crate) mod timeline;
 
-pub use naming::{segment_file_name, segment_file_name_for, segment_temp_name, INIT_FILE_NAME};
+pub use naming::{
+    parse_segment_file_name, segment_file_name, segment_file_name_for, segment_temp_name,
+    INIT_FILE_NAME,
+};
 pub use playlist::{
     master_playlist, media_playlist, media_playlist_in, media_playlist_with,
     media_playlist_with_init, Variant,

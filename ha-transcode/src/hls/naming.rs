@@ -4,7 +4,7 @@
 //! into place once the publish hook agrees (see [`super::publish`]). A reader never sees a
 //! half-written `.ts`, `.m4s` or `init.mp4`.
 
-use crate::worker::spec::SegmentContainer;
+use crate::spec::SegmentContainer;
 
 /// The name of an fMP4 rendition's init segment (ftyp+moov, no samples).
 pub const INIT_FILE_NAME: &str = "init.mp4";

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use super::naming::{segment_file_name_for, INIT_FILE_NAME};
 use super::timeline::SegmentTimeline;
-use crate::worker::spec::SegmentContainer;
+use crate::spec::SegmentContainer;
 
 /// One rendition in the master playlist.
 #[derive(Debug, Clone, PartialEq)]

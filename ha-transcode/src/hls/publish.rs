@@ -35,7 +35,7 @@ pub enum PublishDecision {
 /// # Example
 ///
 /// ```
-/// use ha_transcode::hls::{PublishDecision, SegmentGate, segment::SegmentReport};
+/// use ha_transcode::hls::{PublishDecision, SegmentGate, SegmentReport};
 ///
 /// /// Publishes everything (a single-node server without leases).
 /// #[derive(Debug)]

@@ -1,59 +1,97 @@
 //! Manager settings, with defaults chosen for "a viewer never notices a failover".
+//!
+//! A builder in the workspace's one configuration style: [`ManagerConfig::new`] gives the
+//! defaults, `with_<field>` setters change one setting, `<field>()` getters read it. The
+//! settings depend on each other (a seek hold must end before a waiting viewer gives up), so
+//! [`ManagerConfig::validate`] checks them together; [`TranscodeManager::new`] refuses a config
+//! that fails it.
+//!
+//! [`TranscodeManager::new`]: super::TranscodeManager::new
 
 use std::time::Duration;
 
 use ha_core::LatencyHistogram;
 
 /// How a [`super::TranscodeManager`] behaves.
+///
+/// ```
+/// use std::time::Duration;
+/// use ha_transcode::manager::ManagerConfig;
+///
+/// let config = ManagerConfig::new("node-a")
+///     .with_advertise("http://10.0.0.5:8096")
+///     .with_lease_ttl(Duration::from_secs(3))
+///     .with_max_jobs_per_user(Some(2));
+/// assert_eq!(config.node_id(), "node-a");
+/// assert!(config.validate().is_ok());
+///
+/// // A seek hold as long as the segment wait would let a held viewer time out.
+/// let bad = config.with_seek_hold(Duration::from_secs(30));
+/// assert!(bad.validate().is_err());
+/// ```
 #[derive(Debug, Clone)]
 pub struct ManagerConfig {
-    /// This node's id (lease holder name).
-    pub node_id: String,
-    /// Where other replicas can reach this one (stored in job records for proxying).
-    pub advertise: Option<String>,
-    /// Job lease TTL: the longest a viewer stalls when an owner dies without a word (SIGKILL).
-    pub lease_ttl: Duration,
-    /// How long a segment request waits for its segment before giving up.
-    pub segment_wait: Duration,
-    /// How often a waiting request looks again.
-    pub poll_interval: Duration,
-    /// How many segments ahead of a run a request may be and still wait for it.
-    pub reach: u32,
-    /// How long a run that other viewers use keeps its place before a far request may move it
-    /// (see [`super::plan::Hold`]: viewers far apart take turns instead of thrashing).
-    pub seek_hold: Duration,
-    /// A viewer uses a run while it asked for a segment inside the run's reach this recently.
-    pub near_window: Duration,
-    /// Claims after which a failing job is refused ("poison file").
-    pub max_attempts: u32,
-    /// How long a poisoned job stays refused.
-    pub poison_cooldown: Duration,
-    /// A job nobody fetched from for this long is stopped.
-    pub idle_timeout: Duration,
-    /// Segments of jobs without a live record are removed after this long.
-    pub keep_window: Duration,
-    /// Concurrent jobs this node runs at most (all encoders together).
-    pub max_local_jobs: u32,
-    /// Concurrent QSV jobs on this node's GPU (0: never use QSV).
-    pub qsv_slots: u32,
-    /// Concurrent jobs one user may start cluster-wide (`None`: unlimited).
-    pub max_jobs_per_user: Option<u32>,
-    /// Where the job lease keepers record how long each renewal took (a shared handle: pass
-    /// the server's own to export every keeper's renewals as one series). Default: a fresh
-    /// histogram, readable through [`super::TranscodeManager::renew_latency`].
-    pub renew_latency: LatencyHistogram,
+    node_id: String,
+    advertise: Option<String>,
+    lease_ttl: Duration,
+    segment_wait: Duration,
+    poll_interval: Duration,
+    reach: u32,
+    seek_hold: Duration,
+    near_window: Duration,
+    max_attempts: u32,
+    poison_cooldown: Duration,
+    idle_timeout: Duration,
+    keep_window: Duration,
+    max_local_jobs: u32,
+    qsv_slots: u32,
+    max_jobs_per_user: Option<u32>,
+    renew_latency: LatencyHistogram,
+}
+
+/// A [`ManagerConfig`] that cannot work: which setting, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid transcode manager setting {setting}: {reason}")]
+pub struct ConfigError {
+    /// The setting (its builder name without `with_`).
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn refuse(setting: &'static str, reason: impl Into<String>) -> Result<(), ConfigError> {
+    Err(ConfigError {
+        setting,
+        reason: reason.into(),
+    })
+}
+
+macro_rules! setting {
+    ($(#[$doc:meta])* $field:ident, $with:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $field(&self) -> $ty {
+            self.$field
+        }
+
+        #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+        #[must_use]
+        pub fn $with(mut self, value: $ty) -> Self {
+            self.$field = value;
+            self
+        }
+    };
 }
 
 impl ManagerConfig {
-    /// Defaults for `node_id`: 5 s leases, 30 s segment wait, 10 s seek hold, 3 attempts,
-    /// 2 min idle.
+    /// Defaults for `node_id`: 5 s leases, 30 s segment wait (1 s fallback poll), 10 s seek
+    /// hold, 3 attempts, 2 min idle, 4 jobs per node.
     pub fn new(node_id: impl Into<String>) -> Self {
         Self {
             node_id: node_id.into(),
             advertise: None,
             lease_ttl: Duration::from_secs(5),
             segment_wait: Duration::from_secs(30),
-            poll_interval: Duration::from_millis(100),
+            poll_interval: Duration::from_secs(1),
             reach: 4,
             seek_hold: Duration::from_secs(10),
             near_window: Duration::from_secs(10),
@@ -65,6 +103,185 @@ impl ManagerConfig {
             qsv_slots: 0,
             max_jobs_per_user: None,
             renew_latency: LatencyHistogram::new(),
+        }
+    }
+
+    /// This node's id (lease holder name).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Where other replicas can reach this one (stored in job records for proxying).
+    pub fn advertise(&self) -> Option<&str> {
+        self.advertise.as_deref()
+    }
+
+    /// Sets [`advertise`](Self::advertise).
+    #[must_use]
+    pub fn with_advertise(mut self, address: impl Into<String>) -> Self {
+        self.advertise = Some(address.into());
+        self
+    }
+
+    setting!(
+        /// Job lease TTL: the longest a viewer stalls when an owner dies without a word
+        /// (SIGKILL).
+        lease_ttl, with_lease_ttl: Duration
+    );
+    setting!(
+        /// How long a segment request waits for its segment before giving up.
+        segment_wait, with_segment_wait: Duration
+    );
+    setting!(
+        /// How often a waiting request looks again when no event woke it: a fallback for a
+        /// lost cluster message. Waits end when the segment is published (a local run's
+        /// progress, a cluster event from a remote owner) or the owner's lease expires, not
+        /// at the next poll.
+        poll_interval, with_poll_interval: Duration
+    );
+    setting!(
+        /// How many segments ahead of a run a request may be and still wait for it.
+        reach, with_reach: u32
+    );
+    setting!(
+        /// How long a run that other viewers use keeps its place before a far request may move
+        /// it (viewers far apart take turns instead of thrashing; see the module docs of `plan`).
+        /// Must be below [`segment_wait`](Self::segment_wait), or a held viewer times out.
+        seek_hold, with_seek_hold: Duration
+    );
+    setting!(
+        /// A viewer uses a run while it asked for a segment inside the run's reach this
+        /// recently.
+        near_window, with_near_window: Duration
+    );
+    setting!(
+        /// Claims after which a failing job is refused ("poison file").
+        max_attempts, with_max_attempts: u32
+    );
+    setting!(
+        /// How long a poisoned job stays refused.
+        poison_cooldown, with_poison_cooldown: Duration
+    );
+    setting!(
+        /// A job nobody fetched from for this long is stopped.
+        idle_timeout, with_idle_timeout: Duration
+    );
+    setting!(
+        /// Segments of jobs without a live record are removed after this long.
+        keep_window, with_keep_window: Duration
+    );
+    setting!(
+        /// Concurrent jobs this node runs at most (all encoders together).
+        max_local_jobs, with_max_local_jobs: u32
+    );
+    setting!(
+        /// Concurrent QSV jobs on this node's GPU (0: never use QSV).
+        qsv_slots, with_qsv_slots: u32
+    );
+    setting!(
+        /// Concurrent jobs one user may start cluster-wide (`None`: unlimited).
+        max_jobs_per_user, with_max_jobs_per_user: Option<u32>
+    );
+
+    /// Where the job lease keepers record how long each renewal took. Default: a fresh
+    /// histogram, readable through [`super::TranscodeManager::renew_latency`].
+    pub fn renew_latency(&self) -> &LatencyHistogram {
+        &self.renew_latency
+    }
+
+    /// Sets [`renew_latency`](Self::renew_latency) (a shared handle: pass the server's own to
+    /// export every keeper's renewals as one series).
+    #[must_use]
+    pub fn with_renew_latency(mut self, histogram: LatencyHistogram) -> Self {
+        self.renew_latency = histogram;
+        self
+    }
+
+    /// Checks the settings together.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first setting that cannot work: an empty node id, a zero
+    /// duration or count where one would stall or refuse everything, a seek hold not below
+    /// the segment wait, a poll interval above it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let zero = Duration::ZERO;
+        if self.node_id.trim().is_empty() {
+            return refuse("node_id", "empty");
+        }
+        for (setting, value) in [
+            ("lease_ttl", self.lease_ttl),
+            ("segment_wait", self.segment_wait),
+            ("poll_interval", self.poll_interval),
+            ("near_window", self.near_window),
+            ("idle_timeout", self.idle_timeout),
+        ] {
+            if value == zero {
+                return refuse(setting, "must be above zero");
+            }
+        }
+        if self.seek_hold >= self.segment_wait {
+            return refuse(
+                "seek_hold",
+                format!(
+                    "{:?} is not below segment_wait ({:?}): a viewer held for its turn would \
+                     time out first",
+                    self.seek_hold, self.segment_wait
+                ),
+            );
+        }
+        if self.poll_interval > self.segment_wait {
+            return refuse(
+                "poll_interval",
+                format!(
+                    "{:?} is above segment_wait ({:?})",
+                    self.poll_interval, self.segment_wait
+                ),
+            );
+        }
+        if self.max_attempts == 0 {
+            return refuse("max_attempts", "must be at least 1");
+        }
+        if self.max_local_jobs == 0 {
+            return refuse("max_local_jobs", "must be at least 1");
+        }
+        if self.max_jobs_per_user == Some(0) {
+            return refuse("max_jobs_per_user", "Some(0) refuses everyone; use None");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_settings_are_named() {
+        let ok = ManagerConfig::new("a");
+        assert_eq!(ok.validate(), Ok(()));
+        let secs = Duration::from_secs;
+        let cases = [
+            (ManagerConfig::new(" "), "node_id"),
+            (ok.clone().with_seek_hold(secs(30)), "seek_hold"),
+            (
+                ok.clone()
+                    .with_segment_wait(secs(5))
+                    .with_seek_hold(secs(6)),
+                "seek_hold",
+            ),
+            (ok.clone().with_lease_ttl(Duration::ZERO), "lease_ttl"),
+            (ok.clone().with_poll_interval(secs(31)), "poll_interval"),
+            (ok.clone().with_max_attempts(0), "max_attempts"),
+            (ok.clone().with_max_local_jobs(0), "max_local_jobs"),
+            (
+                ok.clone().with_max_jobs_per_user(Some(0)),
+                "max_jobs_per_user",
+            ),
+        ];
+        for (config, setting) in cases {
+            let err = config.validate().unwrap_err();
+            assert_eq!(err.setting, setting, "{err}");
+            assert!(err.to_string().contains(setting));
         }
     }
 }

@@ -2,25 +2,29 @@
 //! current, and progress is recorded fenced by its token.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use ha_core::{FencingToken, KeeperStatus, TranscodeJobStore};
 use tokio::sync::watch;
 
+use super::events::{Announcer, TranscodeEvent};
+use super::keys::JobKey;
+use super::local::LocalJob;
 use crate::hls::segment::SegmentReport;
 use crate::hls::{PublishDecision, SegmentGate};
 
 /// Checks the lease keeper and the job record's token before each publish.
 #[derive(Debug)]
 pub(crate) struct FencedGate {
-    pub(crate) key: String,
+    pub(crate) key: JobKey,
     pub(crate) token: FencingToken,
     pub(crate) jobs: Arc<dyn TranscodeJobStore>,
     pub(crate) lease: watch::Receiver<KeeperStatus>,
-    /// The next segment the run will publish (read by the manager's planner).
-    pub(crate) next: Arc<AtomicU32>,
+    /// The job's progress: requests waiting on this node wake when it moves.
+    pub(crate) job: Arc<LocalJob>,
+    /// Tells requests waiting on other replicas.
+    pub(crate) announcer: Announcer,
 }
 
 #[async_trait]
@@ -32,14 +36,14 @@ impl SegmentGate for FencedGate {
         loop {
             if !matches!(&*self.lease.borrow(), KeeperStatus::Held(_)) {
                 return PublishDecision::Veto(ha_core::Error::LeaseLost {
-                    key: self.key.clone(),
+                    key: self.key.to_string(),
                 });
             }
-            match self.jobs.get(&self.key).await {
+            match self.jobs.get(self.key.as_str()).await {
                 Ok(Some(record)) if record.token == self.token => return PublishDecision::Publish,
                 Ok(Some(record)) => {
                     return PublishDecision::Veto(ha_core::Error::Fenced {
-                        key: self.key.clone(),
+                        key: self.key.to_string(),
                         presented: self.token,
                         current: record.token,
                     })
@@ -60,10 +64,19 @@ impl SegmentGate for FencedGate {
     }
 
     async fn published(&self, segment: &SegmentReport, _path: &Path) {
-        self.next.fetch_max(segment.index + 1, Ordering::SeqCst);
+        // Waiting requests first (here, then on other replicas), the record after: a waiter
+        // only needs the file, and the record is read by plans, which a segment never blocks.
+        self.job.published(segment.index);
+        self.announcer
+            .send(&TranscodeEvent::SegmentReady {
+                key: self.key.clone(),
+                node: self.announcer.node().to_owned(),
+                segment: segment.index,
+            })
+            .await;
         if let Err(e) = self
             .jobs
-            .record_progress(&self.key, self.token, segment.index)
+            .record_progress(self.key.as_str(), self.token, segment.index)
             .await
         {
             tracing::warn!(key = %self.key, segment = segment.index, error = %e,
@@ -75,13 +88,15 @@ impl SegmentGate for FencedGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ha_core::memory::{MemoryJobStore, MemoryLeaseManager};
+    use ha_core::memory::{MemoryEventBus, MemoryJobStore, MemoryLeaseManager};
     use ha_core::{JobClaim, KeeperConfig, LeaseKeeper, LeaseManager, SystemClock};
     use std::time::Duration;
 
+    const KEY: &str = "00000000000000000000000000000001";
+
     fn claim(node: &str, token: FencingToken) -> JobClaim {
         JobClaim {
-            key: "job".into(),
+            key: KEY.into(),
             source: "item".into(),
             profile: "{}".into(),
             owner_node: node.into(),
@@ -107,7 +122,7 @@ mod tests {
         let leases = Arc::new(MemoryLeaseManager::new());
         let jobs: Arc<dyn TranscodeJobStore> = Arc::new(MemoryJobStore::new());
         let ttl = Duration::from_secs(30);
-        let lease = leases.try_acquire("job", "a", ttl).await.unwrap().unwrap();
+        let lease = leases.try_acquire(KEY, "a", ttl).await.unwrap().unwrap();
         jobs.claim(&claim("a", lease.token)).await.unwrap();
         let keeper = LeaseKeeper::spawn(
             leases.clone(),
@@ -115,19 +130,25 @@ mod tests {
             SystemClock::shared(),
             KeeperConfig::default(),
         );
+        let (job, _restarts) = super::super::local::new_local_job(0, tokio::time::Instant::now());
+        let bus = Arc::new(MemoryEventBus::new());
         let gate = FencedGate {
-            key: "job".into(),
+            key: JobKey::parse(KEY).unwrap(),
             token: lease.token,
             jobs: jobs.clone(),
             lease: keeper.status(),
-            next: Arc::new(AtomicU32::new(0)),
+            job: job.clone(),
+            announcer: Announcer::new(bus, "a"),
         };
+        let mut progress = job.progress();
         assert!(matches!(
             gate.approve(&report(0)).await,
             PublishDecision::Publish
         ));
         gate.published(&report(0), Path::new("/x")).await;
-        assert_eq!(gate.next.load(Ordering::SeqCst), 1);
+        assert!(progress.has_changed().unwrap(), "local waiters are woken");
+        assert_eq!(*progress.borrow_and_update(), 1);
+        assert_eq!(job.run().next, 1);
 
         // B takes the job over with a newer token while A still believes it holds the lease.
         jobs.claim(&claim("b", FencingToken(lease.token.0 + 1)))
@@ -141,7 +162,7 @@ mod tests {
         }
         // And A's progress write is fenced too: the record keeps B's state.
         gate.published(&report(1), Path::new("/x")).await;
-        let record = jobs.get("job").await.unwrap().unwrap();
+        let record = jobs.get(KEY).await.unwrap().unwrap();
         assert_eq!(
             (record.owner_node.as_str(), record.last_segment),
             ("b", None)

@@ -10,23 +10,28 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ha_core::sync::lock;
 use ha_core::{JobClaim, JobState, KeeperStatus, LeaseKeeper, SlotChange, SlotKeeper};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::events::{JobEnd, TranscodeEvent};
 use super::gate::FencedGate;
+use super::keys::JobKey;
 use super::plan::LocalRun;
 use super::runner::RunOutcome;
 use super::{Inner, Rendition};
-use crate::worker::spec::HardwarePreference;
+use crate::spec::HardwarePreference;
 
 /// What the manager keeps about an owned job.
 #[derive(Debug)]
 pub(crate) struct LocalJob {
-    pub(crate) run_start: AtomicU32,
-    pub(crate) next: Arc<AtomicU32>,
-    pub(crate) last_fetch: Mutex<Instant>,
-    pub(crate) restart: mpsc::Sender<u32>,
+    run_start: AtomicU32,
+    /// The next segment the current run publishes. Every publish and every new run sends on
+    /// it, so a request waiting here for a segment wakes when the segment lands.
+    progress: watch::Sender<u32>,
+    last_fetch: Mutex<Instant>,
+    restart: mpsc::Sender<u32>,
     /// When the current run started (a restart starts a new one).
     run_started: Mutex<Instant>,
     /// Viewers that asked for a segment within the current run's reach, and when last.
@@ -37,20 +42,40 @@ impl LocalJob {
     pub(crate) fn run(&self) -> LocalRun {
         LocalRun {
             start: self.run_start.load(Ordering::SeqCst),
-            next: self.next.load(Ordering::SeqCst),
+            next: *self.progress.borrow(),
         }
     }
 
+    /// Changes whenever the run publishes a segment or a new run starts.
+    pub(crate) fn progress(&self) -> watch::Receiver<u32> {
+        self.progress.subscribe()
+    }
+
+    /// The run published segment `index`.
+    pub(crate) fn published(&self, index: u32) {
+        self.progress
+            .send_modify(|next| *next = (*next).max(index.saturating_add(1)));
+    }
+
     pub(crate) fn touch(&self, now: Instant) {
-        *super::lock(&self.last_fetch) = now;
+        *lock(&self.last_fetch) = now;
+    }
+
+    fn last_fetch(&self) -> Instant {
+        *lock(&self.last_fetch)
+    }
+
+    /// Asks the driving task to restart the run at `at` (dropped when restarts queue up).
+    pub(crate) fn request_restart(&self, at: u32) {
+        let _ = self.restart.try_send(at);
     }
 
     /// A new run from `start`: nobody uses it yet.
     fn new_run(&self, start: u32, now: Instant) {
         self.run_start.store(start, Ordering::SeqCst);
-        self.next.store(start, Ordering::SeqCst);
-        *super::lock(&self.run_started) = now;
-        super::lock(&self.users).clear();
+        self.progress.send_replace(start);
+        *lock(&self.run_started) = now;
+        lock(&self.users).clear();
     }
 
     /// `viewer` asked for `index` at `now`: it uses the run if the index is within its reach.
@@ -59,7 +84,7 @@ impl LocalJob {
         if index < run.start || index > run.next.saturating_add(reach) {
             return;
         }
-        let mut users = super::lock(&self.users);
+        let mut users = lock(&self.users);
         if users.len() >= 256 {
             // Bounded: the stalest entries are the least interesting.
             users.retain(|_, at| now.saturating_duration_since(*at) < Duration::from_secs(60));
@@ -69,8 +94,8 @@ impl LocalJob {
 
     /// The current run's age and how recently a viewer other than `viewer` used it.
     pub(crate) fn tenure(&self, viewer: &str, now: Instant) -> (Duration, Option<Duration>) {
-        let age = now.saturating_duration_since(*super::lock(&self.run_started));
-        let others = super::lock(&self.users)
+        let age = now.saturating_duration_since(*lock(&self.run_started));
+        let others = lock(&self.users)
             .iter()
             .filter(|(who, _)| who.as_str() != viewer)
             .map(|(_, at)| now.saturating_duration_since(*at))
@@ -79,9 +104,52 @@ impl LocalJob {
     }
 }
 
+/// The jobs this node owns, by key.
+#[derive(Debug, Default)]
+pub(crate) struct LocalJobs {
+    jobs: Mutex<HashMap<JobKey, Arc<LocalJob>>>,
+}
+
+impl LocalJobs {
+    pub(crate) fn get(&self, key: &JobKey) -> Option<Arc<LocalJob>> {
+        lock(&self.jobs).get(key).cloned()
+    }
+
+    pub(crate) fn contains(&self, key: &JobKey) -> bool {
+        lock(&self.jobs).contains_key(key)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.jobs).len()
+    }
+
+    pub(crate) fn insert(&self, key: JobKey, job: Arc<LocalJob>) {
+        lock(&self.jobs).insert(key, job);
+    }
+
+    /// Removes `key` if it is still `job` (a newer tenure of the key may be registered).
+    fn remove_if(&self, key: &JobKey, job: &Arc<LocalJob>) {
+        let mut jobs = lock(&self.jobs);
+        if jobs.get(key).is_some_and(|j| Arc::ptr_eq(j, job)) {
+            jobs.remove(key);
+        }
+    }
+
+    /// Makes `key`'s job idle at once: it stops on its next idle tick.
+    pub(crate) fn stop_soon(&self, key: &JobKey, idle_since: Instant) -> bool {
+        match self.get(key) {
+            Some(job) => {
+                job.touch(idle_since);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Everything the driving task owns.
 pub(crate) struct Owned {
-    pub(crate) key: String,
+    pub(crate) key: JobKey,
     pub(crate) rendition: Rendition,
     pub(crate) claim: JobClaim,
     pub(crate) keeper: LeaseKeeper,
@@ -91,20 +159,37 @@ pub(crate) struct Owned {
     pub(crate) restarts: mpsc::Receiver<u32>,
 }
 
-#[derive(Debug, PartialEq)]
+/// Why a job failed: kept typed until it is logged and stored as the record's failure text.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("cannot prepare the segment directory")]
+    Prepare(#[source] std::io::Error),
+    #[error("cannot start the worker")]
+    Start(#[source] crate::Error),
+    #[error(transparent)]
+    Run(crate::Error),
+    #[error("cannot restart at segment {at}")]
+    Restart {
+        at: u32,
+        #[source]
+        source: ha_core::Error,
+    },
+}
+
+#[derive(Debug)]
 enum End {
     Completed,
-    Failed(String),
+    Failed(Failure),
     Idle,
     LeaseLost,
     /// The publish gate refused a segment because this tenure is over (the record was taken
     /// over, or vanished with the store's data): not the job's fault, so not a failure.
-    TenureOver(String),
+    TenureOver(ha_core::Error),
     Shutdown,
 }
 
 /// How a run that ended with `e` ends the job.
-fn failure_end(e: &crate::Error) -> End {
+fn failure_end(e: crate::Error) -> End {
     match e {
         crate::Error::Vetoed {
             source:
@@ -112,21 +197,22 @@ fn failure_end(e: &crate::Error) -> End {
                 | ha_core::Error::Fenced { .. }
                 | ha_core::Error::NotFound(_)),
             ..
-        } => End::TenureOver(source.to_string()),
-        _ => End::Failed(error_chain(e)),
+        } => End::TenureOver(source),
+        e => End::Failed(Failure::Run(e)),
     }
 }
 
 pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
     let key = owned.key.clone();
+    let config = &inner.config;
     let mut shutdown = inner.shutdown.subscribe();
     let mut lease_status = owned.keeper.status();
     let mut start = owned.claim.start_segment;
-    let slot_every = inner.config.lease_ttl / 3;
+    let slot_every = config.lease_ttl() / 3;
     let mut slot_tick = tokio::time::interval(slot_every);
     slot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut idle_tick =
-        tokio::time::interval(Duration::from_millis(500).min(inner.config.idle_timeout));
+        tokio::time::interval(Duration::from_millis(500).min(config.idle_timeout()));
     idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let end = 'runs: loop {
@@ -136,23 +222,24 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
             token: owned.claim.token,
             jobs: inner.jobs.clone(),
             lease: owned.keeper.status(),
-            next: owned.job.next.clone(),
+            job: owned.job.clone(),
+            announcer: inner.announcer.clone(),
         });
-        let dir = match inner.storage.prepare_job_dir(&key).await {
+        let dir = match inner.storage.prepare_job_dir(key.as_str()).await {
             Ok(dir) => dir,
-            Err(e) => break End::Failed(format!("cannot prepare segment directory: {e}")),
+            Err(e) => break End::Failed(Failure::Prepare(e)),
         };
         let spec = owned.rendition.spec(dir, start, owned.hardware);
         let mut running = match inner.runner.start(spec, gate).await {
             Ok(r) => r,
-            Err(e) => break End::Failed(format!("cannot start worker: {e}")),
+            Err(e) => break End::Failed(Failure::Start(e)),
         };
         tracing::info!(start, "run started");
         loop {
             tokio::select! {
                 outcome = running.wait() => match outcome {
                     RunOutcome::Completed => break 'runs End::Completed,
-                    RunOutcome::Failed(e) => break 'runs failure_end(&e),
+                    RunOutcome::Failed(e) => break 'runs failure_end(e),
                     RunOutcome::Cancelled => break 'runs End::Shutdown,
                 },
                 _ = lease_status.changed() => {
@@ -172,12 +259,12 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
                             start = at;
                             continue 'runs;
                         }
-                        Err(e) => break 'runs End::Failed(format!("cannot restart at {at}: {e}")),
+                        Err(source) => break 'runs End::Failed(Failure::Restart { at, source }),
                     }
                 }
                 _ = idle_tick.tick() => {
-                    let last = *super::lock(&owned.job.last_fetch);
-                    if inner.clock.now().saturating_duration_since(last) > inner.config.idle_timeout {
+                    let last = owned.job.last_fetch();
+                    if inner.clock.now().saturating_duration_since(last) > config.idle_timeout() {
                         running.cancel();
                         let _ = running.wait().await;
                         break 'runs End::Idle;
@@ -198,57 +285,60 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
     };
 
     let token = owned.claim.token;
-    let (state, failure, topic) = match &end {
-        End::Completed => (Some(JobState::Completed), None, "transcode.finished"),
-        End::Failed(reason) => (
-            Some(JobState::Failed),
-            Some(reason.clone()),
-            "transcode.failed",
-        ),
-        End::Idle => (Some(JobState::Stopped), None, "transcode.stopped"),
+    let failure = match &end {
+        End::Failed(failure) => Some(ha_core::error_chain(failure)),
+        _ => None,
+    };
+    let (state, how) = match &end {
+        End::Completed => (Some(JobState::Completed), JobEnd::Completed),
+        End::Failed(_) => (Some(JobState::Failed), JobEnd::Failed),
+        End::Idle => (Some(JobState::Stopped), JobEnd::Stopped),
         // Lost: somebody else owns the record now. Shutdown: leave it Running so a survivor
         // resumes it at once.
-        End::LeaseLost | End::TenureOver(_) => (None, None, "transcode.lease_lost"),
-        End::Shutdown => (None, None, "transcode.handed_over"),
+        End::LeaseLost | End::TenureOver(_) => (None, JobEnd::LeaseLost),
+        End::Shutdown => (None, JobEnd::HandedOver),
     };
     if let Some(state) = state {
         if let Err(e) = inner
             .jobs
-            .set_state(&key, token, state, failure.as_deref())
+            .set_state(key.as_str(), token, state, failure.as_deref())
             .await
         {
             tracing::warn!(error = %e, %state, "could not record the job's end");
         }
     }
     match &end {
-        End::Failed(reason) => {
+        End::Failed(_) => {
             inner.stats.failed();
-            tracing::warn!(reason, "job failed")
+            tracing::warn!(
+                reason = failure.as_deref().unwrap_or_default(),
+                "job failed"
+            )
         }
         End::TenureOver(reason) => tracing::warn!(
-            reason,
+            %reason,
             "job record taken over or lost (did the store lose its data?): run stopped; the \
              next segment request resumes it at the first missing segment"
         ),
-        _ => tracing::info!(topic, "job ended"),
+        _ => tracing::info!(?how, "job ended"),
     }
-    inner
-        .publish(
-            topic,
-            serde_json::json!({ "key": key, "node": inner.config.node_id, "failure": failure }),
-        )
-        .await;
     owned.slots.release_all(inner.slots.as_ref()).await;
-    {
-        // Only this tenure's entry: a newer run of the key may already be registered.
-        let mut local = super::lock(&inner.local);
-        if local.get(&key).is_some_and(|j| Arc::ptr_eq(j, &owned.job)) {
-            local.remove(&key);
-        }
-    }
+    // Only this tenure's entry: a newer run of the key may already be registered.
+    inner.local.remove_if(&key, &owned.job);
     if !matches!(end, End::LeaseLost) {
         owned.keeper.shutdown().await;
     }
+    // Requests waiting here look again now (the lease is free, or somebody else's).
+    inner.waiters.notify(&key);
+    inner
+        .announcer
+        .send(&TranscodeEvent::Ended {
+            key,
+            node: config.node_id().to_owned(),
+            how,
+            failure,
+        })
+        .await;
 }
 
 /// Logs a slot's change of health: once per change, not on every renewal tick.
@@ -275,23 +365,12 @@ fn log_slot_change(change: &SlotChange) {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
 pub(crate) fn new_local_job(start: u32, now: Instant) -> (Arc<LocalJob>, mpsc::Receiver<u32>) {
     let (restart, restarts) = mpsc::channel(4);
     (
         Arc::new(LocalJob {
             run_start: AtomicU32::new(start),
-            next: Arc::new(AtomicU32::new(start)),
+            progress: watch::channel(start).0,
             last_fetch: Mutex::new(now),
             restart,
             run_started: Mutex::new(now),
@@ -322,7 +401,7 @@ mod tests {
         ];
         for source in lost {
             assert!(
-                matches!(failure_end(&vetoed(source)), End::TenureOver(_)),
+                matches!(failure_end(vetoed(source)), End::TenureOver(_)),
                 "a lost tenure"
             );
         }
@@ -330,10 +409,10 @@ mod tests {
             what: "get job".into(),
             after: Duration::from_secs(2),
         });
-        assert!(matches!(failure_end(&store_down), End::Failed(_)));
+        assert!(matches!(failure_end(store_down), End::Failed(_)));
         let crashed = crate::Error::WorkerStalled {
             after: Duration::from_secs(1),
         };
-        assert!(matches!(failure_end(&crashed), End::Failed(_)));
+        assert!(matches!(failure_end(crashed), End::Failed(_)));
     }
 }

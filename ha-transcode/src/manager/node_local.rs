@@ -1,41 +1,5 @@
-//! Node-local segment storage: each replica writes to its own directory, and a segment this
-//! replica does not have is fetched from the job's owner.
-//!
-//! # Why the owner's address lives in the job record
-//!
-//! A non-owner needs two facts: *who* owns the job now, and *where* to reach it. The job record
-//! already carries both (`owner_node`, `owner_addr`), written by the same fenced claim that
-//! carries the owner's token. So the address is exactly as fresh as the ownership it
-//! describes, and a record whose token differs from the live lease's (a new owner between
-//! acquiring the lease and writing its claim) is simply not trusted yet: the request waits a
-//! poll interval. A node registry would be a second source of truth to keep consistent with
-//! the leases; lease holder metadata would change the `LeaseManager` contract on every
-//! backend. The record needs neither.
-//!
-//! # The protocol (see [`super::plan`] for the exact table)
-//!
-//! - A request a replica can serve from its own directory is served there (a segment it
-//!   wrote in an earlier tenure included: segments are segment-exact, whoever made them).
-//! - Otherwise, when the record's owner is another node and either holds the live lease with
-//!   the record's token, or finished the job (completed or stopped; its files are on its
-//!   disk), [`TranscodeManager::locate`](super::TranscodeManager::locate) answers
-//!   [`SegmentLocation::Owner`]: the caller fetches the segment from that address. The owner
-//!   serves the forwarded request with [`TranscodeManager::segment`](super::TranscodeManager::segment),
-//!   which never forwards again (so ownership moving mid-request cannot loop) and answers
-//!   [`Error::NotOwner`](crate::Error::NotOwner) when it no longer owns the job; the caller
-//!   then locates again.
-//! - When the owner cannot be reached the caller says so
-//!   ([`TranscodeManager::owner_unreachable`](super::TranscodeManager::owner_unreachable)).
-//!   A finished job's segments are then regenerated here. A job whose lease is still held is
-//!   waited for, never run twice: single flight does not depend on the network.
-//! - An orphan (the owner's lease expired, or it handed over on shutdown) is taken over as
-//!   with shared storage; the new owner has none of the old owner's files, so every segment
-//!   a viewer asks for that is not on its disk is produced again from that index. Because
-//!   segments are segment-exact, a regenerated segment splices with the old owner's
-//!   neighbours that a player already holds.
-//!
-//! The library stays free of an HTTP client: fetching from the owner is the server's job
-//! (the reference server forwards the request with the caller's credentials).
+//! Node-local segment storage ([`NodeLocalDirStorage`]): each replica writes to its own
+//! directory; the protocol is on the type.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -59,7 +23,44 @@ pub enum SegmentLocation {
 }
 
 /// A directory only this replica sees: `<root>/<job key>/seg-000007.ts`, with the same
-/// key validation and layout as [`SharedDirStorage`].
+/// key validation and layout as [`SharedDirStorage`]. A segment this replica does not have is
+/// fetched from the job's owner.
+///
+/// # Why the owner's address lives in the job record
+///
+/// A non-owner needs two facts: *who* owns the job now, and *where* to reach it. The job record
+/// already carries both (`owner_node`, `owner_addr`), written by the same fenced claim that
+/// carries the owner's token. So the address is exactly as fresh as the ownership it
+/// describes, and a record whose token differs from the live lease's (a new owner between
+/// acquiring the lease and writing its claim) is simply not trusted yet: the request waits for
+/// the new owner's claim. A node registry would be a second source of truth to keep consistent with
+/// the leases; lease holder metadata would change the `LeaseManager` contract on every
+/// backend. The record needs neither.
+///
+/// # The protocol
+///
+/// - A request a replica can serve from its own directory is served there (a segment it
+///   wrote in an earlier tenure included: segments are segment-exact, whoever made them).
+/// - Otherwise, when the record's owner is another node and either holds the live lease with
+///   the record's token, or finished the job (completed or stopped; its files are on its
+///   disk), [`TranscodeManager::locate`](super::TranscodeManager::locate) answers
+///   [`SegmentLocation::Owner`]: the caller fetches the segment from that address. The owner
+///   serves the forwarded request with [`TranscodeManager::segment`](super::TranscodeManager::segment),
+///   which never forwards again (so ownership moving mid-request cannot loop) and answers
+///   [`Error::NotOwner`](crate::Error::NotOwner) when it no longer owns the job; the caller
+///   then locates again.
+/// - When the owner cannot be reached the caller says so
+///   ([`TranscodeManager::owner_unreachable`](super::TranscodeManager::owner_unreachable)).
+///   A finished job's segments are then regenerated here. A job whose lease is still held is
+///   waited for, never run twice: single flight does not depend on the network.
+/// - An orphan (the owner's lease expired, or it handed over on shutdown) is taken over as
+///   with shared storage; the new owner has none of the old owner's files, so every segment
+///   a viewer asks for that is not on its disk is produced again from that index. Because
+///   segments are segment-exact, a regenerated segment splices with the old owner's
+///   neighbours that a player already holds.
+///
+/// The library stays free of an HTTP client: fetching from the owner is the server's job
+/// (the reference server forwards the request with the caller's credentials).
 #[derive(Debug, Clone)]
 pub struct NodeLocalDirStorage {
     dir: SharedDirStorage,

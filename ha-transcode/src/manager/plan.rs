@@ -113,24 +113,40 @@ pub enum Action {
     /// The owner will produce the segment soon: wait for it.
     Wait,
     /// The job failed too often; refuse until the cool-down ends.
-    RefusePoisoned,
+    RefusePoisoned {
+        /// How many times the job was claimed.
+        attempts: u32,
+    },
     /// The job completed without producing this segment: the source ends before it (a
     /// container duration longer than the video, e.g. an audio tail).
     PastEnd,
     /// Node-local storage: the record's owner has (or is producing) the segment; fetch it from
     /// the owner's address in the record.
-    FetchFromOwner,
+    FetchFromOwner {
+        /// The owner's node id.
+        node: String,
+        /// The owner's advertised address.
+        address: String,
+    },
     /// Node-local storage, a request already forwarded once: another node owns the job.
-    NotOwner,
+    NotOwner {
+        /// The owner's node id.
+        node: String,
+    },
     /// Node-local storage: the live owner advertised no address, so nobody can reach it.
-    OwnerUnaddressable,
+    OwnerUnaddressable {
+        /// The owner's node id.
+        node: String,
+    },
 }
 
 /// Decides what to do for a segment that does not exist yet.
 pub fn plan(f: &Facts<'_>) -> Action {
     if let Some(r) = f.record {
         if r.state == JobState::Failed && r.attempts >= f.max_attempts && f.in_cooldown {
-            return Action::RefusePoisoned;
+            return Action::RefusePoisoned {
+                attempts: r.attempts,
+            };
         }
     }
     if let Some(r) = f.record {
@@ -210,10 +226,14 @@ fn node_local(f: &Facts<'_>) -> Option<Action> {
         // again here.
         return live_owner.then_some(Action::Wait);
     }
+    let node = r.owner_node.clone();
     Some(match (&r.owner_addr, f.may_forward) {
-        (_, false) => Action::NotOwner,
-        (Some(_), true) => Action::FetchFromOwner,
-        (None, true) if live_owner => Action::OwnerUnaddressable,
+        (_, false) => Action::NotOwner { node },
+        (Some(address), true) => Action::FetchFromOwner {
+            node,
+            address: address.clone(),
+        },
+        (None, true) if live_owner => Action::OwnerUnaddressable { node },
         (None, true) => return None,
     })
 }
@@ -349,12 +369,12 @@ mod tests {
             (
                 "poisoned is refused",
                 facts(5, Some(&poisoned), None, None),
-                Action::RefusePoisoned,
+                Action::RefusePoisoned { attempts: 3 },
             ),
             (
                 "poisoned is refused even while owned",
                 facts(5, Some(&poisoned), Some("b"), None),
-                Action::RefusePoisoned,
+                Action::RefusePoisoned { attempts: 3 },
             ),
             (
                 "mine locally, but the lease vanished (store lost its data)",
@@ -443,16 +463,20 @@ mod tests {
             f.holder_token = Some(FencingToken(2));
             f
         };
+        let fetch = Action::FetchFromOwner {
+            node: "b".into(),
+            address: "http://b:8096".into(),
+        };
         let cases: Vec<(&str, Facts<'_>, Action)> = vec![
             (
                 "live owner elsewhere: fetch from it, within reach or not",
                 local(3, Some(&running), Some("b")),
-                Action::FetchFromOwner,
+                fetch.clone(),
             ),
             (
                 "live owner elsewhere, far ahead: the owner decides about restarting",
                 local(30, Some(&running), Some("b")),
-                Action::FetchFromOwner,
+                fetch.clone(),
             ),
             (
                 "the lease's token is newer than the record's: the claim is on its way",
@@ -472,12 +496,12 @@ mod tests {
             (
                 "a finished owner still has its files",
                 local(2, Some(&completed), None),
-                Action::FetchFromOwner,
+                fetch.clone(),
             ),
             (
                 "an idle-stopped owner still has its files",
                 local(2, Some(&stopped), None),
-                Action::FetchFromOwner,
+                fetch.clone(),
             ),
             (
                 "completed, past what the source held",
@@ -524,7 +548,7 @@ mod tests {
             (
                 "forwarded to a node that does not own the job",
                 forwarded(3, Some(&running), Some("b")),
-                Action::NotOwner,
+                Action::NotOwner { node: "b".into() },
             ),
             (
                 "forwarded to the owner",
@@ -534,7 +558,7 @@ mod tests {
             (
                 "live owner without an address",
                 local(3, Some(&unaddressed), Some("b")),
-                Action::OwnerUnaddressable,
+                Action::OwnerUnaddressable { node: "b".into() },
             ),
             (
                 "no record, nobody holds it: start here",
@@ -547,7 +571,7 @@ mod tests {
             (
                 "poisoned is refused before anything else",
                 local(3, Some(&poisoned), None),
-                Action::RefusePoisoned,
+                Action::RefusePoisoned { attempts: 3 },
             ),
         ];
         for (name, f, want) in cases {

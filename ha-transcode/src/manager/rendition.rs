@@ -14,10 +14,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::keys::JobKey;
+
 use crate::hls::SegmentTimeline;
-use crate::worker::spec::{
-    AudioSettings, HardwarePreference, JobSpec, SegmentContainer, VideoSettings,
-};
+use crate::spec::{AudioSettings, HardwarePreference, JobSpec, SegmentContainer, VideoSettings};
 
 /// One HLS rendition of one source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,8 +65,9 @@ fn is_mpegts(c: &SegmentContainer) -> bool {
 }
 
 impl Rendition {
-    /// The cluster-wide job key: 32 hex digits of the SHA-256 of what is produced.
-    pub fn job_key(&self) -> String {
+    /// The cluster-wide job key: 32 hex digits of the SHA-256 of what is produced. It hashes
+    /// the rendition, so compute it once per request and pass it on.
+    pub fn job_key(&self) -> JobKey {
         let material = KeyMaterial {
             item_id: &self.item_id,
             source: &self.source,
@@ -79,10 +80,7 @@ impl Rendition {
         };
         // Serialising plain structs and options cannot fail.
         let json = serde_json::to_vec(&material).unwrap_or_default();
-        Sha256::digest(&json)[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        JobKey::from_digest(&Sha256::digest(&json))
     }
 
     /// The rendition's segment timeline (`segment_ms` of zero is treated as one second, so a
@@ -127,7 +125,7 @@ impl Rendition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::worker::spec::RateControl;
+    use crate::spec::RateControl;
 
     fn rendition() -> Rendition {
         Rendition {
@@ -185,7 +183,7 @@ mod tests {
             ..a.clone()
         };
         assert_eq!(a.job_key(), qsv.job_key());
-        assert_eq!(a.job_key().len(), 32);
+        assert_eq!(a.job_key().as_str().len(), 32);
         let mut taller = a.clone();
         taller.video.target_height = Some(720);
         assert_ne!(a.job_key(), taller.job_key());

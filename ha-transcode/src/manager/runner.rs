@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::hls::SegmentGate;
-use crate::worker::spec::JobSpec;
+use crate::spec::JobSpec;
 use crate::Result;
 
 /// How a run ended.

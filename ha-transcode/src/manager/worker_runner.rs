@@ -8,8 +8,8 @@ use tokio::task::JoinHandle;
 
 use super::runner::{JobRunner, RunOutcome, RunningJob};
 use crate::hls::SegmentGate;
-use crate::worker::spec::JobSpec;
-use crate::worker::supervisor::{JobSummary, Supervisor};
+use crate::spec::JobSpec;
+use crate::worker::{JobSummary, Supervisor};
 use crate::{Error, Result};
 
 /// Runs jobs in worker processes through a [`Supervisor`].

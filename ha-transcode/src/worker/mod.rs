@@ -5,26 +5,27 @@
 //! CPU-bound pipeline never runs on the async runtime's threads, where it would starve lease
 //! renewals.
 //!
-//! | module | what |
+//! | item | what |
 //! |---|---|
-//! | [`spec`] | [`JobSpec`]: what to transcode (JSON on the worker's stdin) |
-//! | [`protocol`] | [`WorkerEvent`]: what the worker reports (JSON lines on stdout) |
-//! | [`supervisor`] | [`Supervisor`]: spawns, reads reports, publishes, cancels, detects crash/hang |
-//! | [`lifeline`] | the worker exits the moment its server dies (end of its stdin pipe) |
-//! | [`pipeline`] | the in-process transcode the worker runs |
-//! | [`main`](run_worker_main) | the worker's entry point, for a binary or a re-executed host |
+//! | [`JobSpec`](crate::spec::JobSpec) | what to transcode (JSON on the worker's stdin) |
+//! | [`WorkerEvent`] | what the worker reports (JSON lines on stdout) |
+//! | [`Supervisor`] | spawns, reads reports, publishes, cancels, detects crash/hang |
+//! | [`LIFELINE_ENV`] | the worker exits the moment its server dies (end of its stdin pipe) |
+//! | [`run_worker_main`] | the worker's entry point, for a binary or a re-executed host |
+//! | [`qsv_status`] | is Intel QSV usable on this node (probed once, cached) |
 
-pub mod lifeline;
-pub mod pipeline;
-pub mod protocol;
-pub mod spec;
-pub mod supervisor;
+mod lifeline;
+pub(crate) mod pipeline;
+mod protocol;
+mod supervisor;
 mod worker_main;
 
+pub use crate::encode::hw_probe::{probe_qsv, qsv_status, ProbeStage, QsvStatus};
+pub use crate::encode::qsv::DEFAULT_RENDER_NODE;
+pub use lifeline::{LIFELINE_ENV, ORPHANED_EXIT};
 pub use protocol::WorkerEvent;
-pub use spec::{
-    AudioSettings, HardwarePreference, JobSpec, RateControl, SegmentContainer, VideoCodec,
-    VideoSettings,
-};
 pub use supervisor::{JobHandle, JobSummary, Supervisor, SupervisorConfig, WorkerCommand};
-pub use worker_main::{run_worker, run_worker_main, FAULT_ENV};
+#[cfg(feature = "fault-injection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fault-injection")))]
+pub use worker_main::FAULT_ENV;
+pub use worker_main::{run_worker, run_worker_main};

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::hls::SegmentReport;
-use crate::worker::spec::HardwarePreference;
+use crate::spec::HardwarePreference;
 
 /// One report from the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,9 +22,9 @@ use tokio::task::JoinHandle;
 
 use super::lifeline::LIFELINE_ENV;
 use super::protocol::WorkerEvent;
-use super::spec::{HardwarePreference, JobSpec};
 use crate::error::{Error, Result};
 use crate::hls::{publish_segment, SegmentGate};
+use crate::spec::{HardwarePreference, JobSpec};
 
 /// How to start a worker process.
 #[derive(Debug, Clone)]

@@ -10,19 +10,26 @@ use std::io::Write;
 
 use super::lifeline::{self, ORPHANED_EXIT};
 
-use super::pipeline::{self, error_chain, Fault};
-use super::protocol::WorkerEvent;
-use super::spec::{HardwarePreference, JobSpec};
-use crate::error::{Error, Result};
+use ha_core::error_chain;
 
-/// Environment variable with a test fault, honoured only in debug builds:
+use super::pipeline::{self, Fault};
+use super::protocol::WorkerEvent;
+use crate::error::{Error, Result};
+use crate::spec::{HardwarePreference, JobSpec};
+
+/// Environment variable with a test fault, honoured only by a worker built with the
+/// `fault-injection` feature (tests enable it; a production build never reads it):
 /// `crash-after:N` aborts the worker after N segments, `stall-after:N` makes it sleep forever.
+#[cfg(feature = "fault-injection")]
 pub const FAULT_ENV: &str = "HA_TRANSCODE_WORKER_FAULT";
 
+#[cfg(not(feature = "fault-injection"))]
 fn fault_from_env() -> Option<Fault> {
-    if !cfg!(debug_assertions) {
-        return None;
-    }
+    None
+}
+
+#[cfg(feature = "fault-injection")]
+fn fault_from_env() -> Option<Fault> {
     let v = std::env::var(FAULT_ENV).ok()?;
     let (kind, n) = v.split_once(':')?;
     let n: u32 = n.trim().parse().ok()?;

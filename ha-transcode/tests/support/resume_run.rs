@@ -6,10 +6,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ha_transcode::hls::{PublishDecision, SegmentGate, SegmentReport};
-use ha_transcode::worker::{
-    AudioSettings, HardwarePreference, JobSpec, JobSummary, RateControl, SegmentContainer,
-    VideoCodec, VideoSettings,
+use ha_transcode::spec::{
+    AudioSettings, HardwarePreference, JobSpec, RateControl, SegmentContainer, VideoCodec,
+    VideoSettings,
 };
+use ha_transcode::worker::JobSummary;
 
 use super::hls_check::supervisor;
 

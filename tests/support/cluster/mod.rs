@@ -50,7 +50,7 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 /// server does not override. The longest a SIGKILL should stall a viewer, plus the time to
 /// produce one segment.
 pub fn lease_ttl() -> Duration {
-    media_ha::transcode::manager::ManagerConfig::new("any").lease_ttl
+    media_ha::transcode::manager::ManagerConfig::new("any").lease_ttl()
 }
 /// The reference server's HLS segment length (`examples/reference-server/src/hls.rs`).
 pub const SEGMENT_SECS: u32 = 3;

@@ -3,7 +3,7 @@
 //! Why the seam: `POST /Items/{id}/PlaybackInfo` tells a client how to play an item, and the HLS
 //! routes serve transcodes that any replica may have produced. The playback decision (device
 //! profile in, direct play / direct stream / transcode out) and the cluster-wide
-//! `TranscodeManager` live in `ha-transcode` and are still being written. Until they land:
+//! `TranscodeManager` live in `ha-transcode`:
 //!
 //! * PlaybackInfo runs `ha-transcode`'s decision when built with `transcode` (see
 //!   `decision.rs`): direct play gets the static `DirectStreamUrl`; otherwise a

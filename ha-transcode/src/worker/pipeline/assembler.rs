@@ -90,6 +90,7 @@ impl<P> SegmentAssembler<P> {
     }
 
     /// True when no packet is waiting.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }

@@ -11,7 +11,7 @@ use super::{ff, EncodedPacket, RunWindow};
 use crate::encode::software;
 use crate::error::{Error, Result};
 use crate::hls::timeline::{rescale, segment_of, MPEGTS_TIME_BASE, TS_OFFSET_90K};
-use crate::worker::spec::AudioSettings;
+use crate::spec::AudioSettings;
 
 /// The audio half of a run.
 pub(super) struct AudioChain {

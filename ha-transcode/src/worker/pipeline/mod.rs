@@ -7,10 +7,10 @@
 //! same segments `k..` as a full run.
 
 mod annexb;
-pub mod assembler;
+pub(crate) mod assembler;
 mod audio;
 mod encode_stage;
-pub mod fifo;
+pub(crate) mod fifo;
 mod mux;
 mod mux_fmp4;
 mod video;
@@ -24,10 +24,8 @@ use crate::error::{Error, Result};
 use crate::hls::naming::{segment_file_name_for, temp_name, INIT_FILE_NAME};
 use crate::hls::timeline::{rescale, SegmentTimeline};
 use crate::hls::SegmentReport;
+use crate::spec::{HardwarePreference, JobSpec, SegmentContainer};
 use crate::worker::protocol::WorkerEvent;
-use crate::worker::spec::{HardwarePreference, JobSpec, SegmentContainer};
-
-pub(crate) use video::error_chain;
 
 /// An encoded packet and the segment it belongs to.
 pub(crate) struct EncodedPacket {
@@ -50,8 +48,9 @@ pub(crate) fn ff(what: &str) -> impl Fn(ffmpeg_next::Error) -> Error + '_ {
     }
 }
 
-/// Test faults, honoured only in debug builds (see [`crate::worker::FAULT_ENV`]).
+/// Test faults, honoured only with the `fault-injection` feature (see `worker::FAULT_ENV`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
 pub(crate) enum Fault {
     /// `std::process::abort()` after reporting this many segments.
     Crash(u32),

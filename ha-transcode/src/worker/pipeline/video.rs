@@ -12,7 +12,7 @@ use crate::encode::source::{Transfer, VideoSource};
 use crate::encode::{qsv, software, EncoderOptions};
 use crate::error::{Error, Result};
 use crate::hls::timeline::{rescale, segment_of, MPEGTS_TIME_BASE};
-use crate::worker::spec::{HardwarePreference, JobSpec};
+use crate::spec::{HardwarePreference, JobSpec};
 
 /// Which encoder the chain uses, decided when the first frame arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +190,7 @@ impl VideoChain {
                     return Open::new(graph, encoder, kind, size, self.spec.segment_ms);
                 }
                 Err(e) => {
-                    self.fallback_reason = Some(error_chain(&e));
+                    self.fallback_reason = Some(ha_core::error_chain(&e));
                     kind = VideoEncoderKind::Software;
                 }
             }
@@ -421,16 +421,4 @@ fn open_qsv_encoder(
         pipeline.encoder_options.clone(),
     )?;
     Ok((enc, pipeline.output_size))
-}
-
-/// An error and its sources, one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
