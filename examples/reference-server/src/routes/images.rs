@@ -138,7 +138,7 @@ async fn image(
     }
 
     let format = request.output_format(source_format);
-    if let Some(bytes) = artwork.cache.get(&key, format).await {
+    if let Some(bytes) = artwork.cache.get(&image.tag, &key, format).await {
         artwork.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
         return Ok(answer(
             StatusCode::OK,
@@ -164,7 +164,7 @@ async fn image(
     // The key names the request; the output format is the one the request implies.
     artwork
         .cache
-        .put(&key, rendered.format, &rendered.bytes)
+        .put(&image.tag, &key, rendered.format, &rendered.bytes)
         .await;
     Ok(answer(
         StatusCode::OK,
