@@ -28,13 +28,14 @@ fn venv_python() -> PathBuf {
     if let Some(p) = std::env::var_os("HA_TEST_JELLYFIN_PYTHON") {
         return PathBuf::from(p);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-services/venv/bin/python")
+    // This package is `tests/`; the virtualenv lives in the repository's `.test-services/`.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.test-services/venv/bin/python")
 }
 
 /// Runs `drive.py` against `base`; its JSON result.
 async fn drive(base: &str) -> Value {
     let python = venv_python();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jellyfin_client/drive.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("jellyfin_client/drive.py");
     assert!(
         python.exists(),
         "no Python virtualenv with jellyfin-apiclient-python at {}: run scripts/install-deps.sh \

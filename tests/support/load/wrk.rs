@@ -11,11 +11,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// The directory holding the wrk Lua scripts.
+/// The directory holding the wrk Lua scripts (`tests/wrk/`; this package is `tests/`).
 pub fn scripts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("wrk")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("wrk")
 }
 
 /// One wrk run against one server.
