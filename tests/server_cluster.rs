@@ -128,38 +128,6 @@ async fn postgres_only_replicas_share_transcode_slots() {
     b.shutdown(GRACE).await;
 }
 
-/// A 15 s MPEG-2 clip (five 3 s segments; MPEG-2 makes PlaybackInfo offer a transcode),
-/// generated once per test binary in its own library directory.
-#[cfg(feature = "transcode")]
-fn long_clip_library() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-node-local-media");
-    let target = dir.join("Gamma.mkv");
-    if !target.exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let tmp = dir.join("Gamma.partial.mkv");
-        let status = std::process::Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-y"])
-            .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-            .args([
-                "-t",
-                "15",
-                "-c:v",
-                "mpeg2video",
-                "-c:a",
-                "mp2",
-                "-f",
-                "matroska",
-            ])
-            .arg(&tmp)
-            .status()
-            .expect("the tests need the ffmpeg CLI");
-        assert!(status.success(), "ffmpeg failed for Gamma.mkv");
-        std::fs::rename(&tmp, &target).unwrap();
-    }
-    dir
-}
-
 /// Every MPEG-TS segment file under a transcode directory (`<dir>/<job key>/seg-*.ts`).
 #[cfg(feature = "transcode")]
 fn segment_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -217,6 +185,10 @@ async fn node_local_pair(prefix: &str) -> NodeLocalPair {
     for c in [&mut config_a, &mut config_b] {
         c.media = vec![media.clone()];
         c.transcode_storage = server::config::TranscodeStorage::NodeLocal;
+        // Node-local replicas sign what they forward (peer_auth.rs): one secret for both.
+        c.cluster_secret = Some(server::config::ClusterSecret(
+            "server-cluster-test-secret".into(),
+        ));
     }
     let (dir_a, dir_b) = (
         config_a.transcode_dir.clone(),

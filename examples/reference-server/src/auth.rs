@@ -16,6 +16,10 @@ use axum::http::HeaderMap;
 use media_ha::core::{auth, Session, User};
 
 use crate::error::{ApiError, ApiResult};
+use crate::limits::{cap_opt, MAX_ID, MAX_NAME, MAX_VERSION};
+
+/// Longer than any token this server issues; a longer one is refused without being kept.
+const MAX_TOKEN: usize = 256;
 use crate::state::AppState;
 
 /// What a client says about itself in the authorization header.
@@ -57,6 +61,15 @@ pub fn parse_authorization(value: &str) -> Option<ClientInfo> {
         if !val.is_empty() {
             *slot = Some(val);
         }
+    }
+    // Kept in sessions, devices and the activity log: cut to size here, where they enter.
+    info.client = cap_opt(info.client, MAX_NAME);
+    info.device = cap_opt(info.device, MAX_NAME);
+    info.device_id = cap_opt(info.device_id, MAX_ID);
+    info.version = cap_opt(info.version, MAX_VERSION);
+    if info.token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN) {
+        // No token of ours is that long: treat it as no token (401), and keep nothing of it.
+        info.token = Some(String::new());
     }
     Some(info)
 }
@@ -198,10 +211,14 @@ impl FromRequestParts<AppState> for Caller {
             .get_user(&session.user_id)
             .await?
             .ok_or_else(|| ApiError::unauthorized("the session's user no longer exists"))?;
-        stores
+        // The session may have been signed out since the lookup: a dead one is not served.
+        if !stores
             .sessions
             .touch(&hash, state.config.session_ttl)
-            .await?;
+            .await?
+        {
+            return Err(ApiError::unauthorized("invalid or expired access token"));
+        }
         Ok(Caller { session, user })
     }
 }

@@ -100,6 +100,48 @@ pub struct Args {
     /// to 10 s) instead of exiting at the first failure. `0s`: fail at once.
     #[arg(long, env = "MEDIA_HA_WAIT_FOR_STORES", value_parser = parse_duration, default_value = "0s")]
     pub wait_for_stores: Duration,
+    /// The secret every replica shares to sign the requests they forward to one another
+    /// (`--transcode-storage node-local`; required there, at least 16 bytes). See
+    /// `peer_auth.rs`.
+    #[arg(long, env = "MEDIA_HA_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// A response write that makes no progress for this long ends the connection (`60s`; an
+    /// unread download is released after it). See `conn_io.rs`.
+    #[arg(long, env = "MEDIA_HA_WRITE_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+    pub write_timeout: Duration,
+    /// Open connections this replica accepts in all (0: no cap). See `conn_limit.rs`.
+    #[arg(long, env = "MEDIA_HA_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Open connections one client address may hold (0: no cap; raise it behind a reverse
+    /// proxy, whose address every client shares).
+    #[arg(long, env = "MEDIA_HA_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+    /// Which symlinks in the library are followed when a file is served: `inside-roots` (a
+    /// link whose target is outside every library root is refused, checked on the opened
+    /// file) or `always`.
+    #[arg(long, env = "MEDIA_HA_FOLLOW_SYMLINKS", value_enum, default_value_t = SymlinkPolicy::InsideRoots)]
+    pub follow_symlinks: SymlinkPolicy,
+}
+
+/// Which symlinks are followed when a library file is served (see `--follow-symlinks`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SymlinkPolicy {
+    /// Only to files inside a library root (checked on the file actually opened).
+    #[default]
+    InsideRoots,
+    /// Wherever they point (a media directory writable by others can then serve any file
+    /// the server may read).
+    Always,
+}
+
+/// The cluster secret; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterSecret(pub String);
+
+impl std::fmt::Debug for ClusterSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterSecret(<hidden>)")
+    }
 }
 
 /// Whether replicas share the transcode directory (see `--transcode-storage`).
@@ -203,6 +245,16 @@ pub struct Config {
     /// The transcode worker to run (program, arguments); `None`: this binary re-executed with
     /// `--transcode-worker`. Tests point it at the `media-ha-transcode-worker` binary.
     pub transcode_worker: Option<(PathBuf, Vec<String>)>,
+    /// The secret replicas sign forwarded requests with (`peer_auth.rs`).
+    pub cluster_secret: Option<ClusterSecret>,
+    /// A response write stalled this long ends the connection (`conn_io.rs`).
+    pub write_timeout: Duration,
+    /// Open connections in all (0: no cap).
+    pub max_connections: usize,
+    /// Open connections per client address (0: no cap).
+    pub max_connections_per_ip: usize,
+    /// Which library symlinks are followed when serving a file.
+    pub follow_symlinks: SymlinkPolicy,
 }
 
 impl Config {
@@ -234,6 +286,11 @@ impl Config {
             body_read_timeout: Duration::from_secs(15),
             header_read_timeout: Duration::from_secs(15),
             transcode_worker: None,
+            cluster_secret: None,
+            write_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+            follow_symlinks: SymlinkPolicy::InsideRoots,
         }
     }
 }
@@ -272,6 +329,14 @@ impl From<Args> for Config {
             .map_or(args.session_cache, Duration::from_millis);
         config.wait_for_stores = args.wait_for_stores;
         config.readiness_policy = args.readiness_policy;
+        config.cluster_secret = args
+            .cluster_secret
+            .filter(|s| !s.is_empty())
+            .map(ClusterSecret);
+        config.write_timeout = args.write_timeout;
+        config.max_connections = args.max_connections;
+        config.max_connections_per_ip = args.max_connections_per_ip;
+        config.follow_symlinks = args.follow_symlinks;
         config
     }
 }
@@ -362,6 +427,31 @@ mod tests {
         assert_eq!(config.session_cache, Duration::from_millis(500));
         assert_eq!(config.wait_for_stores, Duration::from_secs(90));
         assert!(!format!("{:?}", config.admin).contains("pw\""));
+    }
+
+    #[test]
+    fn security_flags_resolve_and_the_secret_stays_hidden() {
+        let args = Args::try_parse_from([
+            "reference-server",
+            "--cluster-secret",
+            "s3cret-s3cret-s3cret",
+            "--write-timeout",
+            "5s",
+            "--max-connections-per-ip",
+            "0",
+            "--follow-symlinks",
+            "always",
+        ])
+        .unwrap();
+        let config = Config::from(args);
+        assert_eq!(config.write_timeout, Duration::from_secs(5));
+        assert_eq!(config.max_connections_per_ip, 0);
+        assert_eq!(config.follow_symlinks, SymlinkPolicy::Always);
+        assert!(config.cluster_secret.is_some());
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let default = Config::from(Args::try_parse_from(["reference-server"]).unwrap());
+        assert_eq!(default.follow_symlinks, SymlinkPolicy::InsideRoots);
+        assert!(default.cluster_secret.is_none());
     }
 
     #[test]

@@ -71,7 +71,22 @@ impl From<CoreError> for ApiError {
             };
             return Self::new(status, message);
         }
-        Self::new(status, err.to_string())
+        // A store's own words stay in the log: a backend's error text (a PostgreSQL message
+        // naming a constraint, a column, a value) is not for clients (issue 20). The client
+        // gets what kind of mistake it was; NotFound messages are the server's own.
+        let message = match &err {
+            CoreError::NotFound(_) => err.to_string(),
+            CoreError::Invalid(_) => {
+                tracing::info!(error = %chain(&err), "store refused a value");
+                "a value in the request was refused".to_owned()
+            }
+            CoreError::Conflict(_) => {
+                tracing::info!(error = %chain(&err), "store reported a conflict");
+                "the request conflicts with existing data".to_owned()
+            }
+            _ => err.to_string(),
+        };
+        Self::new(status, message)
     }
 }
 

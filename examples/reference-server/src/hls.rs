@@ -18,7 +18,6 @@
 //! a segment this replica does not have is fetched from the job's owner (`proxy.rs`), at the
 //! address the owner advertised in the job record.
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,8 +37,10 @@ use media_ha::transcode::worker::{Supervisor, SupervisorConfig, WorkerCommand};
 use media_ha::transcode::Error as TranscodeError;
 
 use crate::config::TranscodeStorage;
+use crate::device_jobs::{DeviceJobLimits, DeviceJobs, StopScope};
 use crate::error::ApiError;
-use crate::proxy::{Forwarded, OwnerProxy, FORWARDED_HEADER};
+use crate::peer_auth::PeerAuth;
+use crate::proxy::{Forwarded, OwnerProxy, SegmentTarget, FORWARDED_HEADER};
 use crate::stores::Stores;
 use crate::transcoder::{serve_file, HlsRequest, SegmentId, Transcoder, TranscoderMetrics};
 use crate::{Config, StartError};
@@ -54,8 +55,10 @@ pub struct ManagerTranscoder {
     hardware: HardwarePreference,
     /// Fetches segments from their owner (node-local storage).
     proxy: OwnerProxy,
-    /// Job keys each device fetched (for `DELETE /Videos/ActiveEncodings`).
-    devices: Mutex<HashMap<String, HashSet<JobKey>>>,
+    /// Checks requests other replicas forwarded here (node-local storage).
+    peers: Option<PeerAuth>,
+    /// Job keys each (user, device) fetched (for `DELETE /Videos/ActiveEncodings`), bounded.
+    devices: Mutex<DeviceJobs>,
 }
 
 impl ManagerTranscoder {
@@ -72,6 +75,23 @@ impl ManagerTranscoder {
         worker: WorkerCommand,
         renew_latency: media_ha::core::LatencyHistogram,
     ) -> Result<Self, StartError> {
+        // Replicas sign what they forward (peer_auth.rs). Node-local storage forwards, so it
+        // needs the shared secret; shared storage never forwards (a random key then, which
+        // verifies nothing any other replica sends).
+        let peers = match (&config.cluster_secret, config.transcode_storage) {
+            (Some(secret), _) => PeerAuth::new(&secret.0, &config.node_id, advertise)?,
+            (None, TranscodeStorage::NodeLocal) => {
+                return Err("--transcode-storage node-local needs --cluster-secret \
+                    (MEDIA_HA_CLUSTER_SECRET), the same on every replica: replicas sign the \
+                    segment requests they forward to one another"
+                    .into())
+            }
+            (None, TranscodeStorage::Shared) => PeerAuth::new(
+                &media_ha::core::auth::generate_token(),
+                &config.node_id,
+                advertise,
+            )?,
+        };
         let manager_config = ManagerConfig::new(config.node_id.clone())
             .with_renew_latency(renew_latency)
             .with_lease_ttl(config.lease_ttl)
@@ -120,12 +140,14 @@ impl ManagerTranscoder {
             HardwarePreference::Software
         };
         // A forwarded request may wait for its segment as long as any request may take.
-        let proxy = OwnerProxy::new(&config.node_id, config.request_timeout)?;
+        let proxy = OwnerProxy::new(peers.clone(), config.request_timeout)?;
+        let peers = (config.transcode_storage == TranscodeStorage::NodeLocal).then_some(peers);
         Ok(Self {
             manager,
             hardware,
             proxy,
-            devices: Mutex::new(HashMap::new()),
+            peers,
+            devices: Mutex::new(DeviceJobs::new(DeviceJobLimits::default())),
         })
     }
 
@@ -144,9 +166,16 @@ impl ManagerTranscoder {
         }
     }
 
-    fn remember(&self, device_id: &str, key: JobKey) {
-        let mut devices = media_ha::core::sync::lock(&self.devices);
-        devices.entry(device_id.to_owned()).or_default().insert(key);
+    /// Records that the caller's device fetched from `r`'s job (after the job answered, so
+    /// a request that fails remembers nothing).
+    fn remember(&self, req: &HlsRequest, r: &Rendition) {
+        let now = tokio::time::Instant::now();
+        media_ha::core::sync::lock(&self.devices).remember(
+            &req.user_id,
+            &req.device_id,
+            r.job_key().as_ref(),
+            now,
+        );
     }
 }
 
@@ -351,9 +380,8 @@ impl Transcoder for ManagerTranscoder {
 
     async fn segment(&self, req: &HlsRequest, id: SegmentId) -> Result<PathBuf, ApiError> {
         let r = self.rendition(req)?;
-        self.remember(&req.device_id, r.job_key());
         let viewer = viewer(req);
-        match id {
+        let path = match id {
             SegmentId::Media(index) => self.manager.segment(&r, index, &viewer).await,
             SegmentId::Init => {
                 self.check_init(&r)?;
@@ -361,7 +389,9 @@ impl Transcoder for ManagerTranscoder {
                 self.manager.init_segment(&r, near, &viewer).await
             }
         }
-        .map_err(api_error)
+        .map_err(api_error)?;
+        self.remember(req, &r);
+        Ok(path)
     }
 
     async fn segment_response(
@@ -371,13 +401,25 @@ impl Transcoder for ManagerTranscoder {
         request: axum::extract::Request,
     ) -> Result<axum::response::Response, ApiError> {
         if request.headers().contains_key(FORWARDED_HEADER) {
-            // Another replica sent it here as the owner: serve it from here, or say 421.
+            // Another replica sent it here as the owner (the route checked its signature):
+            // serve it from here, or say 421.
             let path = self.segment(req, id).await?;
             return Ok(serve_file(path, request).await);
         }
         let r = self.rendition(req)?;
-        self.remember(&req.device_id, r.job_key());
         let viewer = viewer(req);
+        // What the owner is asked for: rebuilt from the parsed request, never its raw path.
+        let mut params = req.params.clone();
+        params.insert("deviceid".into(), req.device_id.clone());
+        let target = SegmentTarget {
+            item_id: r.item_id.clone(),
+            segment: id,
+            ext: match r.container {
+                SegmentContainer::MpegTs => "ts",
+                SegmentContainer::Fmp4 => "mp4",
+            },
+            params,
+        };
         if id == SegmentId::Init {
             self.check_init(&r)?;
         }
@@ -390,15 +432,25 @@ impl Transcoder for ManagerTranscoder {
             }
             .map_err(api_error)?;
             let (node, address) = match location {
-                SegmentLocation::Local(path) => return Ok(serve_file(path, request).await),
+                SegmentLocation::Local(path) => {
+                    self.remember(req, &r);
+                    return Ok(serve_file(path, request).await);
+                }
                 SegmentLocation::Owner { node, address } => (node, address),
             };
             match self
                 .proxy
-                .forward(&address, request.uri(), request.headers())
+                .forward(&address, &target, &req.user_id, request.headers())
                 .await
             {
-                Forwarded::Response(response) => return Ok(response),
+                Forwarded::Response(response) => {
+                    self.remember(req, &r);
+                    return Ok(response);
+                }
+                Forwarded::Unaddressable(e) => {
+                    tracing::warn!(%node, %address, error = %e, "transcode owner's address refused; nothing sent");
+                    self.manager.owner_unreachable(&node);
+                }
                 Forwarded::NotOwner => tracing::debug!(%node, "owner moved; locating again"),
                 Forwarded::Unreachable(e) => {
                     tracing::warn!(%node, %address, error = %e, "transcode owner unreachable");
@@ -419,19 +471,34 @@ impl Transcoder for ManagerTranscoder {
         ))
     }
 
-    async fn stop(&self, device_id: &str, _play_session_id: Option<&str>) -> Result<(), ApiError> {
-        let keys = {
-            let mut devices = media_ha::core::sync::lock(&self.devices);
-            let keys = devices.remove(device_id).unwrap_or_default();
-            // A job another device still watches keeps running (jobs are shared).
-            keys.into_iter()
-                .filter(|k| !devices.values().any(|other| other.contains(k)))
-                .collect::<Vec<_>>()
-        };
-        for key in keys {
+    async fn stop(
+        &self,
+        scope: StopScope<'_>,
+        device_id: &str,
+        _play_session_id: Option<&str>,
+    ) -> Result<(), ApiError> {
+        // Only the caller's own device (any user's for an administrator); a job another
+        // remembered device still watches keeps running (jobs are shared).
+        let keys = media_ha::core::sync::lock(&self.devices).take(scope, device_id);
+        // The map keeps keys as text; every one was a `JobKey` when remembered.
+        for key in keys.iter().filter_map(|k| JobKey::parse(k)) {
             self.manager.stop_local(&key);
         }
         Ok(())
+    }
+
+    fn vouch(&self, headers: &axum::http::HeaderMap, target: &str) -> Result<String, ApiError> {
+        let peers = self
+            .peers
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthorized("this replica accepts no forwarded requests"))?;
+        match peers.verify(headers, target) {
+            Ok(vouched) => Ok(vouched.user_id),
+            Err(e) => {
+                tracing::warn!(error = %e, "refused a forwarded request");
+                Err(ApiError::unauthorized(e.to_string()))
+            }
+        }
     }
 
     async fn shutdown(&self, within: Duration) {

@@ -27,6 +27,11 @@
 //! | `run` | the process: arguments, worker re-execution, signals, shutdown |
 //! | `config` | command line / environment → [`Config`] |
 //! | `serve` | the accept loop: HTTP/1.1, header-read timeout, graceful shutdown |
+//! | `conn_io`, `conn_limit` | write-stall timeout and 408 on a late head; connection caps |
+//! | `limits` | length caps on client-supplied strings kept in memory or stored |
+//! | `signin_brake` | cluster-wide back-off on failed sign-ins |
+//! | `peer_auth` | the cluster secret: replicas sign what they forward to one another |
+//! | `device_jobs` | which transcode jobs each (user, device) fetched, bounded |
 //! | `body_timeout` | a request body not complete in time is answered 408 |
 //! | `stores` | which backend serves each contract (the one file that changes with the store crates) |
 //! | `startup` | opening the stores at start-up: `--wait-for-stores` backoff, errors naming store, hosts and what to check |
@@ -52,15 +57,21 @@ pub mod auth;
 pub mod body_timeout;
 pub mod bootstrap;
 pub mod config;
+pub mod conn_io;
+pub mod conn_limit;
 pub mod decision;
 pub mod demo;
+pub mod device_jobs;
 pub mod dto;
 pub mod error;
 pub mod filters;
 #[cfg(feature = "transcode")]
 pub mod hls;
 pub mod live;
+pub mod library_file;
+pub mod limits;
 pub mod paths;
+pub mod peer_auth;
 pub mod probe;
 #[cfg(feature = "transcode")]
 pub mod proxy;
@@ -69,6 +80,7 @@ pub mod routes;
 pub mod run;
 pub mod scan;
 pub mod serve;
+pub mod signin_brake;
 pub mod startup;
 pub mod state;
 pub mod stores;
@@ -235,6 +247,11 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let app = app(state.clone());
     let limits = serve::ConnLimits {
         header_read_timeout: state.config.header_read_timeout,
+        write_timeout: state.config.write_timeout,
+        caps: conn_limit::ConnCaps {
+            per_ip: state.config.max_connections_per_ip,
+            total: state.config.max_connections,
+        },
     };
     let serve = tokio::spawn(serve::serve(listener, app, limits, shutdown_rx));
     Ok(Server {

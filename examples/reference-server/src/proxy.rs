@@ -1,14 +1,22 @@
 //! Forwarding a segment request to the transcode job's owner (`--transcode-storage node-local`).
 //!
-//! Why forward the client's own request instead of a cluster-internal API: the owner then
-//! checks the same credentials (sessions live in the shared stores, so the caller's token is
-//! valid on every replica), rebuilds the same rendition from the same query, and answers with
-//! the same ranges and headers as if the client had asked it directly. Nothing new to secure.
+//! What is forwarded is rebuilt from parsed, validated parts — the item id, the segment and
+//! the rendition's parameters ([`SegmentTarget`]) — and never joins the client's raw path to
+//! the owner's address: a path such as `1.ts\..\..\metrics` cannot steer the request
+//! anywhere else on the owner (issue 20, finding 5). The owner's address must be a plain
+//! `http(s)://host[:port]` base URL.
 //!
-//! The forwarded request carries [`FORWARDED_HEADER`]; a replica receiving it serves the segment
-//! itself or answers 421 (it no longer owns the job), and never forwards again, so ownership
-//! moving mid-request cannot bounce a request between replicas. A client setting the header
-//! itself only loses the forwarding (it gets 421 from a non-owner): no privilege comes with it.
+//! The forwarded request carries no credential of the viewer (no `Authorization`, no
+//! `api_key`): it carries the viewer's user id, signed with the cluster secret for the address
+//! it is sent to (`peer_auth.rs`). The owner checks the signature, rebuilds the same rendition
+//! from the same parameters, and answers with the same ranges and headers as if the client had
+//! asked it directly. A listener that a forged job record names receives no token and a
+//! signature valid nowhere else (finding 7).
+//!
+//! A replica receiving a forwarded request serves the segment itself or answers 421 (it no
+//! longer owns the job), and never forwards again, so ownership moving mid-request cannot
+//! bounce a request between replicas. A client setting the forwarding headers itself gets 401
+//! (it cannot sign).
 //!
 //! The body is streamed through chunk by chunk as the owner sends it, not buffered: the viewer
 //! gets the first bytes as soon as the owner sends them, and a replica relaying for many viewers
@@ -21,23 +29,23 @@
 //! [`ProxyStats`] counts relayed segments (bodies relayed to the end) and failures (owner
 //! unreachable, exchange failed, body broken off), for `/metrics`.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderName, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
+use reqwest::Url;
 
-/// Marks a request one replica forwarded to another; its value is the sender's node id.
-pub const FORWARDED_HEADER: &str = "x-media-ha-forwarded";
+use crate::peer_auth::{canonical_target, PeerAuth};
+use crate::transcoder::SegmentId;
 
-/// Request headers the owner needs: credentials (every Jellyfin spelling), ranges, validators.
-const REQUEST_HEADERS: [HeaderName; 8] = [
-    header::AUTHORIZATION,
-    HeaderName::from_static("x-emby-authorization"),
-    HeaderName::from_static("x-emby-token"),
-    HeaderName::from_static("x-mediabrowser-token"),
+pub use crate::peer_auth::FORWARDED_HEADER;
+
+/// Request headers the owner needs: ranges and validators. Never credentials.
+const REQUEST_HEADERS: [HeaderName; 4] = [
     header::RANGE,
     header::IF_RANGE,
     header::IF_MODIFIED_SINCE,
@@ -65,6 +73,69 @@ pub enum Forwarded {
     Unreachable(reqwest::Error),
     /// The owner was reached but the exchange failed (a timeout, a broken connection).
     Failed(reqwest::Error),
+    /// The owner's advertised address is not a plain `http(s)://host[:port]` base URL: nothing
+    /// was sent.
+    Unaddressable(String),
+}
+
+/// A segment request, as parts the server parsed and checked itself.
+#[derive(Debug, Clone)]
+pub struct SegmentTarget {
+    /// The item's id (as stored: letters, digits and `-` only).
+    pub item_id: String,
+    /// Which segment.
+    pub segment: SegmentId,
+    /// The file extension clients use for this rendition's segments (`ts`, `mp4`).
+    pub ext: &'static str,
+    /// The rendition's parameters (lower-case keys), without credentials.
+    pub params: HashMap<String, String>,
+}
+
+/// Query parameters that are credentials: never forwarded.
+const CREDENTIAL_PARAMS: [&str; 2] = ["api_key", "apikey"];
+
+impl SegmentTarget {
+    /// The target's path and canonical query (what is sent and what is signed), or `None`
+    /// when the item id is not one this server issues.
+    pub fn path_and_query(&self) -> Option<String> {
+        let id_ok = !self.item_id.is_empty()
+            && self.item_id.len() <= 64
+            && self
+                .item_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !id_ok {
+            return None;
+        }
+        let segment = match self.segment {
+            SegmentId::Init => "-1".to_owned(),
+            SegmentId::Media(i) => i.to_string(),
+        };
+        let path = format!("/Videos/{}/hls1/main/{segment}.{}", self.item_id, self.ext);
+        let mut params = self.params.clone();
+        params.retain(|k, _| !CREDENTIAL_PARAMS.contains(&k.as_str()));
+        Some(canonical_target(&path, &params))
+    }
+}
+
+/// The owner's base URL, if `address` is a plain `http(s)://host[:port]` (a trailing `/` is
+/// allowed; no user info, path, query or fragment).
+pub fn owner_base(address: &str) -> Result<Url, String> {
+    let url = Url::parse(address).map_err(|e| format!("{address:?} is not a URL: {e}"))?;
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && matches!(url.path(), "" | "/")
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if plain {
+        Ok(url)
+    } else {
+        Err(format!(
+            "{address:?} is not a plain http(s)://host[:port] address"
+        ))
+    }
 }
 
 /// What forwarding did so far on this replica.
@@ -95,18 +166,18 @@ impl ProxyStats {
 #[derive(Debug, Clone)]
 pub struct OwnerProxy {
     http: reqwest::Client,
-    node_id: String,
+    peers: PeerAuth,
     stats: Arc<ProxyStats>,
 }
 
 impl OwnerProxy {
-    /// A client for replica `node_id`. `timeout` bounds a whole forwarded request (the owner
+    /// A client signing with `peers`. `timeout` bounds a whole forwarded request (the owner
     /// may wait for the segment), connecting is bounded much tighter: a dead owner must cost a
     /// viewer little.
     ///
     /// # Errors
     /// When the HTTP client cannot be built (no usable TLS/DNS backend).
-    pub fn new(node_id: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(peers: PeerAuth, timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(timeout)
@@ -114,7 +185,7 @@ impl OwnerProxy {
             .build()?;
         Ok(Self {
             http,
-            node_id: node_id.to_owned(),
+            peers,
             stats: Arc::default(),
         })
     }
@@ -124,12 +195,39 @@ impl OwnerProxy {
         &self.stats
     }
 
-    /// Sends the request (`uri` with its query, the relevant `headers`) to the owner at
-    /// `address` (its advertised base URL) and relays its answer.
-    pub async fn forward(&self, address: &str, uri: &Uri, headers: &HeaderMap) -> Forwarded {
-        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-        let url = format!("{}{path}", address.trim_end_matches('/'));
-        let mut req = self.http.get(&url).header(FORWARDED_HEADER, &self.node_id);
+    /// Sends the request for `target` on behalf of `user_id` to the owner at `address` (its
+    /// advertised base URL), with the relevant `headers` (ranges, validators) and the
+    /// cluster's signature, and relays its answer.
+    pub async fn forward(
+        &self,
+        address: &str,
+        target: &SegmentTarget,
+        user_id: &str,
+        headers: &HeaderMap,
+    ) -> Forwarded {
+        let mut url = match owner_base(address) {
+            Ok(url) => url,
+            Err(e) => {
+                self.stats.count_failure();
+                return Forwarded::Unaddressable(e);
+            }
+        };
+        let Some(path_and_query) = target.path_and_query() else {
+            self.stats.count_failure();
+            return Forwarded::Unaddressable(format!(
+                "item id {:?} not forwardable",
+                target.item_id
+            ));
+        };
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query.as_str(), ""));
+        url.set_path(path);
+        url.set_query(Some(query).filter(|q| !q.is_empty()));
+        let mut req =
+            self.http
+                .get(url)
+                .headers(self.peers.sign(address, user_id, &path_and_query));
         for name in &REQUEST_HEADERS {
             for value in headers.get_all(name) {
                 req = req.header(name, value);

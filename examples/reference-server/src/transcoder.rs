@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use media_ha::core::Item;
 
+use crate::device_jobs::StopScope;
 use crate::error::ApiError;
 
 /// One client's HLS request, as the routes parsed it.
@@ -43,7 +44,15 @@ impl SegmentId {
     /// Parses the last path element of a segment URL: `<index>.<ext>`, or `-1.<ext>` for the
     /// init segment. `None` for anything else.
     pub fn parse(segment: &str) -> Option<Self> {
-        let stem = segment.split_once('.').map_or(segment, |(n, _)| n);
+        let (stem, ext) = segment.split_once('.').unwrap_or((segment, "ts"));
+        // Only the extensions segments have: anything after the number (`1.ts\..\metrics`)
+        // is refused, not ignored.
+        if !["ts", "mp4", "m4s"]
+            .iter()
+            .any(|e| ext.eq_ignore_ascii_case(e))
+        {
+            return None;
+        }
         if stem == "-1" {
             return Some(Self::Init);
         }
@@ -75,8 +84,22 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<axum::response::Response, ApiError> {
         Ok(serve_file(self.segment(req, id).await?, request).await)
     }
-    /// `DELETE /Videos/ActiveEncodings`: the device stopped watching.
-    async fn stop(&self, device_id: &str, play_session_id: Option<&str>) -> Result<(), ApiError>;
+    /// `DELETE /Videos/ActiveEncodings`: the device stopped watching. Only jobs `scope`'s
+    /// user fetched from that device stop (any user's for an administrator).
+    async fn stop(
+        &self,
+        scope: StopScope<'_>,
+        device_id: &str,
+        play_session_id: Option<&str>,
+    ) -> Result<(), ApiError>;
+    /// The user id a request forwarded by another replica was signed for (`peer_auth.rs`);
+    /// `target` is its canonical path and query. Default: no replica forwards here (401).
+    fn vouch(&self, headers: &axum::http::HeaderMap, target: &str) -> Result<String, ApiError> {
+        let _ = (headers, target);
+        Err(ApiError::unauthorized(
+            "this replica accepts no forwarded requests",
+        ))
+    }
     /// Graceful shutdown (called once HTTP has stopped): stop this replica's jobs and release
     /// their leases so other replicas take over at once. Default: nothing to do.
     async fn shutdown(&self, within: std::time::Duration) {
@@ -165,7 +188,17 @@ mod tests {
         assert_eq!(SegmentId::parse("12.mp4"), Some(SegmentId::Media(12)));
         assert_eq!(SegmentId::parse("-1.mp4"), Some(SegmentId::Init));
         assert_eq!(SegmentId::parse("3"), Some(SegmentId::Media(3)));
-        for bad in ["-2.mp4", "x.ts", ".ts", "+1.ts", "", "99999999999.ts"] {
+        for bad in [
+            "-2.mp4",
+            "x.ts",
+            ".ts",
+            "+1.ts",
+            "",
+            "99999999999.ts",
+            "1.ts\\..\\..\\metrics",
+            "1.ts.mp4",
+            "1.exe",
+        ] {
             assert_eq!(SegmentId::parse(bad), None, "{bad:?}");
         }
     }

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use media_ha_server::{self as server, Config, Server};
 
 pub mod logs;
+pub mod race;
 pub mod raw;
 
 /// The administrator every test server is seeded with.
@@ -353,4 +354,35 @@ pub async fn count_frames(input: &str) -> u32 {
         .find(|l| !l.is_empty())
         .and_then(|l| l.parse().ok())
         .expect("a frame count")
+}
+
+/// A 15 s MPEG-2 clip (five 3 s segments; MPEG-2 makes PlaybackInfo offer a transcode),
+/// generated once per test binary in its own library directory.
+pub fn long_clip_library() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-node-local-media");
+    let target = dir.join("Gamma.mkv");
+    if !target.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = dir.join("Gamma.partial.mkv");
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+            .args([
+                "-t",
+                "15",
+                "-c:v",
+                "mpeg2video",
+                "-c:a",
+                "mp2",
+                "-f",
+                "matroska",
+            ])
+            .arg(&tmp)
+            .status()
+            .expect("the tests need the ffmpeg CLI");
+        assert!(status.success(), "ffmpeg failed for Gamma.mkv");
+        std::fs::rename(&tmp, &target).unwrap();
+    }
+    dir
 }

@@ -12,7 +12,7 @@
 //! * the HLS routes delegate to [`Transcoder`](crate::transcoder::Transcoder) when
 //!   `Shared::transcoder` is set, and answer 501 otherwise. No segment is ever faked.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -22,8 +22,11 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::{credentials, query_map, Caller};
 use crate::decision::{decide, encode, media_streams, Verdict};
+use crate::device_jobs::StopScope;
 use crate::dto::decode_body;
 use crate::error::{ApiError, ApiResult};
+use crate::limits::{cap, cap_opt, MAX_ID};
+use crate::peer_auth::{canonical_target, FORWARDED_HEADER};
 use crate::routes::items::load_item;
 use crate::state::AppState;
 use crate::transcoder::{HlsRequest, SegmentId, Transcoder};
@@ -147,16 +150,38 @@ async fn hls_request(
     item_id: &str,
     uri: &Uri,
 ) -> ApiResult<HlsRequest> {
+    request_for(
+        state,
+        &caller.user.id,
+        &caller.session.device_id,
+        item_id,
+        uri,
+    )
+    .await
+}
+
+/// The HLS request of `user_id` (whose session's device is `session_device`) for `item_id`.
+async fn request_for(
+    state: &AppState,
+    user_id: &str,
+    session_device: &str,
+    item_id: &str,
+    uri: &Uri,
+) -> ApiResult<HlsRequest> {
     let item = load_item(state, item_id).await?;
     let params = query_map(uri.query());
     Ok(HlsRequest {
         item,
-        user_id: caller.user.id.clone(),
-        device_id: params
-            .get("deviceid")
-            .cloned()
-            .unwrap_or_else(|| caller.session.device_id.clone()),
-        play_session_id: params.get("playsessionid").cloned(),
+        user_id: user_id.to_owned(),
+        // Client input kept in memory (the device map): cut to size (limits.rs).
+        device_id: cap(
+            params
+                .get("deviceid")
+                .cloned()
+                .unwrap_or_else(|| session_device.to_owned()),
+            MAX_ID,
+        ),
+        play_session_id: cap_opt(params.get("playsessionid").cloned(), MAX_ID),
         params,
     })
 }
@@ -191,9 +216,11 @@ async fn main_playlist(
     Ok(playlist(t.media_playlist(&req).await?))
 }
 
+/// A segment: for a signed-in caller, or for the viewer another replica vouched for (the
+/// forwarded request carries the cluster's signature instead of the viewer's token, see
+/// `peer_auth.rs`).
 async fn segment(
     State(s): State<AppState>,
-    c: Caller,
     Path((item_id, _playlist_id, segment)): Path<(String, String, String)>,
     uri: Uri,
     request: axum::extract::Request,
@@ -202,8 +229,24 @@ async fn segment(
     let id = SegmentId::parse(&segment).ok_or_else(|| {
         ApiError::bad_request(format!("segment {segment:?} is not <number>.<ext>"))
     })?;
-    let req = hls_request(&s, &c, &item_id, &uri).await?;
-    t.segment_response(&req, id, request).await
+    let (mut parts, body) = request.into_parts();
+    let (user_id, session_device) = if parts.headers.contains_key(FORWARDED_HEADER) {
+        let target = canonical_target(uri.path(), &query_map(uri.query()));
+        let user_id = t.vouch(&parts.headers, &target)?;
+        let user = s
+            .stores
+            .metadata
+            .get_user(&user_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the viewer no longer exists"))?;
+        (user.id, String::new())
+    } else {
+        let caller = Caller::from_request_parts(&mut parts, &s).await?;
+        (caller.user.id, caller.session.device_id)
+    };
+    let req = request_for(&s, &user_id, &session_device, &item_id, &uri).await?;
+    t.segment_response(&req, id, axum::extract::Request::from_parts(parts, body))
+        .await
 }
 
 async fn stop_encodings(State(s): State<AppState>, c: Caller, uri: Uri) -> ApiResult<StatusCode> {
@@ -213,8 +256,17 @@ async fn stop_encodings(State(s): State<AppState>, c: Caller, uri: Uri) -> ApiRe
         .cloned()
         .unwrap_or_else(|| c.session.device_id.clone());
     if let Some(t) = s.transcoder.as_deref() {
-        t.stop(&device_id, params.get("playsessionid").map(String::as_str))
-            .await?;
+        // Only the caller's own device's jobs, unless the caller is an administrator.
+        let scope = StopScope {
+            user_id: &c.user.id,
+            is_admin: c.user.is_admin,
+        };
+        t.stop(
+            scope,
+            &device_id,
+            params.get("playsessionid").map(String::as_str),
+        )
+        .await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

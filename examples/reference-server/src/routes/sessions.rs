@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::auth::{query_map, Caller};
 use crate::dto::{session_dto, BaseItemDto, JsonBody, PlaybackReport, UserItemDataDto};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::{cap_opt, MAX_ID};
 use crate::live::LiveEvent;
 use crate::routes::items::{load_item, user_data};
 use crate::state::AppState;
@@ -94,23 +95,25 @@ async fn report(
         Phase::Stop => None,
         Phase::Start | Phase::Progress => Some(NowPlaying {
             item_id: item.id.clone(),
-            play_session_id: body
-                .play_session_id
-                .clone()
+            // Stored in the session: cut to size (limits.rs).
+            play_session_id: cap_opt(body.play_session_id.clone(), MAX_ID)
                 .or_else(|| previous.and_then(|p| p.play_session_id.clone())),
-            media_source_id: body
-                .media_source_id
-                .clone()
+            media_source_id: cap_opt(body.media_source_id.clone(), MAX_ID)
                 .or_else(|| previous.and_then(|p| p.media_source_id.clone())),
             position_ticks: position,
             is_paused: body.is_paused.unwrap_or(false),
         }),
     };
-    state
+    // Only a session still live is written: a report in flight while the client signs out
+    // must not bring the token back (`update` never creates a session).
+    let live = state
         .stores
         .sessions
-        .put(&session, state.config.session_ttl)
+        .update(&session, state.config.session_ttl)
         .await?;
+    if !live {
+        return Err(ApiError::unauthorized("the session was signed out"));
+    }
 
     let now = now_ms();
     let mut data = user_data(state, &caller.user.id, &item.id).await?;

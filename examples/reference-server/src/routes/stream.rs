@@ -4,10 +4,12 @@
 //! content types are easy to get subtly wrong; `ServeFile` handles them and streams the file
 //! without loading it. The route accepts `stream` and `stream.{container}` (Jellyfin's two
 //! spellings); the container suffix is informational — this server never remuxes on this path.
-//! Only regular files are opened (see `triage.rs`).
+//! Only regular files are opened (see `triage.rs`), and symlinks only as `--follow-symlinks`
+//! allows (`library_file.rs`).
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -16,6 +18,7 @@ use tower_http::services::ServeFile;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::library_file;
 use crate::routes::items::load_item;
 use crate::state::AppState;
 use crate::triage::file_problem;
@@ -78,11 +81,30 @@ async fn serve(state: &AppState, item_id: &str, req: Request) -> ApiResult<Respo
             "the media file is missing on disk or not a regular file; rescan the library",
         ));
     }
-    let response = ServeFile::new(&item.path)
+    // Opened and checked under the symlink policy (library_file.rs), then served from the
+    // very file that was checked.
+    let path = std::path::PathBuf::from(&item.path);
+    let roots = state.library_roots.clone();
+    let policy = state.config.follow_symlinks;
+    let opened = tokio::task::spawn_blocking(move || library_file::open(&path, &roots, policy))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))?;
+    let opened = match opened {
+        Ok(opened) => opened,
+        Err(refused) => {
+            tracing::warn!(path = %item.path, ?refused, "library file not served");
+            return Err(ApiError::not_found(
+                "the media file is missing on disk or not servable; rescan the library",
+            ));
+        }
+    };
+    let mime = mime_guess::from_path(&item.path).first_or_octet_stream();
+    let response = ServeFile::new_with_mime(&opened.serve_path, &mime)
         .oneshot(req)
         .await
         .unwrap_or_else(|never| match never {});
-    if response.status() == axum::http::StatusCode::NOT_FOUND {
+    drop(opened);
+    if response.status() == StatusCode::NOT_FOUND {
         tracing::warn!(path = %item.path, "library file missing on disk");
         return Err(ApiError::not_found(
             "the media file is missing on disk; rescan the library",

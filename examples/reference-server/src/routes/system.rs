@@ -134,7 +134,10 @@ async fn public_info(State(state): State<AppState>) -> Json<Value> {
     Json(public_info_value(&state))
 }
 
-async fn info(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
+/// `GET /System/Info`. Where this replica keeps transcodes and which node answered are for
+/// administrators only (issue 20: a non-admin learned nothing they need from them, and a path
+/// and a node name help an attacker aim).
+async fn info(State(state): State<AppState>, caller: Caller) -> Json<Value> {
     let mut value = public_info_value(&state);
     if let Some(map) = value.as_object_mut() {
         map.insert("OperatingSystemDisplayName".into(), json!("Linux"));
@@ -144,17 +147,19 @@ async fn info(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
         map.insert("CanSelfRestart".into(), json!(false));
         map.insert("CanLaunchWebBrowser".into(), json!(false));
         map.insert("HasUpdateAvailable".into(), json!(false));
-        map.insert(
-            "TranscodingTempPath".into(),
-            json!(state.config.transcode_dir),
-        );
+        if caller.user.is_admin {
+            map.insert(
+                "TranscodingTempPath".into(),
+                json!(state.config.transcode_dir),
+            );
+            map.insert("NodeId".into(), json!(state.config.node_id));
+        }
         map.insert(
             "WebSocketPortNumber".into(),
             json!(state.config.listen.port()),
         );
         map.insert("EncoderLocation".into(), json!("System"));
         map.insert("SystemArchitecture".into(), json!(std::env::consts::ARCH));
-        map.insert("NodeId".into(), json!(state.config.node_id));
     }
     Json(value)
 }

@@ -4,10 +4,13 @@
 //! one opaque access token for months and expect "sign out" and "revoke device" to work at once
 //! on every replica. The token itself is never stored, only its SHA-256.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use media_ha::core::{auth, ids, Device, NewActivity, Session, User};
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
@@ -16,6 +19,8 @@ use crate::auth::{credentials, query_map, Caller};
 use crate::bootstrap::{hash, verify};
 use crate::dto::{session_dto, user_dto, AuthenticateByName, CreateUser, JsonBody};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::MAX_USER_NAME;
+use crate::signin_brake::{Brake, Braked};
 use crate::state::{normalize_id, AppState};
 use crate::timefmt::now_ms;
 
@@ -42,18 +47,46 @@ async fn verify_dummy(password: String) {
 
 async fn authenticate_by_name(
     State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     uri: Uri,
     JsonBody(body): JsonBody<AuthenticateByName>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let info = credentials(&headers, &query_map(uri.query()));
     let password = body.pw.unwrap_or_default();
     let metadata = &state.stores.metadata;
-    let user = match metadata.get_user_by_name(body.username.trim()).await? {
+    // Unknown in tests that call the router directly: they share one address.
+    let ip = connect.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(ConnectInfo(a))| {
+        a.ip()
+    });
+    let slots = state.stores.slots.as_ref();
+    let brake = Brake::default();
+    let found = metadata.get_user_by_name(body.username.trim()).await?;
+    let account = found.as_ref().map(|u| u.name.clone());
+    if let Some(which) = brake.check(slots, account.as_deref(), ip).await? {
+        return Ok(braked(&brake, which));
+    }
+    let user = match found {
         Some(user) if verify(&password, &user.password_hash).await => user,
-        Some(_) => return Err(ApiError::unauthorized("invalid user name or password")),
-        None => {
-            verify_dummy(password).await;
+        found => {
+            if found.is_none() {
+                verify_dummy(password).await;
+            }
+            if let Some(which) = brake.failed(slots, account.as_deref(), ip).await? {
+                let entry = NewActivity {
+                    at_ms: now_ms(),
+                    user_id: found.as_ref().map(|u| u.id.clone()),
+                    kind: "AuthenticationFailed".into(),
+                    message: format!(
+                        "sign-in braked for {} after repeated failures from {ip} ({which:?})",
+                        account.as_deref().unwrap_or("unknown users")
+                    ),
+                };
+                tracing::warn!(%ip, ?which, "sign-in brake engaged");
+                if let Err(err) = metadata.append_activity(&entry).await {
+                    tracing::warn!(error = %err, "could not append to the activity log");
+                }
+            }
             return Err(ApiError::unauthorized("invalid user name or password"));
         }
     };
@@ -107,7 +140,25 @@ async fn authenticate_by_name(
         "SessionInfo": session_dto(&session, &state.server_id, None),
         "AccessToken": token,
         "ServerId": state.server_id,
-    })))
+    }))
+    .into_response())
+}
+
+/// `429 Too Many Requests` with `Retry-After` (the brake's window: the latest the failures
+/// that engaged it expire).
+fn braked(brake: &Brake, which: Braked) -> Response {
+    let retry_after = brake.window().as_secs().max(1);
+    let message = match which {
+        Braked::Pair => "too many failed sign-ins for this user from this address",
+        Braked::Address => "too many failed sign-ins from this address",
+        Braked::Account => "too many failed sign-ins for this user",
+    };
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, retry_after.to_string())],
+        format!("{message}; try again in {retry_after} s"),
+    )
+        .into_response()
 }
 
 async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
@@ -148,6 +199,11 @@ async fn create_user(
     let name = body.name.trim();
     if name.is_empty() {
         return Err(ApiError::bad_request("Name must not be empty"));
+    }
+    if name.len() > MAX_USER_NAME {
+        return Err(ApiError::bad_request(format!(
+            "Name must be at most {MAX_USER_NAME} bytes"
+        )));
     }
     let user = User {
         id: ids::new_id(),
