@@ -2,8 +2,6 @@
 //! here that failed before its fix (single node, in-process stores; the 2-replica variants on
 //! Redis + PostgreSQL are in `server_security_cluster.rs`).
 
-use media_ha_server as server;
-
 use ha_test_support::in_process as common;
 
 use std::time::{Duration, Instant};

@@ -357,13 +357,13 @@ pub async fn count_frames(input: &str) -> u32 {
 }
 
 /// A 15 s MPEG-2 clip (five 3 s segments; MPEG-2 makes PlaybackInfo offer a transcode),
-/// generated once per test binary in its own library directory.
+/// generated once (shared by the test binaries) in its own library directory.
 pub fn long_clip_library() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-node-local-media");
+    let dir = std::env::temp_dir().join("media-ha-server-node-local-media");
     let target = dir.join("Gamma.mkv");
     if !target.exists() {
         std::fs::create_dir_all(&dir).unwrap();
-        let tmp = dir.join("Gamma.partial.mkv");
+        let tmp = dir.join(format!("Gamma.partial-{}.mkv", std::process::id()));
         let status = std::process::Command::new("ffmpeg")
             .args(["-hide_banner", "-loglevel", "error", "-y"])
             .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
