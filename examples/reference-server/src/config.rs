@@ -121,6 +121,19 @@ pub struct Args {
     /// file) or `always`.
     #[arg(long, env = "MEDIA_HA_FOLLOW_SYMLINKS", value_enum, default_value_t = SymlinkPolicy::InsideRoots)]
     pub follow_symlinks: SymlinkPolicy,
+    /// On SIGTERM, how long this replica keeps answering requests after failing its readiness
+    /// check (`10s`, `500ms`). Size it to the load balancer's health
+    /// checks: the time they take to mark the replica down (HAProxy `inter 2s fall 3`: 6 s;
+    /// Kubernetes: the endpoint update, a second or two after the readiness probe fails) plus a
+    /// margin. 0: stop accepting at once.
+    #[arg(long, env = "MEDIA_HA_SHUTDOWN_DRAIN", default_value = "10s",
+          value_parser = parse_duration)]
+    pub shutdown_drain: Duration,
+    /// After the drain, how long requests still in flight (a segment being sent, a request
+    /// waiting for one) may take before the process exits anyway.
+    #[arg(long, env = "MEDIA_HA_SHUTDOWN_GRACE", default_value = "10s",
+          value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
 }
 
 /// Which symlinks are followed when a library file is served (see `--follow-symlinks`).
@@ -242,6 +255,10 @@ pub struct Config {
     pub body_read_timeout: Duration,
     /// Longest time a client may take to send a request head (slowloris bound).
     pub header_read_timeout: Duration,
+    /// On SIGTERM: how long requests are still answered after readiness fails (`run.rs`).
+    pub shutdown_drain: Duration,
+    /// After the drain: how long in-flight requests may take before the process exits.
+    pub shutdown_grace: Duration,
     /// The transcode worker to run (program, arguments); `None`: this binary re-executed with
     /// `--transcode-worker`. Tests point it at the `media-ha-transcode-worker` binary.
     pub transcode_worker: Option<(PathBuf, Vec<String>)>,
@@ -285,6 +302,8 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(15),
             header_read_timeout: Duration::from_secs(15),
+            shutdown_drain: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
             transcode_worker: None,
             cluster_secret: None,
             write_timeout: Duration::from_secs(60),
@@ -337,6 +356,8 @@ impl From<Args> for Config {
         config.max_connections = args.max_connections;
         config.max_connections_per_ip = args.max_connections_per_ip;
         config.follow_symlinks = args.follow_symlinks;
+        config.shutdown_drain = args.shutdown_drain;
+        config.shutdown_grace = args.shutdown_grace;
         config
     }
 }
@@ -520,6 +541,30 @@ mod tests {
         let err = Args::try_parse_from(["media-ha-server", "--version"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
         assert!(err.to_string().contains(env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn shutdown_durations() {
+        let default = Config::from(Args::try_parse_from(["reference-server"]).unwrap());
+        assert_eq!(default.shutdown_drain, Duration::from_secs(10));
+        assert_eq!(default.shutdown_grace, Duration::from_secs(10));
+        let args = Args::try_parse_from([
+            "reference-server",
+            "--shutdown-drain",
+            "1500ms",
+            "--shutdown-grace",
+            "2m",
+        ])
+        .unwrap();
+        let config = Config::from(args);
+        assert_eq!(config.shutdown_drain, Duration::from_millis(1500));
+        assert_eq!(config.shutdown_grace, Duration::from_secs(120));
+        for bad in ["", "s", "-1s", "10x"] {
+            assert!(
+                Args::try_parse_from(["reference-server", "--shutdown-drain", bad]).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

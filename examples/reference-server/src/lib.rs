@@ -42,6 +42,7 @@
 //! | `dto` | Jellyfin's JSON shapes |
 //! | `routes/*` | the API, one file per area |
 //! | `readiness` | `/health/ready`'s verdict changes, logged once each |
+//! | `drain` | SIGTERM: fail readiness, hand transcodes over, keep serving, then stop; a second signal exits |
 //! | `scan`, `probe` | the lease-guarded library scan and what it learns per file |
 //! | `triage` | which files the scan leaves out (FIFOs, empty, unreadable, undecodable), and why |
 //! | `decision` | PlaybackInfo's verdict (`ha-transcode`'s decision, feature `transcode`) |
@@ -62,6 +63,7 @@ pub mod conn_limit;
 pub mod decision;
 pub mod demo;
 pub mod device_jobs;
+pub mod drain;
 pub mod dto;
 pub mod error;
 pub mod filters;
@@ -135,6 +137,14 @@ impl Server {
     /// The shared state (stores, scan trigger), for tests and embedding.
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// Starts the drain ([`drain`]): `/health/ready` fails from now on so load balancers
+    /// stop sending traffic, and this replica's transcodes are handed over to the others
+    /// (their leases released) in the background, while every request is still answered.
+    /// Call [`shutdown`](Self::shutdown) when the drain window is over.
+    pub fn start_drain(&self) {
+        drain::start(&self.state);
     }
 
     /// Stops accepting connections, lets in-flight requests finish (for up to `grace`), shuts
@@ -211,6 +221,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         readiness: Default::default(),
         artwork,
         live,
+        draining: Default::default(),
     });
 
     let mut background = vec![tokio::spawn(

@@ -2,14 +2,14 @@
 //! installed binary (`media-ha-server`) and the binary the integration tests spawn run the very
 //! same code.
 //!
-//! Arguments → [`Config`] → [`start`] → wait for Ctrl-C or SIGTERM → graceful shutdown
-//! (in-flight requests finish, the scan lease is released so another replica takes over at once).
+//! Arguments → [`Config`] → [`start`] → on Ctrl-C or SIGTERM, drain and shut down
+//! ([`drain`](crate::drain): readiness fails, requests are still served for the drain window,
+//! then in-flight requests finish; a second signal exits at once).
 //! Transcode workers are this same executable re-executed with [`WORKER_FLAG`](crate::WORKER_FLAG)
 //! (one process per job, so a decoder crash costs one job, never the server): that is decided
 //! before any runtime or logger starts.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -49,32 +49,9 @@ async fn serve() -> ExitCode {
         "media-ha reference server listening on {}",
         server.base_url()
     );
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    server.shutdown(Duration::from_secs(10)).await;
-    ExitCode::SUCCESS
-}
-
-/// Ctrl-C or SIGTERM (what `docker stop` and Kubernetes send).
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    let (drain, grace) = (
+        server.state().config.shutdown_drain,
+        server.state().config.shutdown_grace,
+    );
+    crate::drain::run_until_signalled(server, drain, grace).await
 }

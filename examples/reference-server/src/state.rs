@@ -6,6 +6,7 @@
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use media_ha::core::{ids, EventPublisher, LatencyHistogram};
@@ -49,6 +50,9 @@ pub struct Shared {
     pub artwork: Artwork,
     /// The live channel (`/socket`).
     pub live: Live,
+    /// Set when SIGTERM starts the drain: `/health/ready` fails from then on, while every
+    /// other request is still answered (`drain.rs`).
+    pub draining: AtomicBool,
     /// How long this replica's lease renewals take (every keeper it runs records here: the
     /// transcode jobs' and the library scan's), exported by `/metrics`.
     pub renew_latency: LatencyHistogram,

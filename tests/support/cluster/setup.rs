@@ -33,7 +33,9 @@ impl Shared {
                 .to_ascii_lowercase(),
             transcodes: tempfile::tempdir().expect("a transcode directory"),
             logs: tempfile::tempdir().expect("a log directory"),
-            extra_args: Vec::new(),
+            // A short SIGTERM drain: the scenarios take replicas out of their own balancer
+            // before stopping them, so the default 10 s window would only slow them down.
+            extra_args: vec!["--shutdown-drain".into(), "1s".into()],
         }
     }
 

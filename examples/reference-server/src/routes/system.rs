@@ -42,6 +42,13 @@ async fn health() -> &'static str {
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    // SIGTERM: out of the load balancer's rotation at once, before any store check.
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Draining: shutting down".to_owned(),
+        );
+    }
     let s = &state.stores;
     let limit = Duration::from_secs(3);
     // Concurrently: a hung store costs one timeout, not one per check.
