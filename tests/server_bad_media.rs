@@ -7,6 +7,7 @@
 //! item works. Files are generated here: ffmpeg's lavfi sources for the valid clips, then
 //! truncated or overwritten; the huge frame is a Matroska header patched to claim 32768x32768.
 
+use ha_test_support::cluster::binary::SERVER_BINARY;
 use ha_test_support::in_process as common;
 
 use std::path::Path;
@@ -155,7 +156,9 @@ fn worker_pids() -> Vec<i32> {
             .split_whitespace()
             .nth(1)
             .and_then(|p| p.parse::<i32>().ok());
-        if ppid == Some(me) && head.contains("media-ha-trans") {
+        // Workers are the test server binary re-executed in worker mode (see
+        // `in_process::test_config`); `comm` is the executable's name.
+        if ppid == Some(me) && head.ends_with(&format!("({SERVER_BINARY}")) {
             pids.push(pid);
         }
     }

@@ -260,7 +260,7 @@ pub struct Config {
     /// After the drain: how long in-flight requests may take before the process exits.
     pub shutdown_grace: Duration,
     /// The transcode worker to run (program, arguments); `None`: this binary re-executed with
-    /// `--transcode-worker`. Tests point it at the `media-ha-transcode-worker` binary.
+    /// `--transcode-worker`. In-process tests point it at their server binary in worker mode.
     pub transcode_worker: Option<(PathBuf, Vec<String>)>,
     /// The secret replicas sign forwarded requests with (`peer_auth.rs`).
     pub cluster_secret: Option<ClusterSecret>,

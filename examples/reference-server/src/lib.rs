@@ -69,9 +69,9 @@ pub mod error;
 pub mod filters;
 #[cfg(feature = "transcode")]
 pub mod hls;
-pub mod live;
 pub mod library_file;
 pub mod limits;
+pub mod live;
 pub mod paths;
 pub mod peer_auth;
 pub mod probe;
