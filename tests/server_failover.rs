@@ -5,9 +5,16 @@
 //! rolling restart; 3 s segments) by sending its requests round-robin to the replicas that are up. The scenarios
 //! live in `tests/support/cluster/` (the bench harness times the same ones):
 //!
-//! * `owner_killed_mid_stream_survivor_finishes_it`: two replicas; SIGKILL of the owner's whole
-//!   process group (server and worker: a node that dies). The survivor takes the job over once
-//!   the job lease (5 s) has expired.
+//! * `owner_killed_mid_stream_survivor_finishes_it` (leases in Redis) and
+//!   `owner_killed_mid_stream_on_postgres` (no Redis): two replicas; SIGKILL of the owner's
+//!   whole process group (server and worker: a node that dies). The survivor takes the job over
+//!   once the owner's liveness record (1 s) has lapsed, not the job lease (5 s): its
+//!   `/metrics` must count a liveness takeover.
+//! * `owner_paused_past_its_liveness_is_fenced` (Redis) and `..._on_postgres`: the owner's
+//!   process group is SIGSTOPped for 3 s (past its 1 s liveness record, inside its 5 s lease)
+//!   and resumed. The survivor takes over by liveness while the owner still believes in its
+//!   lease; every lease operation and fenced write of both replicas is recorded and the
+//!   lease-history checker must find 0 violations (a woken owner's writes are fenced).
 //! * `owner_stopped_mid_stream_hands_over`: two replicas; SIGTERM of the owner. It stops its
 //!   jobs and releases their leases, so the survivor takes over at once.
 //! * `rolling_restart_of_every_replica_mid_stream`: three replicas, each SIGTERMed, restarted
@@ -67,6 +74,38 @@ fn owner_exit(exit: Exit) {
 #[test]
 fn owner_killed_mid_stream_survivor_finishes_it() {
     owner_exit(Exit::Crash);
+}
+
+#[test]
+fn owner_killed_mid_stream_on_postgres() {
+    let outcome = run(|| async {
+        let shared = Shared::from_test_env().await.postgres_only();
+        play_through_owner_exit(shared, CLIP, Exit::Crash).await
+    });
+    println!("[postgres] {}", outcome.summary());
+}
+
+fn owner_paused(postgres_only: bool) {
+    let outcome = run(|| async {
+        let mut shared = Shared::from_test_env().await.with_history();
+        if postgres_only {
+            shared = shared.postgres_only();
+        }
+        println!("leases in {}", shared.lease_store());
+        play_through_owner_exit(shared, CLIP, Exit::Pause).await
+    });
+    println!("{}", outcome.summary());
+    assert!(outcome.history.is_some(), "the history was checked");
+}
+
+#[test]
+fn owner_paused_past_its_liveness_is_fenced() {
+    owner_paused(false);
+}
+
+#[test]
+fn owner_paused_past_its_liveness_is_fenced_on_postgres() {
+    owner_paused(true);
 }
 
 #[test]

@@ -296,6 +296,75 @@ async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices(s: Manage
     panic!("in every attempt the job finished before its worker could be frozen");
 }
 
+/// An owner without a live liveness record (here: one that keeps none) loses its job to the
+/// first replica that needs it, at once, although it renews the job lease: the lapsed-liveness
+/// takeover, fenced like any other (the old owner's run stops on its next renewal).
+async fn an_owner_without_liveness_is_taken_over_before_its_lease_expires(s: ManagerStores) {
+    let dir = scratch_dir("mgr-liveness");
+    let tagged = WorkerCommand::new(env!("CARGO_BIN_EXE_ha-transcode-worker"))
+        .env(WORKER_TAG_VAR, worker_tag("a", &dir));
+    // A long lease: a takeover inside it cannot be the expiry path.
+    let long = |node: &str| config(node).with_lease_ttl(Duration::from_secs(30));
+    let a = manager_with(
+        long("a").with_liveness_ttl(None),
+        &s,
+        Arc::new(SharedDirStorage::new(&dir)),
+        tagged,
+    )
+    .await;
+    let b = manager(long("b"), &s, &dir).await;
+    for attempt in 0..3 {
+        let mut r = rendition(&source());
+        r.item_id = format!("item-liveness-{attempt}");
+        let key = r.job_key();
+        let first = a.segment(&r, 0, &viewer("u1")).await.unwrap();
+        // The owner's worker is frozen so that the job is still running when b asks.
+        let frozen = workers_of("a", &dir);
+        for pid in &frozen {
+            signal(*pid, "-STOP");
+        }
+        let before = s.jobs.get(key.as_str()).await.unwrap().unwrap();
+        if frozen.is_empty()
+            || before
+                .last_segment
+                .is_some_and(|l| l + 1 >= r.segment_count())
+        {
+            for pid in &frozen {
+                signal(*pid, "-CONT");
+            }
+            eprintln!("attempt {attempt}: the job finished before its worker was frozen");
+            continue;
+        }
+        let asked = std::time::Instant::now();
+        let next = before.last_segment.map_or(0, |l| l + 1);
+        let rest = fetch_all(&[&b], &r, next).await;
+        let record = s.jobs.get(key.as_str()).await.unwrap().unwrap();
+        assert_eq!(record.owner_node, "b");
+        assert!(record.token > before.token, "fenced by a newer token");
+        assert_eq!(b.stats().takeovers, 1);
+        assert_eq!(b.stats().liveness_takeovers, 1);
+        assert!(
+            asked.elapsed() < Duration::from_secs(30),
+            "taken over inside the old owner's lease, not after it"
+        );
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while a.local_jobs() > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("the old owner stops its run once its lease renewal is refused");
+        // Every segment, the old owner's and the new one's, splices.
+        let all = fetch_all(&[&b], &r, 0).await;
+        assert_eq!(all[0], first);
+        assert_eq!(all.len() - rest.len(), next as usize);
+        assert_stitches(&all, &dir);
+        b.shutdown(Duration::from_secs(10)).await;
+        return;
+    }
+    panic!("in every attempt the job finished before its worker could be frozen");
+}
+
 /// The environment tag the takeover scenario gives the workers of `node` writing into `segments`.
 fn worker_tag(node: &str, segments: &Path) -> String {
     format!("{node}@{}", segments.display())
@@ -734,6 +803,7 @@ macro_rules! on_every_backend {
 on_every_backend!(
     two_viewers_on_two_replicas_share_one_job,
     a_replica_losing_its_lease_is_replaced_and_the_stream_splices,
+    an_owner_without_liveness_is_taken_over_before_its_lease_expires,
     graceful_shutdown_hands_the_job_over_at_once,
     a_poison_file_is_refused_after_max_attempts,
     per_user_limit_refuses_a_second_job_and_frees_on_stop,

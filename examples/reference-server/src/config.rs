@@ -74,6 +74,12 @@ pub struct Args {
     /// losing leases to a slow store.
     #[arg(long, env = "MEDIA_HA_LEASE_TTL", value_parser = parse_lease_ttl, default_value = "5s")]
     pub lease_ttl: Duration,
+    /// How long this replica's liveness record lasts without renewal (`1s`; renewed four times
+    /// per TTL; `0`: no record). A replica killed mid-stream has its transcodes taken over
+    /// after about this long instead of the lease TTL. Must be below `--lease-ttl`, and the same
+    /// on every replica: one without a record would have its jobs taken over at once.
+    #[arg(long, env = "MEDIA_HA_LIVENESS_TTL", value_parser = parse_liveness_ttl, default_value = "1s")]
+    pub liveness_ttl: Duration,
     /// Old spelling of `--lease-ttl`, in milliseconds.
     #[arg(long, env = "MEDIA_HA_LEASE_TTL_MS", hide = true, conflicts_with = "lease_ttl",
           value_parser = clap::value_parser!(u64).range(300..=600_000))]
@@ -232,6 +238,9 @@ pub struct Config {
     pub server_id: Option<String>,
     /// Transcode job lease TTL: the bound on a SIGKILLed owner's replacement time.
     pub lease_ttl: Duration,
+    /// This replica's liveness record TTL (zero: none): how soon a SIGKILLed owner's jobs are
+    /// taken over.
+    pub liveness_ttl: Duration,
     /// What `/health/ready` answers while a shared store is down.
     pub readiness_policy: ReadinessPolicy,
     /// How long start-up retries unreachable stores (zero: fail at once; `startup.rs`).
@@ -272,7 +281,14 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// Which library symlinks are followed when serving a file.
     pub follow_symlinks: SymlinkPolicy,
+    /// Wraps the stores once they are open (`None`: as they are). The process tests' server
+    /// binary records every lease operation and fenced write through it, for the lease-history
+    /// checker (`tests/support/safety`); no flag sets it.
+    pub store_layer: Option<StoreLayer>,
 }
+
+/// See [`Config::store_layer`].
+pub type StoreLayer = fn(crate::stores::Stores) -> crate::stores::Stores;
 
 impl Config {
     /// Defaults for a single node keeping its files under `data_dir` (what tests start from).
@@ -293,6 +309,7 @@ impl Config {
             max_transcodes_per_user: 3,
             server_id: None,
             lease_ttl: Duration::from_secs(5),
+            liveness_ttl: Duration::from_secs(1),
             wait_for_stores: Duration::ZERO,
             readiness_policy: ReadinessPolicy::StayReady,
             scan_interval: None,
@@ -310,6 +327,7 @@ impl Config {
             max_connections: 10_000,
             max_connections_per_ip: 256,
             follow_symlinks: SymlinkPolicy::InsideRoots,
+            store_layer: None,
         }
     }
 }
@@ -342,6 +360,7 @@ impl From<Args> for Config {
         config.lease_ttl = args
             .lease_ttl_ms
             .map_or(args.lease_ttl, Duration::from_millis);
+        config.liveness_ttl = args.liveness_ttl;
         config.scan_interval = (!args.scan_interval.is_zero()).then_some(args.scan_interval);
         config.session_cache = args
             .session_cache_ms
@@ -392,6 +411,15 @@ fn parse_in_range(s: &str, min: Duration, max: Duration) -> Result<Duration, Str
 /// viewers of a dead replica waiting).
 fn parse_lease_ttl(s: &str) -> Result<Duration, String> {
     parse_in_range(s, Duration::from_millis(300), Duration::from_secs(600))
+}
+
+/// `--liveness-ttl`: 0 (off) or 100 ms to 1 min (below the lease TTL, checked at start).
+fn parse_liveness_ttl(s: &str) -> Result<Duration, String> {
+    let d = parse_in_range(s, Duration::ZERO, Duration::from_secs(60))?;
+    if !d.is_zero() && d < Duration::from_millis(100) {
+        return Err(format!("{s} is below 100ms (0 turns liveness records off)"));
+    }
+    Ok(d)
 }
 
 /// `--session-cache`: 0 to 60 s (the staleness bound of a lost revocation).

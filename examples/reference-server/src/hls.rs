@@ -95,6 +95,7 @@ impl ManagerTranscoder {
         let manager_config = ManagerConfig::new(config.node_id.clone())
             .with_renew_latency(renew_latency)
             .with_lease_ttl(config.lease_ttl)
+            .with_liveness_ttl((!config.liveness_ttl.is_zero()).then_some(config.liveness_ttl))
             .with_advertise(advertise)
             .with_qsv_slots(config.qsv_slots)
             .with_max_jobs_per_user(
@@ -510,6 +511,7 @@ impl Transcoder for ManagerTranscoder {
         Some(TranscoderMetrics {
             jobs_started: s.jobs_started,
             takeovers: s.takeovers,
+            liveness_takeovers: s.liveness_takeovers,
             jobs_failed: s.jobs_failed,
             segments_served: s.segments_served,
             segment_waits: s.waits,

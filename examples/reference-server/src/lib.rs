@@ -186,7 +186,10 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     } else {
         config.media.clone()
     };
-    let stores = startup::open_stores(&config).await?;
+    let mut stores = startup::open_stores(&config).await?;
+    if let Some(layer) = config.store_layer {
+        stores = layer(stores);
+    }
     bootstrap::ensure_admin(&stores, config.admin.as_ref()).await?;
     let server_id = state::server_id(&config)?;
 

@@ -18,12 +18,17 @@ use crate::{start, Config};
 
 /// Runs the server process (or a transcode worker, when re-executed as one) to its end.
 pub fn main() -> ExitCode {
+    main_with(None)
+}
+
+/// [`main`] with its stores wrapped by `layer` ([`crate::config::Config::store_layer`]).
+pub fn main_with(layer: Option<crate::config::StoreLayer>) -> ExitCode {
     #[cfg(feature = "transcode")]
     if std::env::args().nth(1).as_deref() == Some(crate::WORKER_FLAG) {
         media_ha::transcode::worker::run_worker_main();
     }
     match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(serve()),
+        Ok(runtime) => runtime.block_on(serve(layer)),
         Err(err) => {
             eprintln!("cannot start the async runtime: {err}");
             ExitCode::FAILURE
@@ -31,13 +36,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn serve() -> ExitCode {
+async fn serve(layer: Option<crate::config::StoreLayer>) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let config = Config::from(crate::config::Args::parse());
+    let mut config = Config::from(crate::config::Args::parse());
+    config.store_layer = layer;
     let server = match start(config).await {
         Ok(server) => server,
         Err(err) => {

@@ -151,6 +151,8 @@ pub struct TranscoderMetrics {
     pub jobs_started: u64,
     /// Jobs taken over from a dead or departed owner.
     pub takeovers: u64,
+    /// Of those, jobs whose owner's liveness record had lapsed (taken before the lease ran out).
+    pub liveness_takeovers: u64,
     /// Runs that failed.
     pub jobs_failed: u64,
     /// Segments served.

@@ -46,6 +46,7 @@ pub struct ManagerConfig {
     max_local_jobs: u32,
     qsv_slots: u32,
     max_jobs_per_user: Option<u32>,
+    liveness_ttl: Option<Duration>,
     renew_latency: LatencyHistogram,
 }
 
@@ -83,8 +84,8 @@ macro_rules! setting {
 }
 
 impl ManagerConfig {
-    /// Defaults for `node_id`: 5 s leases, 30 s segment wait (1 s fallback poll), 10 s seek
-    /// hold, 3 attempts, 2 min idle, 4 jobs per node.
+    /// Defaults for `node_id`: 5 s leases, 1 s liveness record, 30 s segment wait (1 s
+    /// fallback poll), 10 s seek hold, 3 attempts, 2 min idle, 4 jobs per node.
     pub fn new(node_id: impl Into<String>) -> Self {
         Self {
             node_id: node_id.into(),
@@ -102,6 +103,7 @@ impl ManagerConfig {
             max_local_jobs: 4,
             qsv_slots: 0,
             max_jobs_per_user: None,
+            liveness_ttl: Some(Duration::from_secs(1)),
             renew_latency: LatencyHistogram::new(),
         }
     }
@@ -182,6 +184,19 @@ impl ManagerConfig {
         /// Concurrent jobs one user may start cluster-wide (`None`: unlimited).
         max_jobs_per_user, with_max_jobs_per_user: Option<u32>
     );
+    setting!(
+        /// This node's liveness record TTL (`ha_core::liveness`; renewed four times per TTL
+        /// from [`start`](super::TranscodeManager::start)), and whether jobs of an owner whose
+        /// record lapsed are taken over at once instead of when their lease expires: a dead
+        /// owner costs viewers about this long, not [`lease_ttl`](Self::lease_ttl).
+        ///
+        /// A cluster-wide setting: a replica running without a record (`None`) would have its
+        /// jobs taken over by replicas that look for one. A false suspicion (an owner paused
+        /// or cut off from the store for longer than this) costs that owner its jobs, which
+        /// restart elsewhere at a segment boundary; fencing tokens keep it from ever writing
+        /// afterwards. Must be below the lease TTL.
+        liveness_ttl, with_liveness_ttl: Option<Duration>
+    );
 
     /// Where the job lease keepers record how long each renewal took. Default: a fresh
     /// histogram, readable through [`super::TranscodeManager::renew_latency`].
@@ -238,6 +253,17 @@ impl ManagerConfig {
                 ),
             );
         }
+        if let Some(ttl) = self.liveness_ttl {
+            if ttl == zero || ttl >= self.lease_ttl {
+                return refuse(
+                    "liveness_ttl",
+                    format!(
+                        "{ttl:?} must be above zero and below lease_ttl ({:?}), or None",
+                        self.lease_ttl
+                    ),
+                );
+            }
+        }
         if self.max_attempts == 0 {
             return refuse("max_attempts", "must be at least 1");
         }
@@ -272,6 +298,11 @@ mod tests {
             (ok.clone().with_lease_ttl(Duration::ZERO), "lease_ttl"),
             (ok.clone().with_poll_interval(secs(31)), "poll_interval"),
             (ok.clone().with_max_attempts(0), "max_attempts"),
+            (ok.clone().with_liveness_ttl(Some(secs(5))), "liveness_ttl"),
+            (
+                ok.clone().with_liveness_ttl(Some(Duration::ZERO)),
+                "liveness_ttl",
+            ),
             (ok.clone().with_max_local_jobs(0), "max_local_jobs"),
             (
                 ok.clone().with_max_jobs_per_user(Some(0)),

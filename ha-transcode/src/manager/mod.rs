@@ -20,6 +20,11 @@
 //! - **Poison files.** A job claimed `max_attempts` times that failed is refused for a cool-down.
 //! - **Idle and cleanup.** Jobs nobody fetches from are stopped; directories of jobs no live
 //!   record references are removed after a keep window — never the whole shared directory.
+//! - **A dead owner is found out in about a second.** [`start`](TranscodeManager::start) keeps
+//!   this node's liveness record (`ha_core::liveness`, [`ManagerConfig::liveness_ttl`]); a
+//!   request for a job whose owner's record lapsed takes the job over at once with
+//!   [`LeaseManager::take_over`] (fenced by the new token, as any takeover) instead of waiting
+//!   for the job lease to expire.
 //! - **Graceful shutdown.** [`TranscodeManager::shutdown`] stops accepting jobs, stops the
 //!   workers and releases the leases, so survivors take over at once.
 //!
@@ -56,6 +61,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ha_core::liveness::{LivenessConfig, LivenessKeeper};
 use ha_core::sync::lock;
 use ha_core::{
     EventBus, JobState, LatencySnapshot, LeaseManager, SharedClock, SlotLimiter, TranscodeJobStore,
@@ -120,6 +126,8 @@ struct Inner {
     sent: Mutex<HashMap<(&'static str, String), Instant>>,
     /// Owners the server could not reach (node-local storage): node → when reported.
     unreachable: Mutex<HashMap<String, Instant>>,
+    /// This node's liveness record, kept from [`TranscodeManager::start`] until shutdown.
+    liveness: Mutex<Option<LivenessKeeper>>,
 }
 
 /// How long an owner reported unreachable is not sent requests (node-local storage): long
@@ -201,17 +209,37 @@ impl TranscodeManager {
                 accepting: AtomicBool::new(true),
                 sent: Mutex::new(HashMap::new()),
                 unreachable: Mutex::new(HashMap::new()),
+                liveness: Mutex::new(None),
             }),
         })
     }
 
     /// Subscribes to cluster events (seek requests and viewer pings for jobs this node owns;
-    /// segments published and owners changing for requests waiting here) and starts the
-    /// periodic cleanup. Returns once the subscription is live.
+    /// segments published and owners changing for requests waiting here), starts the
+    /// periodic cleanup and, with [`ManagerConfig::liveness_ttl`], keeps this node's liveness
+    /// record. Returns once the subscription is live and the record written (or, with the
+    /// store not answering, after one liveness TTL: the keeper goes on trying).
     ///
     /// # Errors
     /// The event bus's error when subscribing fails.
     pub async fn start(&self, events: Arc<dyn EventBus>) -> Result<()> {
+        if let Some(ttl) = self.inner.config.liveness_ttl() {
+            let keeper = LivenessKeeper::spawn(
+                self.inner.leases.clone(),
+                self.inner.config.node_id(),
+                LivenessConfig::new(ttl),
+            );
+            // Jobs this node claims before its record exists would look orphaned to others.
+            if !keeper.wait_live(ttl).await {
+                tracing::warn!(
+                    ?ttl,
+                    "liveness record not written yet: the store is slow or down"
+                );
+            }
+            if let Some(old) = lock(&self.inner.liveness).replace(keeper) {
+                drop(old); // start called twice: the newer keeper renews the same record
+            }
+        }
         let mut sub = events.subscribe().await.map_err(store_err)?;
         let weak = Arc::downgrade(&self.inner);
         let mut shutdown = self.inner.shutdown.subscribe();
@@ -411,6 +439,11 @@ impl TranscodeManager {
         let deadline = inner.clock.now() + within;
         while inner.local.len() > 0 && inner.clock.now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Last: while jobs were being handed over this node was alive, and said so.
+        let keeper = lock(&inner.liveness).take();
+        if let Some(keeper) = keeper {
+            keeper.shutdown().await;
         }
     }
 

@@ -9,6 +9,9 @@
 //!   replica published a segment, owns the job now, or ended its tenure;
 //! - the remote owner's lease runs out (its local deadline, read with the lease), so an orphan
 //!   is taken over as soon as it is one;
+//! - the remote owner's liveness record runs out (read the same way): an owner that stopped
+//!   renewing it is dead or cut off, and its job is taken over without waiting for the lease
+//!   ([`LeaseManager::take_over`](ha_core::LeaseManager::take_over), fenced as any takeover);
 //! - the fallback poll ([`ManagerConfig::poll_interval`](super::ManagerConfig::poll_interval))
 //!   fires, for a message the bus lost;
 //! - the segment wait is over.
@@ -17,6 +20,8 @@
 
 use std::time::Duration;
 
+use ha_core::liveness::liveness_key;
+use ha_core::Lease;
 use tokio::sync::watch;
 
 use super::events::TranscodeEvent;
@@ -74,6 +79,7 @@ impl TranscodeManager {
             }
             let record = inner.jobs.get(key.as_str()).await.map_err(store_err)?;
             let lease = inner.leases.current(&lease_key).await.map_err(store_err)?;
+            let (lease, suspect) = self.suspect(lease).await;
             let (run_age, others_near) = local_job.as_ref().map_or((Duration::ZERO, None), |j| {
                 j.tenure(viewer.id(), inner.clock.now())
             });
@@ -128,7 +134,8 @@ impl TranscodeManager {
                     })
                 }
                 Action::Start { from, takeover } => {
-                    self.start_local(rendition, key, from, takeover, viewer)
+                    let stale = suspect.as_ref().and_then(Suspect::dead);
+                    self.start_local(rendition, key, from, takeover, viewer, stale)
                         .await?;
                     if local_job.is_none() && inner.local.contains(key) {
                         // Started here: look again, now subscribed to the new run's progress.
@@ -176,10 +183,37 @@ impl TranscodeManager {
                 let expiry = lease.remaining(tokio::time::Instant::now()) + EXPIRY_SLACK;
                 sleep = sleep.min(expiry.max(MIN_SLEEP));
             }
+            if let Some(Suspect::Alive(record)) = &suspect {
+                let expiry = record.remaining(tokio::time::Instant::now()) + EXPIRY_SLACK;
+                sleep = sleep.min(expiry.max(MIN_SLEEP));
+            }
             tokio::select! {
                 _ = progressed(progress.as_mut()) => {}
                 _ = cluster.changed() => {}
                 _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// With liveness records on, looks at the liveness record of `lease`'s holder when that is
+    /// another node. A holder without a live record is dead (or cut off from the store, or
+    /// paused): its lease is handed back as [`Suspect::Dead`] and treated as gone, so the plan
+    /// takes the job over. A store error counts as alive: nobody knows, so nothing is taken.
+    async fn suspect(&self, lease: Option<Lease>) -> (Option<Lease>, Option<Suspect>) {
+        let inner = &self.inner;
+        let me = inner.config.node_id();
+        let Some(held) = lease.as_ref().filter(|l| l.holder != me) else {
+            return (lease, None);
+        };
+        if inner.config.liveness_ttl().is_none() {
+            return (lease, None);
+        }
+        match inner.leases.current(&liveness_key(&held.holder)).await {
+            Ok(Some(record)) => (lease, Some(Suspect::Alive(record))),
+            Ok(None) => (None, lease.map(Suspect::Dead)),
+            Err(e) => {
+                tracing::debug!(holder = %held.holder, error = %e, "liveness unknown: assumed alive");
+                (lease, None)
             }
         }
     }
@@ -204,6 +238,24 @@ impl TranscodeManager {
                     viewer: viewer.id().to_owned(),
                 })
                 .await;
+        }
+    }
+}
+
+/// What a remote holder's liveness record said.
+#[derive(Debug)]
+enum Suspect {
+    /// Its record, live: a wait ends by its deadline at the latest.
+    Alive(Lease),
+    /// No live record: the holder's job lease, to take over.
+    Dead(Lease),
+}
+
+impl Suspect {
+    fn dead(&self) -> Option<&Lease> {
+        match self {
+            Suspect::Dead(lease) => Some(lease),
+            Suspect::Alive(_) => None,
         }
     }
 }

@@ -1,8 +1,12 @@
 //! Taking a job: lease first, then capacity slots, then the fenced claim, then the run.
+//!
+//! The lease is acquired when it is free, or taken over from a holder whose liveness record
+//! lapsed (`stale`): a compare-and-swap on its token, so of several replicas suspecting the
+//! same holder exactly one wins, and the old holder is fenced from then on.
 
 use std::sync::atomic::Ordering;
 
-use ha_core::{JobClaim, KeeperConfig, LeaseKeeper};
+use ha_core::{JobClaim, KeeperConfig, Lease, LeaseKeeper};
 use tracing::Instrument;
 
 use super::events::TranscodeEvent;
@@ -20,6 +24,7 @@ impl TranscodeManager {
         from: u32,
         takeover: bool,
         viewer: &Viewer,
+        stale: Option<&Lease>,
     ) -> Result<()> {
         let inner = &self.inner;
         let config = &inner.config;
@@ -39,15 +44,29 @@ impl TranscodeManager {
         // or a crowd), only the winner goes on to take slots; the others wait for its job.
         // Slots first would let every loser hold a per-user slot for a moment, and one user's
         // simultaneous requests for the *same* rendition would be refused as over the limit.
-        let lease = match inner
-            .leases
-            .try_acquire(&keys::lease(key), config.node_id(), config.lease_ttl())
-            .await
-            .map_err(store_err)?
-        {
+        let acquired = match stale {
+            Some(stale) => {
+                inner
+                    .leases
+                    .take_over(stale, config.node_id(), config.lease_ttl())
+                    .await
+            }
+            None => {
+                inner
+                    .leases
+                    .try_acquire(&keys::lease(key), config.node_id(), config.lease_ttl())
+                    .await
+            }
+        };
+        let lease = match acquired.map_err(store_err)? {
             Some(lease) => lease,
             None => return Ok(()), // somebody else won the race: wait for them
         };
+        if let Some(stale) = stale {
+            inner.stats.took_over_by_liveness();
+            tracing::info!(%key, dead = %stale.holder, replaced = %stale.token, token = %lease.token,
+                "owner's liveness record lapsed: job lease taken over");
+        }
         let slot_ttl = config.lease_ttl() * 3;
         let mut slots = ha_core::SlotKeeper::default();
         if let Some(limit) = config.max_jobs_per_user() {

@@ -8,6 +8,7 @@ use std::time::Duration;
 pub(crate) struct Stats {
     jobs_started: AtomicU64,
     takeovers: AtomicU64,
+    liveness_takeovers: AtomicU64,
     jobs_failed: AtomicU64,
     segments_served: AtomicU64,
     waits: AtomicU64,
@@ -22,6 +23,9 @@ pub struct ManagerStats {
     pub jobs_started: u64,
     /// Jobs this node took over from another owner.
     pub takeovers: u64,
+    /// Of those, jobs taken from an owner whose liveness record had lapsed while its job
+    /// lease still ran (a dead owner found out early; see `ha_core::liveness`).
+    pub liveness_takeovers: u64,
     /// Runs on this node that ended in failure.
     pub jobs_failed: u64,
     /// Segments served by this node.
@@ -46,6 +50,10 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn took_over_by_liveness(&self) {
+        self.liveness_takeovers.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn failed(&self) {
         self.jobs_failed.fetch_add(1, Ordering::Relaxed);
     }
@@ -64,6 +72,7 @@ impl Stats {
         ManagerStats {
             jobs_started: self.jobs_started.load(Ordering::Relaxed),
             takeovers: self.takeovers.load(Ordering::Relaxed),
+            liveness_takeovers: self.liveness_takeovers.load(Ordering::Relaxed),
             jobs_failed: self.jobs_failed.load(Ordering::Relaxed),
             segments_served: self.segments_served.load(Ordering::Relaxed),
             waits: self.waits.load(Ordering::Relaxed),

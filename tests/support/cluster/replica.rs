@@ -34,6 +34,7 @@ pub struct Replica {
     /// Node id and URL.
     pub endpoint: Endpoint,
     args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
     child: Child,
     /// Every process group this replica ran as (one per start), killed on drop.
     groups: Vec<Pid>,
@@ -55,7 +56,9 @@ impl Replica {
         arg("--media", &library);
         arg("--data", &data.path());
         arg("--transcode-dir", &shared.transcodes.path());
-        arg("--redis", &shared.redis);
+        if shared.use_redis {
+            arg("--redis", &shared.redis);
+        }
         arg("--postgres", &shared.postgres);
         arg("--namespace", &shared.namespace);
         arg("--node-id", &node);
@@ -63,8 +66,14 @@ impl Replica {
         arg("--admin-password", &ADMIN_PW);
         arg("--scan-interval", &"0");
         args.extend(shared.extra_args.iter().cloned());
+        let mut env: Vec<(OsString, OsString)> = Vec::new();
+        if let Some(dir) = &shared.history {
+            use crate::safety::recorded::{HISTORY_DIR_VAR, HISTORY_NODE_VAR};
+            env.push((HISTORY_DIR_VAR.into(), dir.path().into()));
+            env.push((HISTORY_NODE_VAR.into(), node.into()));
+        }
         let log = shared.logs.path().join(format!("{node}.log"));
-        let child = spawn(&args, &log);
+        let child = spawn(&args, &env, &log);
         Self {
             endpoint: Endpoint {
                 node: node.to_owned(),
@@ -72,6 +81,7 @@ impl Replica {
             },
             groups: vec![pid_of(&child)],
             args,
+            env,
             child,
             log,
             _data: data,
@@ -101,7 +111,7 @@ impl Replica {
             "0".into(),
         ];
         let log = logs.join(format!("{node}.log"));
-        let child = spawn(&args, &log);
+        let child = spawn(&args, &[], &log);
         Self {
             endpoint: Endpoint {
                 node: node.to_owned(),
@@ -109,6 +119,7 @@ impl Replica {
             },
             groups: vec![pid_of(&child)],
             args,
+            env: Vec::new(),
             child,
             log,
             _data: data,
@@ -139,6 +150,17 @@ impl Replica {
     pub fn crash(&mut self) {
         killpg(self.pid(), Signal::SIGKILL).expect("SIGKILL the replica's group");
         let _ = self.child.wait();
+    }
+
+    /// SIGSTOP of the whole process group (server and workers), as a VM paused or a process
+    /// stalled far longer than any renewal interval; [`resume`](Self::resume) undoes it.
+    pub fn freeze(&self) {
+        killpg(self.pid(), Signal::SIGSTOP).expect("SIGSTOP the replica's group");
+    }
+
+    /// SIGCONT of the whole process group.
+    pub fn resume(&self) {
+        killpg(self.pid(), Signal::SIGCONT).expect("SIGCONT the replica's group");
     }
 
     /// SIGTERM of the server alone: a graceful shutdown, as `docker stop` or Kubernetes send.
@@ -173,7 +195,7 @@ impl Replica {
         if let Ok(mut f) = OpenOptions::new().append(true).open(&self.log) {
             let _ = writeln!(f, "\n===== restart =====\n");
         }
-        self.child = spawn(&self.args, &self.log);
+        self.child = spawn(&self.args, &self.env, &self.log);
         self.groups.push(self.pid());
     }
 
@@ -233,7 +255,7 @@ fn pid_of(child: &Child) -> Pid {
     Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"))
 }
 
-fn spawn(args: &[OsString], log: &Path) -> Child {
+fn spawn(args: &[OsString], env: &[(OsString, OsString)], log: &Path) -> Child {
     let out = OpenOptions::new()
         .create(true)
         .append(true)
@@ -242,6 +264,7 @@ fn spawn(args: &[OsString], log: &Path) -> Child {
     let err: File = out.try_clone().expect("clone the log handle");
     Command::new(server_binary())
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(out)

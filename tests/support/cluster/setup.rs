@@ -20,6 +20,12 @@ pub struct Shared {
     pub logs: tempfile::TempDir,
     /// More flags every replica is started with (e.g. `--session-cache-ms`).
     pub extra_args: Vec<std::ffi::OsString>,
+    /// Whether replicas get `--redis` (leases, jobs and events there); `false`: PostgreSQL
+    /// holds everything ([`postgres_only`](Self::postgres_only)).
+    pub use_redis: bool,
+    /// Where replicas record their lease operations and fenced writes for the lease-history
+    /// checker (`safety::recorded`); `None`: no history ([`with_history`](Self::with_history)).
+    pub history: Option<tempfile::TempDir>,
 }
 
 impl Shared {
@@ -36,6 +42,29 @@ impl Shared {
             // A short SIGTERM drain: the scenarios take replicas out of their own balancer
             // before stopping them, so the default 10 s window would only slow them down.
             extra_args: vec!["--shutdown-drain".into(), "1s".into()],
+            use_redis: true,
+            history: None,
+        }
+    }
+
+    /// Without `--redis`: leases, job records and events in PostgreSQL.
+    pub fn postgres_only(mut self) -> Self {
+        self.use_redis = false;
+        self
+    }
+
+    /// Replicas record a history for the lease-history checker.
+    pub fn with_history(mut self) -> Self {
+        self.history = Some(tempfile::tempdir().expect("a history directory"));
+        self
+    }
+
+    /// Which store holds the leases, for messages.
+    pub fn lease_store(&self) -> &'static str {
+        if self.use_redis {
+            "redis"
+        } else {
+            "postgres"
         }
     }
 

@@ -100,7 +100,7 @@ fn process_of(holder: &str) -> &str {
     holder.split('/').next().unwrap_or(holder)
 }
 
-fn outcome_of(err: &Error) -> Outcome {
+pub(super) fn outcome_of(err: &Error) -> Outcome {
     match err {
         Error::Fenced { current, .. } => Outcome::Fenced {
             current: current.get(),

@@ -11,6 +11,7 @@
 //! | [`child`] | contender processes: the test binary re-executing itself |
 //! | [`faults`] | store restart, SIGSTOP/SIGCONT of a contender, dropped connections |
 //! | [`driver`] | one run: contenders + fault rotation + collection + check |
+//! | [`recorded`] | the same history from reference-server processes (a store layer) |
 
 pub mod backends;
 pub mod broken;
@@ -20,6 +21,7 @@ pub mod contender;
 pub mod driver;
 pub mod faults;
 pub mod history;
+pub mod recorded;
 
 #[cfg(test)]
 mod checker_tests;

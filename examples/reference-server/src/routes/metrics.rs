@@ -141,6 +141,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     series(
         &mut out,
+        "media_ha_transcode_liveness_takeovers_total",
+        "counter",
+        "Of those, jobs taken from an owner whose liveness record lapsed before its job lease.",
+        t.liveness_takeovers,
+    );
+    series(
+        &mut out,
         "media_ha_transcode_jobs_failed_total",
         "counter",
         "Transcode runs that failed on this replica.",
