@@ -3,21 +3,25 @@
 //! # Why a journal and a snapshot
 //!
 //! Rewriting one JSON file on every change would cost O(library size) per watch-state update.
-//! Instead each change is appended to `metadata.journal` (one JSON line, `fsync`ed before the
-//! call returns) and every so often the whole state is written to `metadata.json` through a temp
-//! file and an atomic rename, after which the journal is truncated. On open the snapshot is
-//! loaded and the journal replayed; every journal entry is an idempotent "put" or "delete", so a
-//! crash between the rename and the truncation replays harmlessly, and a torn last line (a crash
-//! mid-append) is ignored.
+//! Instead each change is appended to `metadata.journal` (one JSON line, on disk before the
+//! call returns, group-committed off the async workers: `journal.rs`) and every so often the
+//! whole state is written to `metadata.json` by a snapshot thread, through a temp file and an
+//! atomic rename. On open the snapshot is loaded and the journals replayed; every journal entry
+//! is an idempotent "put" or "delete", so replaying changes the snapshot already holds is
+//! harmless, and a torn last line (a crash mid-append) is ignored.
+//!
+//! Values are kept behind `Arc`s so that the copy a snapshot needs is taken under the lock in
+//! about a millisecond even for 50,000 items (reference counts, not probe JSON), and serialised
+//! on the snapshot thread while requests go on.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::journal::{Journal, JournalNames, Recovered};
+use super::journal::{Durable, Journal, JournalNames, Recovered};
 use super::lock;
 use crate::metadata::{ACTIVITY_KEEP, MAX_PAGE};
 use crate::{
@@ -73,25 +77,73 @@ enum Change {
 
 #[derive(Debug, Default)]
 struct State {
-    users: HashMap<String, User>,
-    items: HashMap<String, Item>,
-    user_data: HashMap<(String, String), UserItemData>,
-    devices: HashMap<String, Device>,
-    activity: Vec<Activity>,
+    users: HashMap<String, Arc<User>>,
+    items: HashMap<String, Arc<Item>>,
+    user_data: HashMap<(String, String), Arc<UserItemData>>,
+    devices: HashMap<String, Arc<Device>>,
+    activity: Vec<Arc<Activity>>,
+}
+
+/// A snapshot's worth of shared values, taken under the lock and serialised elsewhere; it
+/// serialises exactly as [`MetadataSnapshot`] does.
+struct SnapshotCopy {
+    users: Vec<Arc<User>>,
+    items: Vec<Arc<Item>>,
+    user_data: Vec<Arc<UserItemData>>,
+    devices: Vec<Arc<Device>>,
+    activity: Vec<Arc<Activity>>,
+}
+
+/// Serialises a list of shared values as the plain list.
+struct Shared<'a, T>(&'a [Arc<T>]);
+
+impl<T: Serialize> Serialize for Shared<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|v| &**v))
+    }
+}
+
+impl SnapshotCopy {
+    /// Sorted as [`State::to_snapshot`] sorts, so the file is the same either way.
+    fn into_bytes(mut self) -> Result<Vec<u8>> {
+        self.users.sort_by(|a, b| a.id.cmp(&b.id));
+        self.items.sort_by(|a, b| a.id.cmp(&b.id));
+        self.user_data
+            .sort_by(|a, b| (&a.user_id, &a.item_id).cmp(&(&b.user_id, &b.item_id)));
+        self.devices.sort_by(|a, b| a.id.cmp(&b.id));
+        #[derive(Serialize)]
+        struct Out<'a> {
+            version: u32,
+            users: Shared<'a, User>,
+            items: Shared<'a, Item>,
+            user_data: Shared<'a, UserItemData>,
+            devices: Shared<'a, Device>,
+            activity: Shared<'a, Activity>,
+        }
+        serde_json::to_vec(&Out {
+            version: 1,
+            users: Shared(&self.users),
+            items: Shared(&self.items),
+            user_data: Shared(&self.user_data),
+            devices: Shared(&self.devices),
+            activity: Shared(&self.activity),
+        })
+        .map_err(|e| Error::encode("metadata snapshot", e))
+    }
 }
 
 impl State {
     fn apply(&mut self, change: &Change) {
         match change {
             Change::PutUser(u) => {
-                self.users.insert(u.id.clone(), u.clone());
+                self.users.insert(u.id.clone(), Arc::new(u.clone()));
             }
             Change::DeleteUser(id) => {
                 self.users.remove(id);
                 self.user_data.retain(|(user, _), _| user != id);
             }
             Change::PutItem(i) => {
-                self.items.insert(i.id.clone(), i.clone());
+                self.items.insert(i.id.clone(), Arc::new(i.clone()));
             }
             Change::DeleteItem(id) => {
                 self.items.remove(id);
@@ -99,14 +151,14 @@ impl State {
             }
             Change::PutUserData(d) => {
                 self.user_data
-                    .insert((d.user_id.clone(), d.item_id.clone()), d.clone());
+                    .insert((d.user_id.clone(), d.item_id.clone()), Arc::new(d.clone()));
             }
             Change::PutDevice(d) => {
-                self.devices.insert(d.id.clone(), d.clone());
+                self.devices.insert(d.id.clone(), Arc::new(d.clone()));
             }
             Change::PutActivity(a) => {
                 if self.activity.last().is_none_or(|last| last.id < a.id) {
-                    self.activity.push(a.clone());
+                    self.activity.push(Arc::new(a.clone()));
                     if self.activity.len() > ACTIVITY_KEEP {
                         let excess = self.activity.len() - ACTIVITY_KEEP;
                         self.activity.drain(..excess);
@@ -116,14 +168,25 @@ impl State {
         }
     }
 
-    fn to_snapshot(&self) -> MetadataSnapshot {
-        let mut snap = MetadataSnapshot {
-            version: 1,
+    /// A copy of every value, cheap to take (reference counts).
+    fn copy(&self) -> SnapshotCopy {
+        SnapshotCopy {
             users: self.users.values().cloned().collect(),
             items: self.items.values().cloned().collect(),
             user_data: self.user_data.values().cloned().collect(),
             devices: self.devices.values().cloned().collect(),
             activity: self.activity.clone(),
+        }
+    }
+
+    fn to_snapshot(&self) -> MetadataSnapshot {
+        let mut snap = MetadataSnapshot {
+            version: 1,
+            users: self.users.values().map(|v| (**v).clone()).collect(),
+            items: self.items.values().map(|v| (**v).clone()).collect(),
+            user_data: self.user_data.values().map(|v| (**v).clone()).collect(),
+            devices: self.devices.values().map(|v| (**v).clone()).collect(),
+            activity: self.activity.iter().map(|v| (**v).clone()).collect(),
         };
         snap.users.sort_by(|a, b| a.id.cmp(&b.id));
         snap.items.sort_by(|a, b| a.id.cmp(&b.id));
@@ -195,10 +258,9 @@ impl MemoryMetadataRepo {
     /// [`Error::Backend`] when the directory cannot be created or read, [`Error::Decode`] when
     /// the snapshot is not valid.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
-        let (mut journal, recovered) = Journal::open(dir.as_ref(), NAMES)?;
-        let state = State::recover(recovered);
+        let state = State::recover(Journal::read(dir.as_ref(), NAMES)?);
         // Start from a clean snapshot: this also drops a torn journal tail for good.
-        journal.compact(&state.to_snapshot())?;
+        let journal = Journal::start(dir.as_ref(), NAMES, &state.to_snapshot())?;
         Ok(Self {
             inner: Mutex::new(Inner {
                 state,
@@ -212,20 +274,21 @@ impl MemoryMetadataRepo {
         lock(&self.inner).state.to_snapshot()
     }
 
-    fn commit(&self, inner: &mut Inner, change: Change) -> Result<()> {
-        if let Some(persist) = inner.persist.as_mut() {
-            persist.append(&change)?;
-        }
+    /// Queues `change` in the journal and applies it; the caller awaits the returned
+    /// [`Durable`] once it has released the lock.
+    fn commit(inner: &mut Inner, change: Change) -> Result<Durable> {
+        let durable = match inner.persist.as_mut() {
+            Some(persist) => persist.append(&change)?,
+            None => Durable::done(),
+        };
         inner.state.apply(&change);
         if let Some(persist) = inner.persist.as_mut() {
-            if persist.entries() >= COMPACT_AFTER {
-                // A failed compaction loses nothing: the journal still holds every change.
-                if let Err(e) = persist.compact(&inner.state.to_snapshot()) {
-                    tracing::warn!(error = %e, "metadata snapshot compaction failed");
-                }
+            if persist.wants_compaction(COMPACT_AFTER) {
+                let copy = inner.state.copy();
+                persist.compact(Box::new(move || copy.into_bytes()));
             }
         }
-        Ok(())
+        Ok(durable)
     }
 }
 
@@ -257,27 +320,34 @@ impl MetadataRepo for MemoryMetadataRepo {
     async fn create_user(&self, user: &User) -> Result<()> {
         crate::lease::validate_name("user id", &user.id)?;
         crate::lease::validate_name("user name", &user.name)?;
-        let mut inner = lock(&self.inner);
-        if inner.state.users.contains_key(&user.id) || name_taken(&inner.state, &user.name, "") {
-            return Err(Error::Conflict(format!("user {:?} exists", user.name)));
-        }
-        self.commit(&mut inner, Change::PutUser(user.clone()))
+        let durable = {
+            let mut inner = lock(&self.inner);
+            if inner.state.users.contains_key(&user.id) || name_taken(&inner.state, &user.name, "")
+            {
+                return Err(Error::Conflict(format!("user {:?} exists", user.name)));
+            }
+            Self::commit(&mut inner, Change::PutUser(user.clone()))?
+        };
+        durable.wait().await
     }
 
     async fn update_user(&self, user: &User) -> Result<()> {
         crate::lease::validate_name("user name", &user.name)?;
-        let mut inner = lock(&self.inner);
-        if !inner.state.users.contains_key(&user.id) {
-            return Err(Error::NotFound(format!("user {}", user.id)));
-        }
-        if name_taken(&inner.state, &user.name, &user.id) {
-            return Err(Error::Conflict(format!("user name {:?} taken", user.name)));
-        }
-        self.commit(&mut inner, Change::PutUser(user.clone()))
+        let durable = {
+            let mut inner = lock(&self.inner);
+            if !inner.state.users.contains_key(&user.id) {
+                return Err(Error::NotFound(format!("user {}", user.id)));
+            }
+            if name_taken(&inner.state, &user.name, &user.id) {
+                return Err(Error::Conflict(format!("user name {:?} taken", user.name)));
+            }
+            Self::commit(&mut inner, Change::PutUser(user.clone()))?
+        };
+        durable.wait().await
     }
 
     async fn get_user(&self, id: &str) -> Result<Option<User>> {
-        Ok(lock(&self.inner).state.users.get(id).cloned())
+        Ok(lock(&self.inner).state.users.get(id).map(|u| (**u).clone()))
     }
 
     async fn get_user_by_name(&self, name: &str) -> Result<Option<User>> {
@@ -287,21 +357,29 @@ impl MetadataRepo for MemoryMetadataRepo {
             .users
             .values()
             .find(|u| u.name.to_lowercase() == wanted)
-            .cloned())
+            .map(|u| (**u).clone()))
     }
 
     async fn list_users(&self) -> Result<Vec<User>> {
-        let mut users: Vec<_> = lock(&self.inner).state.users.values().cloned().collect();
+        let mut users: Vec<User> = lock(&self.inner)
+            .state
+            .users
+            .values()
+            .map(|u| (**u).clone())
+            .collect();
         users.sort_by(|a, b| (a.name.to_lowercase(), &a.id).cmp(&(b.name.to_lowercase(), &b.id)));
         Ok(users)
     }
 
     async fn delete_user(&self, id: &str) -> Result<bool> {
-        let mut inner = lock(&self.inner);
-        if !inner.state.users.contains_key(id) {
-            return Ok(false);
-        }
-        self.commit(&mut inner, Change::DeleteUser(id.to_owned()))?;
+        let durable = {
+            let mut inner = lock(&self.inner);
+            if !inner.state.users.contains_key(id) {
+                return Ok(false);
+            }
+            Self::commit(&mut inner, Change::DeleteUser(id.to_owned()))?
+        };
+        durable.wait().await?;
         Ok(true)
     }
 
@@ -310,23 +388,26 @@ impl MetadataRepo for MemoryMetadataRepo {
         if item.path.is_empty() {
             return Err(Error::Invalid("item path must not be empty".into()));
         }
-        let mut inner = lock(&self.inner);
-        if let Some(other) = inner
-            .state
-            .items
-            .values()
-            .find(|i| i.path == item.path && i.id != item.id)
-        {
-            return Err(Error::Conflict(format!(
-                "path {:?} already belongs to item {}",
-                item.path, other.id
-            )));
-        }
-        self.commit(&mut inner, Change::PutItem(item.clone()))
+        let durable = {
+            let mut inner = lock(&self.inner);
+            if let Some(other) = inner
+                .state
+                .items
+                .values()
+                .find(|i| i.path == item.path && i.id != item.id)
+            {
+                return Err(Error::Conflict(format!(
+                    "path {:?} already belongs to item {}",
+                    item.path, other.id
+                )));
+            }
+            Self::commit(&mut inner, Change::PutItem(item.clone()))?
+        };
+        durable.wait().await
     }
 
     async fn get_item(&self, id: &str) -> Result<Option<Item>> {
-        Ok(lock(&self.inner).state.items.get(id).cloned())
+        Ok(lock(&self.inner).state.items.get(id).map(|i| (**i).clone()))
     }
 
     async fn get_item_by_path(&self, path: &str) -> Result<Option<Item>> {
@@ -335,14 +416,14 @@ impl MetadataRepo for MemoryMetadataRepo {
             .items
             .values()
             .find(|i| i.path == path)
-            .cloned())
+            .map(|i| (**i).clone()))
     }
 
     async fn query_items(&self, query: &ItemQuery) -> Result<Page<Item>> {
         let inner = lock(&self.inner);
         let state = &inner.state;
         let search = query.search_term.as_ref().map(|s| s.to_lowercase());
-        let mut matched: Vec<&Item> = state
+        let mut matched: Vec<&Arc<Item>> = state
             .items
             .values()
             .filter(|item| match (&query.parent_id, query.recursive) {
@@ -376,17 +457,20 @@ impl MetadataRepo for MemoryMetadataRepo {
             .into_iter()
             .skip(query.start_index as usize)
             .take(limit)
-            .cloned()
+            .map(|i| (**i).clone())
             .collect();
         Ok(Page { items, total })
     }
 
     async fn delete_item(&self, id: &str) -> Result<bool> {
-        let mut inner = lock(&self.inner);
-        if !inner.state.items.contains_key(id) {
-            return Ok(false);
-        }
-        self.commit(&mut inner, Change::DeleteItem(id.to_owned()))?;
+        let durable = {
+            let mut inner = lock(&self.inner);
+            if !inner.state.items.contains_key(id) {
+                return Ok(false);
+            }
+            Self::commit(&mut inner, Change::DeleteItem(id.to_owned()))?
+        };
+        durable.wait().await?;
         Ok(true)
     }
 
@@ -395,18 +479,21 @@ impl MetadataRepo for MemoryMetadataRepo {
             .state
             .user_data
             .get(&(user_id.to_owned(), item_id.to_owned()))
-            .cloned())
+            .map(|d| (**d).clone()))
     }
 
     async fn put_user_data(&self, data: &UserItemData) -> Result<()> {
-        let mut inner = lock(&self.inner);
-        if !inner.state.users.contains_key(&data.user_id) {
-            return Err(Error::NotFound(format!("user {}", data.user_id)));
-        }
-        if !inner.state.items.contains_key(&data.item_id) {
-            return Err(Error::NotFound(format!("item {}", data.item_id)));
-        }
-        self.commit(&mut inner, Change::PutUserData(data.clone()))
+        let durable = {
+            let mut inner = lock(&self.inner);
+            if !inner.state.users.contains_key(&data.user_id) {
+                return Err(Error::NotFound(format!("user {}", data.user_id)));
+            }
+            if !inner.state.items.contains_key(&data.item_id) {
+                return Err(Error::NotFound(format!("item {}", data.item_id)));
+            }
+            Self::commit(&mut inner, Change::PutUserData(data.clone()))?
+        };
+        durable.wait().await
     }
 
     async fn list_user_data(
@@ -422,37 +509,40 @@ impl MetadataRepo for MemoryMetadataRepo {
                     .state
                     .user_data
                     .get(&(user_id.to_owned(), item.clone()))
-                    .cloned()
+                    .map(|d| (**d).clone())
             })
             .collect())
     }
 
     async fn upsert_device(&self, device: &Device) -> Result<()> {
         crate::lease::validate_name("device id", &device.id)?;
-        let mut inner = lock(&self.inner);
-        self.commit(&mut inner, Change::PutDevice(device.clone()))
+        let durable = Self::commit(&mut lock(&self.inner), Change::PutDevice(device.clone()))?;
+        durable.wait().await
     }
 
     async fn list_devices(&self, user_id: Option<&str>) -> Result<Vec<Device>> {
-        let mut devices: Vec<_> = lock(&self.inner)
+        let mut devices: Vec<Device> = lock(&self.inner)
             .state
             .devices
             .values()
             .filter(|d| user_id.is_none_or(|u| d.user_id == u))
-            .cloned()
+            .map(|d| (**d).clone())
             .collect();
         devices.sort_by(|a, b| b.last_seen_ms.cmp(&a.last_seen_ms).then(a.id.cmp(&b.id)));
         Ok(devices)
     }
 
     async fn append_activity(&self, entry: &NewActivity) -> Result<u64> {
-        let mut inner = lock(&self.inner);
-        let id = inner.state.activity.last().map_or(1, |a| a.id + 1);
-        let activity = Activity {
-            id,
-            entry: entry.clone(),
+        let (id, durable) = {
+            let mut inner = lock(&self.inner);
+            let id = inner.state.activity.last().map_or(1, |a| a.id + 1);
+            let activity = Activity {
+                id,
+                entry: entry.clone(),
+            };
+            (id, Self::commit(&mut inner, Change::PutActivity(activity))?)
         };
-        self.commit(&mut inner, Change::PutActivity(activity))?;
+        durable.wait().await?;
         Ok(id)
     }
 
@@ -464,7 +554,7 @@ impl MetadataRepo for MemoryMetadataRepo {
             .iter()
             .rev()
             .take(limit.min(MAX_PAGE) as usize)
-            .cloned()
+            .map(|a| (**a).clone())
             .collect())
     }
 }

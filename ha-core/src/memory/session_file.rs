@@ -4,10 +4,11 @@
 //!
 //! The single-node server keeps its users and watch state across a restart (the metadata
 //! journal); if its sessions vanished, every client would be signed out by an upgrade. The
-//! approach is the metadata repo's (both use `journal.rs`): every change is appended to `sessions.journal` (one JSON
-//! line, `fsync`ed before the call returns), the live sessions are written now and then to
-//! `sessions.json` (temp file, atomic rename, then the journal is truncated), and opening loads
-//! the snapshot and replays the journal, ignoring a torn last line. Three differences:
+//! approach is the metadata repo's (both use `journal.rs`): every change is appended to
+//! `sessions.journal` (one JSON line, group-committed to disk before the call returns), the
+//! live sessions are written now and then to `sessions.json` by a snapshot thread (temp file,
+//! atomic rename, then the rotated journal is removed), and opening loads the snapshot and
+//! replays the journals, ignoring a torn last line. Three differences:
 //!
 //! - A deadline is stored as wall-clock milliseconds (`expires_ms`): a monotonic instant means
 //!   nothing to the next process. Loading turns it back into "this much time left" and drops
@@ -25,7 +26,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::journal::{Journal, JournalNames};
+use super::journal::{Durable, Journal, JournalNames};
 use crate::{Result, Session};
 
 const SNAPSHOT: &str = "sessions.json";
@@ -107,40 +108,46 @@ impl SessionFile {
     /// Opens (creating if needed) `dir`: the sessions still live at `now_ms`, and the journal,
     /// freshly compacted (which also drops a torn tail for good).
     pub(super) fn open(dir: &Path, now_ms: u64) -> Result<(Self, Vec<Stored>)> {
-        let (mut file, sessions) = load(dir)?;
-        let live: Vec<Stored> = sessions
+        let sessions = load(dir)?;
+        let mut live: Vec<Stored> = sessions
             .into_values()
             .filter(|s| s.expires_ms > now_ms)
             .collect();
-        file.compact(live.iter())?;
-        Ok((file, live))
+        live.sort_by(|a, b| a.session.token_hash.cmp(&b.session.token_hash));
+        let snapshot = Snapshot {
+            version: 1,
+            sessions: live,
+        };
+        let journal = Journal::start(dir, NAMES, &snapshot)?;
+        Ok((Self { journal }, snapshot.sessions))
     }
 
-    /// Appends one change and syncs it to disk.
-    pub(super) fn append(&mut self, change: &Change) -> Result<()> {
+    /// Queues one change; await the [`Durable`] (lock released) before acknowledging it.
+    pub(super) fn append(&mut self, change: &Change) -> Result<Durable> {
         self.journal.append(change)
     }
 
-    /// Entries appended since the last compaction.
-    pub(super) fn entries(&self) -> usize {
-        self.journal.entries()
+    /// Whether it is time to hand [`compact`](Self::compact) the live sessions.
+    pub(super) fn wants_compaction(&self) -> bool {
+        self.journal.wants_compaction(COMPACT_AFTER)
     }
 
-    /// Writes `live` as the snapshot and empties the journal.
-    pub(super) fn compact<'a>(&mut self, live: impl Iterator<Item = &'a Stored>) -> Result<()> {
-        let mut sessions: Vec<Stored> = live.cloned().collect();
-        sessions.sort_by(|a, b| a.session.token_hash.cmp(&b.session.token_hash));
-        self.journal.compact(&Snapshot {
-            version: 1,
-            sessions,
-        })
+    /// Writes `live` as the snapshot (on the snapshot thread) and starts a fresh journal.
+    pub(super) fn compact(&mut self, mut live: Vec<Stored>) {
+        self.journal.compact(Box::new(move || {
+            live.sort_by(|a, b| a.session.token_hash.cmp(&b.session.token_hash));
+            serde_json::to_vec(&Snapshot {
+                version: 1,
+                sessions: live,
+            })
+            .map_err(|e| crate::Error::encode("session snapshot", e))
+        }));
     }
 }
 
-/// Opens `dir`'s journal: the snapshot with the journal replayed over it (expired sessions
-/// included).
-fn load(dir: &Path) -> Result<(SessionFile, HashMap<String, Stored>)> {
-    let (journal, recovered) = Journal::open::<Snapshot, Change>(dir, NAMES)?;
+/// Reads `dir`: the snapshot with the journals replayed over it (expired sessions included).
+fn load(dir: &Path) -> Result<HashMap<String, Stored>> {
+    let recovered = Journal::read::<Snapshot, Change>(dir, NAMES)?;
     let mut sessions: HashMap<String, Stored> = recovered
         .snapshot
         .map(|snapshot| snapshot.sessions)
@@ -151,7 +158,7 @@ fn load(dir: &Path) -> Result<(SessionFile, HashMap<String, Stored>)> {
     for change in recovered.changes {
         change.apply(&mut sessions);
     }
-    Ok((SessionFile { journal }, sessions))
+    Ok(sessions)
 }
 
 #[cfg(test)]
@@ -187,20 +194,30 @@ mod tests {
         let (mut file, live) = SessionFile::open(dir.path(), 1_000).unwrap();
         assert!(live.is_empty());
         file.append(&Change::Put(Box::new(stored("a", 5_000))))
+            .unwrap()
+            .wait_blocking()
             .unwrap();
         file.append(&Change::Put(Box::new(stored("b", 5_000))))
+            .unwrap()
+            .wait_blocking()
             .unwrap();
         file.append(&Change::Put(Box::new(stored("c", 1_500))))
+            .unwrap()
+            .wait_blocking()
             .unwrap();
         file.append(&Change::Touch {
             token_hash: "a".into(),
             expires_ms: 9_000,
             last_activity_ms: 2_000,
         })
+        .unwrap()
+        .wait_blocking()
         .unwrap();
         file.append(&Change::Remove {
             token_hash: "b".into(),
         })
+        .unwrap()
+        .wait_blocking()
         .unwrap();
         drop(file);
 
@@ -219,6 +236,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut file, _) = SessionFile::open(dir.path(), 0).unwrap();
         file.append(&Change::Put(Box::new(stored("a", 5_000))))
+            .unwrap()
+            .wait_blocking()
             .unwrap();
         drop(file);
         let mut journal = OpenOptions::new()

@@ -10,8 +10,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+use super::journal::Durable;
 use super::lock;
-use super::session_file::{touch_slack, Change, SessionFile, Stored, COMPACT_AFTER};
+use super::session_file::{touch_slack, Change, SessionFile, Stored};
 use crate::{Result, Session, SessionStore, SharedClock, SystemClock};
 
 #[derive(Debug)]
@@ -109,25 +110,25 @@ impl Default for MemorySessionStore {
 }
 
 impl Inner {
-    /// Journals `change` (when persisted), compacting the journal when it has grown long.
-    fn journal(&mut self, change: &Change, now: Instant) -> Result<()> {
+    /// Queues `change` in the journal (when persisted), compacting the journal when it has
+    /// grown long; the caller awaits the [`Durable`] with the lock released.
+    ///
+    /// Call it *before* applying `change` to the map: the live sessions handed to a compaction
+    /// are then those before it, and `change` itself is in the journal that follows.
+    fn journal(&mut self, change: &Change, now: Instant) -> Result<Durable> {
         let Some(file) = self.file.as_mut() else {
-            return Ok(());
+            return Ok(Durable::done());
         };
-        file.append(change)?;
-        if file.entries() >= COMPACT_AFTER {
+        if file.wants_compaction() {
             let live: Vec<Stored> = self
                 .sessions
                 .values()
                 .filter(|e| e.deadline > now)
                 .map(Entry::stored)
                 .collect();
-            // A failed compaction loses nothing: the journal still holds every change.
-            if let Err(e) = file.compact(live.iter()) {
-                tracing::warn!(error = %e, "session snapshot compaction failed");
-            }
+            file.compact(live);
         }
-        Ok(())
+        file.append(change)
     }
 }
 
@@ -142,40 +143,47 @@ impl SessionStore for MemorySessionStore {
         crate::lease::validate_ttl(ttl)?;
         let now = self.clock.now();
         let expires_ms = self.clock.unix_millis().saturating_add(millis(ttl));
-        let mut inner = lock(&self.inner);
-        if inner.sessions.len() > 1024 {
-            inner.sessions.retain(|_, e| e.deadline > now);
-        }
-        let entry = Entry {
-            session: session.clone(),
-            deadline: now + ttl,
-            persisted_ms: expires_ms,
+        let durable = {
+            let mut inner = lock(&self.inner);
+            if inner.sessions.len() > 1024 {
+                inner.sessions.retain(|_, e| e.deadline > now);
+            }
+            let entry = Entry {
+                session: session.clone(),
+                deadline: now + ttl,
+                persisted_ms: expires_ms,
+            };
+            let durable = inner.journal(&Change::Put(Box::new(entry.stored())), now)?;
+            inner.sessions.insert(session.token_hash.clone(), entry);
+            durable
         };
-        inner.journal(&Change::Put(Box::new(entry.stored())), now)?;
-        inner.sessions.insert(session.token_hash.clone(), entry);
-        Ok(())
+        durable.wait().await
     }
 
     async fn update(&self, session: &Session, ttl: Duration) -> Result<bool> {
         crate::lease::validate_ttl(ttl)?;
         let now = self.clock.now();
         let expires_ms = self.clock.unix_millis().saturating_add(millis(ttl));
-        let mut inner = lock(&self.inner);
-        // The check and the write under one lock: a `remove` cannot slip in between.
-        if inner
-            .sessions
-            .get(&session.token_hash)
-            .is_none_or(|e| e.deadline <= now)
-        {
-            return Ok(false);
-        }
-        let entry = Entry {
-            session: session.clone(),
-            deadline: now + ttl,
-            persisted_ms: expires_ms,
+        let durable = {
+            let mut inner = lock(&self.inner);
+            // The check and the write under one lock: a `remove` cannot slip in between.
+            if inner
+                .sessions
+                .get(&session.token_hash)
+                .is_none_or(|e| e.deadline <= now)
+            {
+                return Ok(false);
+            }
+            let entry = Entry {
+                session: session.clone(),
+                deadline: now + ttl,
+                persisted_ms: expires_ms,
+            };
+            let durable = inner.journal(&Change::Put(Box::new(entry.stored())), now)?;
+            inner.sessions.insert(session.token_hash.clone(), entry);
+            durable
         };
-        inner.journal(&Change::Put(Box::new(entry.stored())), now)?;
-        inner.sessions.insert(session.token_hash.clone(), entry);
+        durable.wait().await?;
         Ok(true)
     }
 
@@ -193,49 +201,62 @@ impl SessionStore for MemorySessionStore {
         let now = self.clock.now();
         let now_ms = self.clock.unix_millis();
         let expires_ms = now_ms.saturating_add(millis(ttl));
-        let mut inner = lock(&self.inner);
-        let persisted = inner.file.is_some();
-        let Some(entry) = inner
-            .sessions
-            .get_mut(token_hash)
-            .filter(|e| e.deadline > now)
-        else {
-            return Ok(false);
+        let durable = {
+            let mut inner = lock(&self.inner);
+            let persisted = inner.file.is_some();
+            let Some(entry) = inner
+                .sessions
+                .get_mut(token_hash)
+                .filter(|e| e.deadline > now)
+            else {
+                return Ok(false);
+            };
+            entry.deadline = now + ttl;
+            entry.session.last_activity_ms = now_ms;
+            // Journal only a deadline that moved far enough, or earlier (see session_file.rs).
+            let moved_far =
+                expires_ms > entry.persisted_ms.saturating_add(millis(touch_slack(ttl)));
+            if !persisted || !(moved_far || expires_ms < entry.persisted_ms) {
+                return Ok(true);
+            }
+            let change = Change::Touch {
+                token_hash: token_hash.to_owned(),
+                expires_ms,
+                last_activity_ms: now_ms,
+            };
+            let durable = inner.journal(&change, now)?;
+            if let Some(entry) = inner.sessions.get_mut(token_hash) {
+                entry.persisted_ms = expires_ms;
+            }
+            durable
         };
-        entry.deadline = now + ttl;
-        entry.session.last_activity_ms = now_ms;
-        // Journal only a deadline that moved far enough, or earlier (see session_file.rs).
-        let moved_far = expires_ms > entry.persisted_ms.saturating_add(millis(touch_slack(ttl)));
-        if !persisted || !(moved_far || expires_ms < entry.persisted_ms) {
-            return Ok(true);
-        }
-        let change = Change::Touch {
-            token_hash: token_hash.to_owned(),
-            expires_ms,
-            last_activity_ms: now_ms,
-        };
-        inner.journal(&change, now)?;
-        if let Some(entry) = inner.sessions.get_mut(token_hash) {
-            entry.persisted_ms = expires_ms;
-        }
+        durable.wait().await?;
         Ok(true)
     }
 
     async fn remove(&self, token_hash: &str) -> Result<bool> {
         let now = self.clock.now();
-        let mut inner = lock(&self.inner);
-        let Some(entry) = inner.sessions.remove(token_hash) else {
-            return Ok(false);
-        };
         let change = Change::Remove {
             token_hash: token_hash.to_owned(),
         };
-        if let Err(e) = inner.journal(&change, now) {
-            // Not signed out on disk: keep it signed in here too, and say so.
-            inner.sessions.insert(token_hash.to_owned(), entry);
-            return Err(e);
-        }
-        Ok(entry.deadline > now)
+        let (live, durable) = {
+            let mut inner = lock(&self.inner);
+            if !inner.sessions.contains_key(token_hash) {
+                return Ok(false);
+            }
+            // Not queued (journal poisoned): not signed out on disk, so not here either.
+            let durable = inner.journal(&change, now)?;
+            let live = inner
+                .sessions
+                .remove(token_hash)
+                .is_some_and(|e| e.deadline > now);
+            (live, durable)
+        };
+        // A sync that fails poisons the journal: every later write fails too, and a restart
+        // brings back what is on disk. The sign-out stays in force here meanwhile (failing
+        // closed), and the caller hears of the failure.
+        durable.wait().await?;
+        Ok(live)
     }
 
     async fn list(&self) -> Result<Vec<Session>> {
