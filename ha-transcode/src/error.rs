@@ -1,9 +1,12 @@
-//! The one error type of `ha-transcode`.
+//! The error of the media pipeline: probing, deciding, extracting a frame, and running a
+//! transcode in the worker.
 //!
-//! Why one enum for the whole crate: callers (the server, the job supervisor) only need to know
+//! Why one enum for the pipeline: callers (the server, the job supervisor) only need to know
 //! *what kind* of failure happened — the file is not media, the probe took too long, FFmpeg
 //! failed mid-way — to decide between "mark the item broken", "retry later" and "give up on this
-//! job". Every variant keeps its cause as the [`std::error::Error::source`] (an
+//! job". A segment request has its own error, [`SegmentError`](crate::manager::SegmentError):
+//! what a viewer waiting for a segment can be told is a different list (capacity, ownership,
+//! timeouts), and the server maps each of those to its own HTTP status. Every variant keeps its cause as the [`std::error::Error::source`] (an
 //! [`ffmpeg_next::Error`], an [`std::io::Error`], ...), so logs still show the whole chain, and the
 //! enum converts into [`ha_core::Error`] at the contract boundary without flattening it.
 
@@ -146,63 +149,30 @@ pub enum Error {
     /// The job spec cannot be run (no video stream, bad segment length, ...).
     #[error("invalid transcode job: {0}")]
     InvalidJob(String),
-    /// A shared store (leases, job records, slots, events) failed.
-    #[error("store error")]
-    Store(#[source] ha_core::Error),
-    /// The job failed on `attempts` claims and is refused until its cool-down ends.
-    #[error("transcode job {key} failed {attempts} times; refused for now")]
-    Poisoned {
-        /// The job key.
-        key: crate::manager::JobKey,
-        /// Claims so far.
-        attempts: u32,
+    /// The transcode worker could not be started.
+    #[error("cannot start the transcode worker {program}")]
+    WorkerSpawn {
+        /// The executable.
+        program: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
     },
-    /// No capacity left for another transcode (node, user or device limit).
-    #[error("no transcode capacity: {what}")]
-    CapacityExhausted {
-        /// Which limit.
-        what: String,
-    },
-    /// The manager's configuration cannot work.
-    #[error(transparent)]
-    Config(#[from] crate::manager::ConfigError),
-    /// This node is shutting down and starts no jobs.
-    #[error("shutting down: no new transcodes")]
-    ShuttingDown,
-    /// A segment did not become available in time.
-    #[error("segment {index} not ready after {after:?}")]
-    SegmentTimeout {
-        /// The segment.
-        index: u32,
-        /// How long we waited.
-        after: Duration,
-    },
-    /// A segment index past the end of the rendition.
-    #[error("segment {index} out of range (the rendition has {count})")]
-    SegmentOutOfRange {
-        /// The segment asked for.
-        index: u32,
-        /// How many there are.
-        count: u32,
-    },
-    /// Node-local storage: a request forwarded to this node for a job another node owns
-    /// (ownership moved while it was on its way); the sender locates the owner again.
-    #[error("transcode job {key} is owned by {owner}, not by this node")]
-    NotOwner {
-        /// The job key.
-        key: crate::manager::JobKey,
-        /// The owner's node id.
-        owner: String,
-    },
-    /// Node-local storage: the job's live owner advertised no address, so no other replica
-    /// can fetch its segments (configure an advertised address on every replica).
-    #[error("transcode job {key} is owned by {owner}, which advertised no address")]
-    OwnerUnaddressable {
-        /// The job key.
-        key: crate::manager::JobKey,
-        /// The owner's node id.
-        owner: String,
-    },
+    /// This program's own executable could not be found (to re-execute it as the worker).
+    #[error("cannot find this program's executable")]
+    CurrentExe(#[source] std::io::Error),
+    /// Reading the worker's reports (its stdout) failed.
+    #[error("cannot read the transcode worker's reports")]
+    WorkerReports(#[source] std::io::Error),
+    /// Waiting for the worker process to exit failed.
+    #[error("cannot wait for the transcode worker to exit")]
+    WorkerWait(#[source] std::io::Error),
+    /// The worker could not read its job spec from its stdin.
+    #[error("the transcode worker cannot read its job from stdin")]
+    WorkerStdin(#[source] std::io::Error),
+    /// The worker could not start its encoder thread.
+    #[error("cannot start the encoder thread")]
+    EncoderThread(#[source] std::io::Error),
 }
 
 impl Error {
@@ -249,23 +219,6 @@ impl From<Error> for ha_core::Error {
                 after,
             },
             Error::InvalidJob(reason) => ha_core::Error::Invalid(reason),
-            Error::Store(inner) => inner,
-            Error::SegmentTimeout { index, after } => ha_core::Error::Timeout {
-                what: format!("segment {index}"),
-                after,
-            },
-            Error::SegmentOutOfRange { .. } => ha_core::Error::NotFound(err.to_string()),
-            Error::ShuttingDown => ha_core::Error::Unavailable {
-                what: "transcoding on this node".into(),
-                source: Some(Box::new(err)),
-            },
-            Error::Poisoned { .. } | Error::CapacityExhausted { .. } | Error::NotOwner { .. } => {
-                ha_core::Error::Conflict(err.to_string())
-            }
-            Error::OwnerUnaddressable { .. } => ha_core::Error::Unavailable {
-                what: "the transcode job's owner".into(),
-                source: Some(Box::new(err)),
-            },
             other => ha_core::Error::backend("transcode", other),
         }
     }

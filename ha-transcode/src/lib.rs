@@ -92,7 +92,11 @@
 //! | [`worker`] | the isolated worker process, its [`Supervisor`](worker::Supervisor), the QSV probe |
 //! | [`hls`] | segment-exact HLS: segment naming and math, playlists, the vetoable publish gate |
 //!
-//! Every fallible call returns the crate's [`Error`], which converts into [`ha_core::Error`].
+//! Errors are split where a caller decides differently: the pipeline (probe, decision,
+//! thumbnail, worker) returns the crate's [`Error`]; a segment request returns
+//! [`manager::SegmentError`] (capacity, ownership, timeouts: what a server turns into an HTTP
+//! status); a manager's settings are checked into a [`manager::ConfigError`]. Each converts into
+//! [`ha_core::Error`].
 //!
 //! ## Features
 //!

@@ -15,14 +15,14 @@ use ha_core::{JobState, SystemClock};
 use ha_transcode::hls::SegmentGate;
 use ha_transcode::manager::{
     JobRunner, ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, RunningJob,
-    SegmentLocation, SegmentStorage, SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
+    SegmentError, SegmentLocation, SegmentStorage, SharedDirStorage, TranscodeManager, Viewer,
+    WorkerRunner,
 };
 use ha_transcode::spec::JobSpec;
 use ha_transcode::spec::{
     AudioSettings, HardwarePreference, RateControl, SegmentContainer, VideoSettings,
 };
 use ha_transcode::worker::{Supervisor, SupervisorConfig, WorkerCommand};
-use ha_transcode::Error;
 use support::{scratch_dir, Clip};
 
 const FPS: u32 = 25;
@@ -420,7 +420,7 @@ async fn graceful_shutdown_hands_the_job_over_at_once(s: ManagerStores) {
     );
     assert!(matches!(
         a.segment(&r, 5, &viewer("u1")).await,
-        Err(Error::ShuttingDown) | Ok(_)
+        Err(SegmentError::ShuttingDown) | Ok(_)
     ));
     all.extend(fetch_all(&[&b], &r, 1).await);
     assert_stitches(&all, &dir);
@@ -440,12 +440,12 @@ async fn a_poison_file_is_refused_after_max_attempts(s: ManagerStores) {
     let r = rendition(&bad);
     let err = a.segment(&r, 0, &viewer("u1")).await.unwrap_err();
     assert!(
-        matches!(err, Error::Poisoned { attempts: 3, .. }),
+        matches!(err, SegmentError::Poisoned { attempts: 3, .. }),
         "{err:?}"
     );
     let err = b.segment(&r, 0, &viewer("u2")).await.unwrap_err();
     assert!(
-        matches!(err, Error::Poisoned { .. }),
+        matches!(err, SegmentError::Poisoned { .. }),
         "other replicas refuse it too: {err:?}"
     );
     let record = s.jobs.get(r.job_key().as_str()).await.unwrap().unwrap();
@@ -478,7 +478,7 @@ async fn per_user_limit_refuses_a_second_job_and_frees_on_stop(s: ManagerStores)
         "one job for the rendition"
     );
     let err = a.segment(&r2, 0, &u1).await.unwrap_err();
-    assert!(matches!(err, Error::CapacityExhausted { .. }), "{err:?}");
+    assert!(matches!(err, SegmentError::CapacityExhausted { .. }), "{err:?}");
     // Another user is not limited by u1's job.
     a.segment(&r2, 0, &viewer("u2")).await.unwrap();
     a.shutdown(Duration::from_secs(10)).await;
@@ -528,7 +528,7 @@ async fn fetch_via_owner(
                 match reachable.iter().find(|o| o.node_id() == node) {
                     Some(owner) => match owner.segment(r, i, &viewer("u1")).await {
                         Ok(path) => return path,
-                        Err(Error::NotOwner { .. }) => continue,
+                        Err(SegmentError::NotOwner { .. }) => continue,
                         Err(e) => panic!("segment {i} on its owner {node}: {e}"),
                     },
                     None => m.owner_unreachable(&node),
@@ -569,7 +569,7 @@ async fn node_local_non_owner_is_sent_to_the_owner(s: ManagerStores) {
     // A request forwarded to a node that does not own the job is refused, never run twice.
     let err = b.segment(&r, 1, &viewer("u2")).await.unwrap_err();
     assert!(
-        matches!(&err, Error::NotOwner { owner, .. } if owner == "a"),
+        matches!(&err, SegmentError::NotOwner { owner, .. } if owner == "a"),
         "{err:?}"
     );
     let sb = b.stats();

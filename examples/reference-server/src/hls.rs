@@ -26,15 +26,14 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use media_ha::transcode::hls::{master_playlist, media_playlist_with_init, Variant};
 use media_ha::transcode::manager::{
-    JobKey, ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, SegmentLocation,
-    SegmentStorage, SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
+    JobKey, ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, SegmentError,
+    SegmentLocation, SegmentStorage, SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
 };
 use media_ha::transcode::probe::MediaProbe;
 use media_ha::transcode::spec::{
     AudioSettings, HardwarePreference, RateControl, SegmentContainer, VideoCodec, VideoSettings,
 };
 use media_ha::transcode::worker::{Supervisor, SupervisorConfig, WorkerCommand};
-use media_ha::transcode::Error as TranscodeError;
 
 use crate::config::TranscodeStorage;
 use crate::device_jobs::{DeviceJobLimits, DeviceJobs, StopScope};
@@ -154,17 +153,6 @@ impl ManagerTranscoder {
 
     fn rendition(&self, req: &HlsRequest) -> Result<Rendition, ApiError> {
         rendition_for(req, self.hardware)
-    }
-
-    /// Only an fMP4 rendition has an init segment.
-    fn check_init(&self, r: &Rendition) -> Result<(), ApiError> {
-        if r.container == SegmentContainer::Fmp4 {
-            Ok(())
-        } else {
-            Err(ApiError::not_found(
-                "an MPEG-TS rendition has no init segment (add SegmentContainer=mp4)",
-            ))
-        }
     }
 
     /// Records that the caller's device fetched from `r`'s job (after the job answered, so
@@ -312,27 +300,33 @@ fn query_string(req: &HlsRequest) -> String {
         .finish()
 }
 
-fn api_error(err: TranscodeError) -> ApiError {
+/// The status a client expects for each way a segment request can fail (every variant named:
+/// a new one must be given its status here, not fall into a 500).
+fn api_error(err: SegmentError) -> ApiError {
     match err {
-        TranscodeError::SegmentOutOfRange { .. } => ApiError::not_found(err.to_string()),
-        TranscodeError::CapacityExhausted { .. } => {
+        // Past the end, or an init segment of a rendition that has none (MPEG-TS).
+        SegmentError::OutOfRange { .. } | SegmentError::NoInitSegment => {
+            ApiError::not_found(err.to_string())
+        }
+        SegmentError::CapacityExhausted { .. } => {
             ApiError::new(StatusCode::TOO_MANY_REQUESTS, err.to_string())
         }
-        TranscodeError::Poisoned { .. } => ApiError::new(StatusCode::CONFLICT, err.to_string()),
-        TranscodeError::ShuttingDown | TranscodeError::SegmentTimeout { .. } => {
+        SegmentError::Poisoned { .. } => ApiError::new(StatusCode::CONFLICT, err.to_string()),
+        SegmentError::ShuttingDown | SegmentError::Timeout { .. } => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
         }
         // Sent to a replica that no longer owns the job: the sender locates it again.
-        TranscodeError::NotOwner { .. } => {
+        SegmentError::NotOwner { .. } => {
             ApiError::new(StatusCode::MISDIRECTED_REQUEST, err.to_string())
         }
-        TranscodeError::OwnerUnaddressable { .. } => {
+        SegmentError::OwnerUnaddressable { .. } => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
         }
-        TranscodeError::Store(core) => core.into(),
-        other => {
-            tracing::error!(error = %crate::error::chain(&other), "transcode failed");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "transcode failed")
+        SegmentError::Store(core) => core.into(),
+        // This node's own storage lost a file or cannot be read: the server's fault.
+        SegmentError::InitMissing { .. } | SegmentError::Storage(_) => {
+            tracing::error!(error = %crate::error::chain(&err), "segment storage failed");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "segment storage failed")
         }
     }
 }
@@ -385,7 +379,7 @@ impl Transcoder for ManagerTranscoder {
         let path = match id {
             SegmentId::Media(index) => self.manager.segment(&r, index, &viewer).await,
             SegmentId::Init => {
-                self.check_init(&r)?;
+                // The manager answers NoInitSegment (404) for an MPEG-TS rendition.
                 let near = start_segment(req, &r);
                 self.manager.init_segment(&r, near, &viewer).await
             }
@@ -421,9 +415,6 @@ impl Transcoder for ManagerTranscoder {
             },
             params,
         };
-        if id == SegmentId::Init {
-            self.check_init(&r)?;
-        }
         let near = start_segment(req, &r);
         // Ownership may move while a request is on its way: locate again, a few times.
         for _ in 0..3 {

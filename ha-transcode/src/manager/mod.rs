@@ -40,6 +40,7 @@
 //! place from the [`JobKey`] (`keys`).
 
 mod config;
+mod error;
 mod events;
 mod gate;
 mod keys;
@@ -70,6 +71,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use config::{ConfigError, ManagerConfig};
+pub use error::SegmentError;
 pub use keys::JobKey;
 pub use node_local::{NodeLocalDirStorage, SegmentLocation};
 pub use rendition::Rendition;
@@ -80,7 +82,6 @@ pub use worker_runner::WorkerRunner;
 
 use crate::hls::naming::INIT_FILE_NAME;
 use crate::spec::SegmentContainer;
-use crate::{Error, Result};
 use events::Announcer;
 use local::LocalJobs;
 use waiters::Waiters;
@@ -135,8 +136,11 @@ struct Inner {
 /// serves its files again soon.
 const UNREACHABLE_FOR: Duration = Duration::from_secs(30);
 
-fn store_err(e: ha_core::Error) -> Error {
-    Error::Store(e)
+/// Segment requests answer [`SegmentError`].
+type Result<T, E = SegmentError> = std::result::Result<T, E>;
+
+fn store_err(e: ha_core::Error) -> SegmentError {
+    SegmentError::Store(e)
 }
 
 impl Inner {
@@ -181,14 +185,14 @@ impl TranscodeManager {
     /// up orphaned segment directories.
     ///
     /// # Errors
-    /// [`Error::Config`] when `config` fails [`ManagerConfig::validate`].
+    /// A [`ConfigError`] when `config` fails [`ManagerConfig::validate`].
     pub fn new(
         config: ManagerConfig,
         stores: ManagerStores,
         storage: Arc<dyn SegmentStorage>,
         runner: Arc<dyn JobRunner>,
         clock: SharedClock,
-    ) -> Result<Self> {
+    ) -> std::result::Result<Self, ConfigError> {
         config.validate()?;
         let announcer = Announcer::new(stores.events.clone(), config.node_id());
         let (shutdown, _) = watch::channel(false);
@@ -222,7 +226,7 @@ impl TranscodeManager {
     ///
     /// # Errors
     /// The event bus's error when subscribing fails.
-    pub async fn start(&self, events: Arc<dyn EventBus>) -> Result<()> {
+    pub async fn start(&self, events: Arc<dyn EventBus>) -> ha_core::Result<()> {
         if let Some(ttl) = self.inner.config.liveness_ttl() {
             let keeper = LivenessKeeper::spawn(
                 self.inner.leases.clone(),
@@ -240,7 +244,7 @@ impl TranscodeManager {
                 drop(old); // start called twice: the newer keeper renews the same record
             }
         }
-        let mut sub = events.subscribe().await.map_err(store_err)?;
+        let mut sub = events.subscribe().await?;
         let weak = Arc::downgrade(&self.inner);
         let mut shutdown = self.inner.shutdown.subscribe();
         tokio::spawn(async move {
@@ -300,9 +304,10 @@ impl TranscodeManager {
     /// forwarded here: it never sends the request on.
     ///
     /// # Errors
-    /// [`Error::SegmentOutOfRange`], [`Error::Poisoned`], [`Error::CapacityExhausted`],
-    /// [`Error::ShuttingDown`], [`Error::SegmentTimeout`], a store error; with node-local
-    /// storage also [`Error::NotOwner`] when another node owns the job and holds the segment.
+    /// [`SegmentError::OutOfRange`], [`SegmentError::Poisoned`],
+    /// [`SegmentError::CapacityExhausted`], [`SegmentError::ShuttingDown`],
+    /// [`SegmentError::Timeout`], a store error; with node-local storage also
+    /// [`SegmentError::NotOwner`] when another node owns the job and holds the segment.
     pub async fn segment(
         &self,
         rendition: &Rendition,
@@ -320,7 +325,7 @@ impl TranscodeManager {
     /// request so that the owner answers it with [`segment`](Self::segment).
     ///
     /// # Errors
-    /// As [`segment`](Self::segment), and [`Error::OwnerUnaddressable`] when the live owner
+    /// As [`segment`](Self::segment), and [`SegmentError::OwnerUnaddressable`] when the live owner
     /// advertised no address.
     pub async fn locate(
         &self,
@@ -339,7 +344,7 @@ impl TranscodeManager {
     /// of every run.
     ///
     /// # Errors
-    /// As [`segment`](Self::segment); [`Error::InvalidJob`] for an MPEG-TS rendition.
+    /// As [`segment`](Self::segment); [`SegmentError::NoInitSegment`] for an MPEG-TS rendition.
     pub async fn init_segment(
         &self,
         rendition: &Rendition,
@@ -358,7 +363,7 @@ impl TranscodeManager {
     /// [`locate`](Self::locate) says for segments.
     ///
     /// # Errors
-    /// As [`locate`](Self::locate); [`Error::InvalidJob`] for an MPEG-TS rendition.
+    /// As [`locate`](Self::locate); [`SegmentError::NoInitSegment`] for an MPEG-TS rendition.
     pub async fn locate_init(
         &self,
         rendition: &Rendition,
@@ -378,9 +383,7 @@ impl TranscodeManager {
         may_forward: bool,
     ) -> Result<SegmentLocation> {
         if rendition.container != SegmentContainer::Fmp4 {
-            return Err(Error::InvalidJob(
-                "an MPEG-TS rendition has no init segment".into(),
-            ));
+            return Err(SegmentError::NoInitSegment);
         }
         let storage = &self.inner.storage;
         if let Some(path) = storage.file(key.as_str(), INIT_FILE_NAME).await {
@@ -396,12 +399,8 @@ impl TranscodeManager {
                 .file(key.as_str(), INIT_FILE_NAME)
                 .await
                 .map(SegmentLocation::Local)
-                .ok_or_else(|| Error::Io {
+                .ok_or_else(|| SegmentError::InitMissing {
                     path: segment.with_file_name(INIT_FILE_NAME),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        "segment published without its init segment",
-                    ),
                 }),
             owner => Ok(owner),
         }
@@ -466,19 +465,16 @@ impl TranscodeManager {
     }
 }
 
-/// A location in this node's storage, or [`Error::NotOwner`].
+/// A location in this node's storage, or [`SegmentError::NotOwner`].
 fn local_only(key: JobKey, location: SegmentLocation) -> Result<PathBuf> {
     match location {
         SegmentLocation::Local(path) => Ok(path),
-        SegmentLocation::Owner { node, .. } => Err(Error::NotOwner { key, owner: node }),
+        SegmentLocation::Owner { node, .. } => Err(SegmentError::NotOwner { key, owner: node }),
     }
 }
 
 async fn cleanup(inner: &Arc<Inner>) -> Result<usize> {
-    let dirs = inner.storage.jobs().await.map_err(|source| Error::Io {
-        path: PathBuf::from("segment storage"),
-        source,
-    })?;
+    let dirs = inner.storage.jobs().await.map_err(SegmentError::Storage)?;
     let mut removed = 0;
     let now = std::time::SystemTime::now();
     for (name, modified) in dirs {

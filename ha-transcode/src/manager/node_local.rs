@@ -47,7 +47,7 @@ pub enum SegmentLocation {
 ///   [`SegmentLocation::Owner`]: the caller fetches the segment from that address. The owner
 ///   serves the forwarded request with [`TranscodeManager::segment`](super::TranscodeManager::segment),
 ///   which never forwards again (so ownership moving mid-request cannot loop) and answers
-///   [`Error::NotOwner`](crate::Error::NotOwner) when it no longer owns the job; the caller
+///   [`SegmentError::NotOwner`](super::SegmentError::NotOwner) when it no longer owns the job; the caller
 ///   then locates again.
 /// - When the owner cannot be reached the caller says so
 ///   ([`TranscodeManager::owner_unreachable`](super::TranscodeManager::owner_unreachable)).

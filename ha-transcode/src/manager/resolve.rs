@@ -30,7 +30,7 @@ use super::node_local::SegmentLocation;
 use super::plan::{self, Action, Facts, Hold};
 use super::{store_err, Rendition, StorageScope, TranscodeManager, Viewer};
 use crate::hls::naming::segment_file_name_for;
-use crate::{Error, Result};
+use super::{Result, SegmentError};
 
 /// Woken at a remote owner's lease deadline: this much later, so the store has expired it.
 const EXPIRY_SLACK: Duration = Duration::from_millis(20);
@@ -52,7 +52,7 @@ impl TranscodeManager {
         let node_local = inner.storage.scope() == StorageScope::NodeLocal;
         let count = rendition.segment_count();
         if index >= count {
-            return Err(Error::SegmentOutOfRange { index, count });
+            return Err(SegmentError::OutOfRange { index, count });
         }
         let lease_key = keys::lease(key);
         let name = segment_file_name_for(rendition.container, index);
@@ -111,24 +111,24 @@ impl TranscodeManager {
             };
             match plan::plan(&facts) {
                 Action::Wait => {}
-                Action::PastEnd => return Err(Error::SegmentOutOfRange { index, count }),
+                Action::PastEnd => return Err(SegmentError::OutOfRange { index, count }),
                 Action::FetchFromOwner { node, address } => {
                     return Ok(SegmentLocation::Owner { node, address })
                 }
                 Action::NotOwner { node } => {
-                    return Err(Error::NotOwner {
+                    return Err(SegmentError::NotOwner {
                         key: key.clone(),
                         owner: node,
                     })
                 }
                 Action::OwnerUnaddressable { node } => {
-                    return Err(Error::OwnerUnaddressable {
+                    return Err(SegmentError::OwnerUnaddressable {
                         key: key.clone(),
                         owner: node,
                     })
                 }
                 Action::RefusePoisoned { attempts } => {
-                    return Err(Error::Poisoned {
+                    return Err(SegmentError::Poisoned {
                         key: key.clone(),
                         attempts,
                     })
@@ -172,7 +172,7 @@ impl TranscodeManager {
             self.note_viewer(key, index, viewer).await;
             let now = inner.clock.now();
             if now >= deadline {
-                return Err(Error::SegmentTimeout {
+                return Err(SegmentError::Timeout {
                     index,
                     after: config.segment_wait(),
                 });

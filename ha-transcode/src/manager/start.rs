@@ -14,7 +14,7 @@ use super::keys::{self, JobKey};
 use super::local;
 use super::{store_err, Rendition, TranscodeManager, Viewer};
 use crate::spec::HardwarePreference;
-use crate::{Error, Result};
+use super::{Result, SegmentError};
 
 impl TranscodeManager {
     pub(super) async fn start_local(
@@ -29,10 +29,10 @@ impl TranscodeManager {
         let inner = &self.inner;
         let config = &inner.config;
         if !inner.accepting.load(Ordering::SeqCst) {
-            return Err(Error::ShuttingDown);
+            return Err(SegmentError::ShuttingDown);
         }
         if inner.local.len() >= config.max_local_jobs() as usize {
-            return Err(Error::CapacityExhausted {
+            return Err(SegmentError::CapacityExhausted {
                 what: format!(
                     "node {} runs {} jobs",
                     config.node_id(),
@@ -80,7 +80,7 @@ impl TranscodeManager {
                     slots.keep(slot, limit);
                     None
                 }
-                Ok(None) => Some(Error::CapacityExhausted {
+                Ok(None) => Some(SegmentError::CapacityExhausted {
                     what: format!("user {} already runs {limit} transcodes", viewer.user_id),
                 }),
                 Err(e) => Some(store_err(e)),

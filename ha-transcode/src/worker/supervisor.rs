@@ -51,12 +51,9 @@ impl WorkerCommand {
     /// [`run_worker_main`](super::run_worker_main)).
     ///
     /// # Errors
-    /// [`Error::Io`] when the current executable cannot be found.
+    /// [`Error::CurrentExe`] when the current executable cannot be found.
     pub fn current_exe(args: impl IntoIterator<Item = impl Into<OsString>>) -> Result<Self> {
-        let program = std::env::current_exe().map_err(|source| Error::Io {
-            path: "<current exe>".into(),
-            source,
-        })?;
+        let program = std::env::current_exe().map_err(Error::CurrentExe)?;
         Ok(Self {
             program,
             args: args.into_iter().map(Into::into).collect(),
@@ -166,7 +163,7 @@ impl Supervisor {
     /// Starts a worker for `spec`; each finished segment goes through `gate`.
     ///
     /// # Errors
-    /// [`Error::Io`] when the worker cannot be started.
+    /// [`Error::WorkerSpawn`] when the worker cannot be started.
     pub fn spawn(&self, spec: JobSpec, gate: Arc<dyn SegmentGate>) -> Result<JobHandle> {
         let cfg = &self.config.worker;
         let mut cmd = Command::new(&cfg.program);
@@ -177,8 +174,8 @@ impl Supervisor {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = cmd.spawn().map_err(|source| Error::Io {
-            path: cfg.program.clone(),
+        let child = cmd.spawn().map_err(|source| Error::WorkerSpawn {
+            program: cfg.program.clone(),
             source,
         })?;
         let pid = child.id();
@@ -219,10 +216,6 @@ async fn drive(
     cancel: Arc<Notify>,
     progress: watch::Sender<Option<u32>>,
 ) -> Result<JobSummary> {
-    let io_err = |source| Error::Io {
-        path: "<transcode worker pipe>".into(),
-        source,
-    };
     // Hand over the spec and keep stdin open until the worker is reaped: its end of file is
     // the worker's signal that this server died (see `super::lifeline`).
     let mut lifeline = child.stdin.take();
@@ -270,7 +263,7 @@ async fn drive(
         };
         let line = match line {
             Err(_) => break Err(Error::WorkerStalled { after: stall }),
-            Ok(Err(e)) => break Err(io_err(e)),
+            Ok(Err(e)) => break Err(Error::WorkerReports(e)),
             Ok(Ok(None)) => break Ok(()),
             Ok(Ok(Some(line))) => line,
         };
@@ -325,7 +318,7 @@ async fn drive(
             // stdout closed: the worker is exiting (or crashed). Do not wait forever.
             let status = match tokio::time::timeout(stall, child.wait()).await {
                 Ok(Ok(status)) => Ok(status),
-                Ok(Err(e)) => Err(io_err(e)),
+                Ok(Err(e)) => Err(Error::WorkerWait(e)),
                 Err(_) => {
                     kill(&mut child).await;
                     Err(Error::WorkerStalled { after: stall })

@@ -116,10 +116,7 @@ fn emit_line(ev: &WorkerEvent) {
 
 fn worker_main_inner() -> Result<()> {
     let with_lifeline = lifeline::enabled();
-    let input = lifeline::read_spec(with_lifeline).map_err(|source| Error::Io {
-        path: "<stdin>".into(),
-        source,
-    })?;
+    let input = lifeline::read_spec(with_lifeline).map_err(Error::WorkerStdin)?;
     if with_lifeline {
         lifeline::watch();
     }

@@ -48,10 +48,7 @@ impl EncodeStage {
         let thread = std::thread::Builder::new()
             .name("ha-encode".into())
             .spawn(move || encode_loop(encoder, segment_ms, &frame_rx, &packet_tx))
-            .map_err(|source| Error::Io {
-                path: "<encoder thread>".into(),
-                source,
-            })?;
+            .map_err(Error::EncoderThread)?;
         Ok(Self {
             frames: Some(frames),
             packets,
