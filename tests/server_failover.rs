@@ -56,7 +56,7 @@ const ROLLING_CLIP: Clip = Clip { secs: 18, ..CLIP };
 /// One scenario at a time: two transcodes at once on a small machine would blur the stalls.
 fn run<F: Future>(scenario: impl FnOnce() -> F) -> F::Output {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = ha_core::sync::lock(&ONE_AT_A_TIME);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -113,9 +113,7 @@ struct LogSink;
 
 impl Write for LogSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
+        ha_core::sync::lock(&LOGS).extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -135,12 +133,12 @@ fn capture_logs() {
 
 /// How much has been logged so far.
 fn log_mark() -> usize {
-    LOGS.lock().unwrap_or_else(|p| p.into_inner()).len()
+    ha_core::sync::lock(&LOGS).len()
 }
 
 /// The lines logged since `mark`.
 fn logged_since(mark: usize) -> Vec<String> {
-    let logs = LOGS.lock().unwrap_or_else(|p| p.into_inner());
+    let logs = ha_core::sync::lock(&LOGS);
     String::from_utf8_lossy(&logs[mark.min(logs.len())..])
         .lines()
         .map(str::to_owned)
@@ -563,7 +561,7 @@ async fn stream_through(fault: Fault) {
 /// One scenario at a time: two transcodes at once on a small machine would blur the stalls.
 fn run(fault: Fault) {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = ha_core::sync::lock(&ONE_AT_A_TIME);
     capture_logs();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

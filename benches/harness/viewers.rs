@@ -100,7 +100,7 @@ async fn phase(n: usize, shared: bool, clip: &Path, secs: u32, dir: &Path) -> (f
                     play_session_id: Some(format!("play-{v}")),
                 };
                 for i in 0..r.segment_count() {
-                    m.segment(&r, i, &viewer).await.expect("segment");
+                    m.segment(&r.keyed(), i, &viewer).await.expect("segment");
                 }
             })
         })

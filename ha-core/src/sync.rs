@@ -1,6 +1,6 @@
 //! Helpers every crate of the workspace shares for `std` synchronisation primitives.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Locks a std mutex, recovering the data if a panicking thread poisoned it.
 ///
@@ -15,4 +15,16 @@ use std::sync::{Mutex, MutexGuard};
 /// ```
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Read-locks a std `RwLock`, recovering the data if a panicking writer poisoned it (see
+/// [`lock`] for why that is safe here).
+pub fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Write-locks a std `RwLock`, recovering the data if a panicking writer poisoned it (see
+/// [`lock`] for why that is safe here).
+pub fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -21,6 +21,7 @@
 //! `ha_core::Error::Conflict` and `Invalid` carry only a message, so for those two the source
 //! is logged (at `debug`) and its text copied into the message; every other variant keeps it.
 
+use ha_core::error_chain;
 use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
@@ -298,16 +299,4 @@ impl From<PgError> for ha_core::Error {
             | PgError::Unsupported { .. }) => ha_core::Error::backend("postgres", e),
         }
     }
-}
-
-/// `outer: inner: innermost`, for the two contract variants that only take a message.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -194,20 +194,12 @@ impl RedisStore {
     }
 
     pub(crate) fn pubsub_client(&self) -> redis::Client {
-        self.inner
-            .pubsub
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        ha_core::sync::read(&self.inner.pubsub).clone()
     }
 
     /// A clone of the shared connection.
     pub(crate) fn conn(&self) -> Conn {
-        self.inner
-            .conn
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        ha_core::sync::read(&self.inner.conn).clone()
     }
 
     /// Runs one Redis call under the configured deadline and classifies its error.
@@ -289,11 +281,7 @@ impl RedisStore {
             // A primary that merely restarted keeps its address: its manager reconnects alone.
             let addr = format!("{:?}", client.get_connection_info().addr());
             {
-                let current = store
-                    .inner
-                    .primary
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let current = ha_core::sync::lock(&store.inner.primary);
                 if *current == addr {
                     return;
                 }
@@ -301,21 +289,9 @@ impl RedisStore {
             match manager_for(&client, &store.inner.config).await {
                 Ok(manager) => {
                     tracing::info!(%addr, "redis primary moved (sentinel failover); switching");
-                    *store
-                        .inner
-                        .conn
-                        .write()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Conn::Single(manager);
-                    *store
-                        .inner
-                        .pubsub
-                        .write()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = client;
-                    *store
-                        .inner
-                        .primary
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = addr;
+                    *ha_core::sync::write(&store.inner.conn) = Conn::Single(manager);
+                    *ha_core::sync::write(&store.inner.pubsub) = client;
+                    *ha_core::sync::lock(&store.inner.primary) = addr;
                 }
                 Err(e) => tracing::warn!(error = %e, "connecting to the sentinel primary failed"),
             }

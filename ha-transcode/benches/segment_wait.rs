@@ -34,6 +34,7 @@ use ha_transcode::manager::{
 use ha_transcode::spec::{
     AudioSettings, HardwarePreference, JobSpec, RateControl, SegmentContainer, VideoSettings,
 };
+use ha_transcode::worker::WorkerError;
 use tokio::task::JoinHandle;
 
 /// Segments per case.
@@ -63,10 +64,7 @@ impl SegmentGate for Timed {
 
     async fn published(&self, segment: &SegmentReport, path: &Path) {
         let now = Instant::now();
-        self.written
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(segment.index, now);
+        ha_core::sync::lock(&self.written).insert(segment.index, now);
         self.inner.published(segment, path).await;
     }
 }
@@ -82,7 +80,7 @@ impl JobRunner for ScriptedRunner {
         &self,
         spec: JobSpec,
         gate: Arc<dyn SegmentGate>,
-    ) -> ha_transcode::Result<Box<dyn RunningJob>> {
+    ) -> Result<Box<dyn RunningJob>, WorkerError> {
         let gate = Timed {
             inner: gate,
             written: self.written.clone(),
@@ -135,7 +133,7 @@ impl RunningJob for ScriptedRun {
         self.task = None;
         match result {
             Ok(true) => RunOutcome::Completed,
-            Ok(false) => RunOutcome::Failed(ha_transcode::Error::Cancelled),
+            Ok(false) => RunOutcome::Failed(WorkerError::Cancelled),
             Err(_) => RunOutcome::Cancelled,
         }
     }
@@ -207,18 +205,20 @@ async fn case(remote: bool) -> Vec<f64> {
         play_session_id: Some("p".into()),
     };
     // The owner starts the job.
-    owner.segment(&r, 0, &viewer).await.expect("segment 0");
+    owner
+        .segment(&r.keyed(), 0, &viewer)
+        .await
+        .expect("segment 0");
     let asker = if remote { &other } else { &owner };
     let mut samples = Vec::new();
     for index in 1..SEGMENTS {
         let asked = Instant::now();
-        asker.segment(&r, index, &viewer).await.expect("segment");
+        asker
+            .segment(&r.keyed(), index, &viewer)
+            .await
+            .expect("segment");
         let answered = Instant::now();
-        let at = written
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&index)
-            .copied();
+        let at = ha_core::sync::lock(&written).get(&index).copied();
         if let Some(at) = at.filter(|at| *at > asked) {
             samples.push(answered.saturating_duration_since(at).as_secs_f64() * 1e3);
         }

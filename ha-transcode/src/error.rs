@@ -1,14 +1,15 @@
-//! The error of the media pipeline: probing, deciding, extracting a frame, and running a
-//! transcode in the worker.
+//! The error of inspecting media: probing a file, deciding how to play it, extracting a frame.
 //!
-//! Why one enum for the pipeline: callers (the server, the job supervisor) only need to know
-//! *what kind* of failure happened — the file is not media, the probe took too long, FFmpeg
-//! failed mid-way — to decide between "mark the item broken", "retry later" and "give up on this
-//! job". A segment request has its own error, [`SegmentError`](crate::manager::SegmentError):
-//! what a viewer waiting for a segment can be told is a different list (capacity, ownership,
-//! timeouts), and the server maps each of those to its own HTTP status. Every variant keeps its cause as the [`std::error::Error::source`] (an
-//! [`ffmpeg_next::Error`], an [`std::io::Error`], ...), so logs still show the whole chain, and the
-//! enum converts into [`ha_core::Error`] at the contract boundary without flattening it.
+//! Why one enum for these: their callers (the library scan, the playback decision, artwork)
+//! only need to know *what kind* of failure happened — the file is not media, the probe took
+//! too long, the profile is malformed — to decide between "mark the item broken", "retry later"
+//! and "tell the client". The other two boundaries have their own errors: a transcode run
+//! returns [`WorkerError`](crate::worker::WorkerError) (crash, stall, veto, a broken pipe), a
+//! segment request returns [`SegmentError`](crate::manager::SegmentError) (capacity,
+//! ownership, timeouts: what a server turns into an HTTP status). Every variant keeps its
+//! cause as the [`std::error::Error::source`] (an [`ffmpeg_next::Error`], an
+//! [`std::io::Error`], ...), so logs still show the whole chain, and the enum converts into
+//! [`ha_core::Error`] at the contract boundary without flattening it.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use std::time::Duration;
 /// Shorthand for `Result<T, ha_transcode::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What went wrong in the media pipeline.
+/// What went wrong probing, deciding on or reading a frame of a media file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -104,75 +105,6 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
-    /// The publish hook vetoed a finished segment (e.g. the fencing token is stale); the
-    /// segment was deleted and the run stopped.
-    #[error("publishing segment {index} was vetoed")]
-    Vetoed {
-        /// The segment index.
-        index: u32,
-        /// The hook's reason.
-        #[source]
-        source: ha_core::Error,
-    },
-    /// The transcode worker process died (non-zero exit or a signal) before finishing.
-    #[error("transcode worker crashed: {status}")]
-    WorkerCrashed {
-        /// The exit status as reported by the OS, e.g. `signal: 6 (SIGABRT)`.
-        status: String,
-        /// The last lines the worker wrote to stderr.
-        stderr_tail: String,
-    },
-    /// The transcode worker made no progress within the deadline and was killed.
-    #[error("transcode worker stalled: no progress for {after:?}")]
-    WorkerStalled {
-        /// The progress deadline.
-        after: Duration,
-    },
-    /// The transcode worker reported an error and exited.
-    #[error("transcode worker failed: {message}")]
-    WorkerFailed {
-        /// The worker's error message (with its chain).
-        message: String,
-    },
-    /// The worker wrote a line that is not a report.
-    #[error("unreadable report from the transcode worker: {line:?}")]
-    WorkerProtocol {
-        /// The line.
-        line: String,
-        /// The parser's error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The job was cancelled by the caller.
-    #[error("transcode cancelled")]
-    Cancelled,
-    /// The job spec cannot be run (no video stream, bad segment length, ...).
-    #[error("invalid transcode job: {0}")]
-    InvalidJob(String),
-    /// The transcode worker could not be started.
-    #[error("cannot start the transcode worker {program}")]
-    WorkerSpawn {
-        /// The executable.
-        program: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// This program's own executable could not be found (to re-execute it as the worker).
-    #[error("cannot find this program's executable")]
-    CurrentExe(#[source] std::io::Error),
-    /// Reading the worker's reports (its stdout) failed.
-    #[error("cannot read the transcode worker's reports")]
-    WorkerReports(#[source] std::io::Error),
-    /// Waiting for the worker process to exit failed.
-    #[error("cannot wait for the transcode worker to exit")]
-    WorkerWait(#[source] std::io::Error),
-    /// The worker could not read its job spec from its stdin.
-    #[error("the transcode worker cannot read its job from stdin")]
-    WorkerStdin(#[source] std::io::Error),
-    /// The worker could not start its encoder thread.
-    #[error("cannot start the encoder thread")]
-    EncoderThread(#[source] std::io::Error),
 }
 
 impl Error {
@@ -212,13 +144,6 @@ impl From<Error> for ha_core::Error {
             | Error::NoStreams { .. } => ha_core::Error::decode("media file", err),
             Error::InvalidProfile { .. } => ha_core::Error::decode("device profile", err),
             Error::NotPlayable { reason } => ha_core::Error::Invalid(reason),
-            // A veto carries the manager's own reason (Fenced, LeaseLost): hand it back as is.
-            Error::Vetoed { source, .. } => source,
-            Error::WorkerStalled { after } => ha_core::Error::Timeout {
-                what: "transcode worker".into(),
-                after,
-            },
-            Error::InvalidJob(reason) => ha_core::Error::Invalid(reason),
             other => ha_core::Error::backend("transcode", other),
         }
     }

@@ -73,7 +73,7 @@
 //!     };
 //!     let playlist = rendition.media_playlist("");
 //!     let viewer = Viewer { user_id: "alice".into(), play_session_id: None };
-//!     let first = manager.segment(&rendition, 0, &viewer).await?;
+//!     let first = manager.segment(&rendition.keyed(), 0, &viewer).await?;
 //!     println!("{playlist}\nsegment 0 is at {}", first.display());
 //! }
 //! # Ok(())
@@ -92,11 +92,12 @@
 //! | [`worker`] | the isolated worker process, its [`Supervisor`](worker::Supervisor), the QSV probe |
 //! | [`hls`] | segment-exact HLS: segment naming and math, playlists, the vetoable publish gate |
 //!
-//! Errors are split where a caller decides differently: the pipeline (probe, decision,
-//! thumbnail, worker) returns the crate's [`Error`]; a segment request returns
+//! Errors are split where a caller decides differently: inspecting media (probe, decision,
+//! thumbnail) returns the crate's [`Error`]; a transcode run (the worker, its supervisor, the
+//! publish gate) returns [`worker::WorkerError`]; a segment request returns
 //! [`manager::SegmentError`] (capacity, ownership, timeouts: what a server turns into an HTTP
-//! status); a manager's settings are checked into a [`manager::ConfigError`]. Each converts into
-//! [`ha_core::Error`].
+//! status); a manager's settings are checked into a [`manager::ConfigError`]. Each keeps its
+//! source and converts into [`ha_core::Error`].
 //!
 //! ## Features
 //!

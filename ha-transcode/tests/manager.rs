@@ -14,15 +14,15 @@ use ha_core::memory::{MemoryEventBus, MemoryJobStore, MemoryLeaseManager, Memory
 use ha_core::{JobState, SystemClock};
 use ha_transcode::hls::SegmentGate;
 use ha_transcode::manager::{
-    JobRunner, ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, RunningJob,
-    SegmentError, SegmentLocation, SegmentStorage, SharedDirStorage, TranscodeManager, Viewer,
-    WorkerRunner,
+    JobRunner, KeyedRendition, ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition,
+    RunningJob, SegmentError, SegmentLocation, SegmentStorage, SharedDirStorage, TranscodeManager,
+    Viewer, WorkerRunner,
 };
 use ha_transcode::spec::JobSpec;
 use ha_transcode::spec::{
     AudioSettings, HardwarePreference, RateControl, SegmentContainer, VideoSettings,
 };
-use ha_transcode::worker::{Supervisor, SupervisorConfig, WorkerCommand};
+use ha_transcode::worker::{Supervisor, SupervisorConfig, WorkerCommand, WorkerError};
 use support::{scratch_dir, Clip};
 
 const FPS: u32 = 25;
@@ -193,7 +193,7 @@ fn assert_stitches_frames(segments: &[PathBuf], dir: &Path, frames: u32) {
     }
 }
 
-async fn fetch_all(managers: &[&TranscodeManager], r: &Rendition, from: u32) -> Vec<PathBuf> {
+async fn fetch_all(managers: &[&TranscodeManager], r: &KeyedRendition, from: u32) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for i in from..r.segment_count() {
         let m = managers[i as usize % managers.len()];
@@ -210,7 +210,7 @@ async fn two_viewers_on_two_replicas_share_one_job(s: ManagerStores) {
     let dir = scratch_dir("mgr-shared");
     let a = manager(config("a"), &s, &dir).await;
     let b = manager(config("b"), &s, &dir).await;
-    let r = rendition(&source());
+    let r = rendition(&source()).keyed();
     let (u1, u2) = (viewer("u1"), viewer("u2"));
     let (sa, sb) = tokio::join!(a.segment(&r, 0, &u1), b.segment(&r, 0, &u2));
     assert_eq!(sa.unwrap(), sb.unwrap());
@@ -247,6 +247,7 @@ async fn a_replica_losing_its_lease_is_replaced_and_the_stream_splices(s: Manage
     for attempt in 0..3 {
         let mut r = rendition(&source());
         r.item_id = format!("item-takeover-{attempt}");
+        let r = r.keyed();
         let key = r.job_key();
         let first = a.segment(&r, 0, &viewer("u1")).await.unwrap();
         let second = a.segment(&r, 1, &viewer("u1")).await.unwrap();
@@ -406,7 +407,7 @@ async fn graceful_shutdown_hands_the_job_over_at_once(s: ManagerStores) {
     let dir = scratch_dir("mgr-shutdown");
     let a = manager(config("a"), &s, &dir).await;
     let b = manager(config("b"), &s, &dir).await;
-    let r = rendition(&source());
+    let r = rendition(&source()).keyed();
     let mut all = vec![a.segment(&r, 0, &viewer("u1")).await.unwrap()];
     a.shutdown(Duration::from_secs(10)).await;
     assert_eq!(a.local_jobs(), 0);
@@ -437,7 +438,7 @@ async fn a_poison_file_is_refused_after_max_attempts(s: ManagerStores) {
     .unwrap();
     let a = manager(config("a"), &s, &dir).await;
     let b = manager(config("b"), &s, &dir).await;
-    let r = rendition(&bad);
+    let r = rendition(&bad).keyed();
     let err = a.segment(&r, 0, &viewer("u1")).await.unwrap_err();
     assert!(
         matches!(err, SegmentError::Poisoned { attempts: 3, .. }),
@@ -460,6 +461,7 @@ async fn per_user_limit_refuses_a_second_job_and_frees_on_stop(s: ManagerStores)
     let r1 = rendition(&source());
     let mut r2 = r1.clone();
     r2.video.target_height = Some(120);
+    let (r1, r2) = (r1.keyed(), r2.keyed());
     // One user's first requests for the same rendition, at once on two replicas: they share one
     // job, and losing the race for its lease is not "over the limit".
     let u1 = viewer("u1");
@@ -478,7 +480,10 @@ async fn per_user_limit_refuses_a_second_job_and_frees_on_stop(s: ManagerStores)
         "one job for the rendition"
     );
     let err = a.segment(&r2, 0, &u1).await.unwrap_err();
-    assert!(matches!(err, SegmentError::CapacityExhausted { .. }), "{err:?}");
+    assert!(
+        matches!(err, SegmentError::CapacityExhausted { .. }),
+        "{err:?}"
+    );
     // Another user is not limited by u1's job.
     a.segment(&r2, 0, &viewer("u2")).await.unwrap();
     a.shutdown(Duration::from_secs(10)).await;
@@ -488,7 +493,7 @@ async fn per_user_limit_refuses_a_second_job_and_frees_on_stop(s: ManagerStores)
 async fn cleanup_removes_only_unreferenced_job_directories(s: ManagerStores) {
     let dir = scratch_dir("mgr-cleanup");
     let a = manager(config("a").with_keep_window(Duration::ZERO), &s, &dir).await;
-    let r = rendition(&source());
+    let r = rendition(&source()).keyed();
     let all = fetch_all(&[&a], &r, 0).await;
     let orphan = dir.join("0123456789abcdef0123456789abcdef");
     std::fs::create_dir_all(&orphan).unwrap();
@@ -518,7 +523,7 @@ async fn node_local(node: &str, stores: &ManagerStores, dir: &Path) -> Transcode
 async fn fetch_via_owner(
     m: &TranscodeManager,
     reachable: &[&TranscodeManager],
-    r: &Rendition,
+    r: &KeyedRendition,
     i: u32,
 ) -> PathBuf {
     for _ in 0..4 {
@@ -544,7 +549,7 @@ async fn node_local_non_owner_is_sent_to_the_owner(s: ManagerStores) {
     let (dir_a, dir_b) = (scratch_dir("mgr-local-a"), scratch_dir("mgr-local-b"));
     let a = node_local("a", &s, &dir_a).await;
     let b = node_local("b", &s, &dir_b).await;
-    let r = rendition(&source());
+    let r = rendition(&source()).keyed();
     let first = a.segment(&r, 0, &viewer("u1")).await.unwrap();
     assert!(first.starts_with(&dir_a), "{}", first.display());
     let mut all = vec![first];
@@ -589,7 +594,7 @@ async fn node_local_takeover_regenerates_the_old_owners_segments(s: ManagerStore
     let (dir_a, dir_b) = (scratch_dir("mgr-regen-a"), scratch_dir("mgr-regen-b"));
     let a = node_local("a", &s, &dir_a).await;
     let b = node_local("b", &s, &dir_b).await;
-    let r = rendition(&source());
+    let r = rendition(&source()).keyed();
     let from_a = vec![
         a.segment(&r, 0, &viewer("u1")).await.unwrap(),
         fetch_via_owner(&b, &[&a], &r, 1).await,
@@ -627,7 +632,7 @@ impl JobRunner for CountingRunner {
         &self,
         spec: JobSpec,
         gate: Arc<dyn SegmentGate>,
-    ) -> ha_transcode::Result<Box<dyn RunningJob>> {
+    ) -> Result<Box<dyn RunningJob>, WorkerError> {
         self.runs.fetch_add(1, Ordering::SeqCst);
         self.inner.start(spec, gate).await
     }
@@ -654,7 +659,8 @@ async fn two_viewers_far_apart_take_turns_instead_of_thrashing(s: ManagerStores)
     let r = Rendition {
         duration_ms: u64::from(LONG) * 1000,
         ..rendition(&source)
-    };
+    }
+    .keyed();
     let hold = Duration::from_millis(1500);
     let runs = Arc::new(AtomicU32::new(0));
     let replica = |node: &str| {
@@ -732,7 +738,9 @@ async fn fmp4_renditions_share_one_job_and_serve_their_init(s: ManagerStores) {
     let r = Rendition {
         container: SegmentContainer::Fmp4,
         ..ts.clone()
-    };
+    }
+    .keyed();
+    let ts = ts.keyed();
     assert_ne!(
         r.job_key(),
         ts.job_key(),

@@ -13,8 +13,8 @@ use ha_transcode::hls::{
 use ha_transcode::spec::{
     HardwarePreference, JobSpec, RateControl, SegmentContainer, VideoCodec, VideoSettings,
 };
+use ha_transcode::worker::WorkerError;
 use ha_transcode::worker::{Supervisor, SupervisorConfig, FAULT_ENV};
-use ha_transcode::Error;
 use support::hls_check::{process_gone, publish_all, worker_command};
 use support::{scratch_dir, Clip};
 
@@ -79,7 +79,9 @@ async fn crashing_worker_is_a_typed_failure_after_its_published_segment() {
     let progress = job.progress();
     let err = job.wait().await.unwrap_err();
     match &err {
-        Error::WorkerCrashed { status, .. } => assert!(status.contains("signal 6"), "{status}"),
+        WorkerError::WorkerCrashed { status, .. } => {
+            assert!(status.contains("signal 6"), "{status}")
+        }
         other => panic!("expected a crash, got {other:?}"),
     }
     assert_eq!(
@@ -107,7 +109,7 @@ async fn stalled_worker_is_killed_at_the_deadline() {
     let pid = job.pid().unwrap();
     let err = job.wait().await.unwrap_err();
     assert!(
-        matches!(err, Error::WorkerStalled { after } if after == stall),
+        matches!(err, WorkerError::WorkerStalled { after } if after == stall),
         "{err:?}"
     );
     assert!(
@@ -131,7 +133,7 @@ async fn cancel_kills_the_worker_at_once() {
     let cancelled_at = Instant::now();
     job.cancel();
     let err = job.wait().await.unwrap_err();
-    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert!(matches!(err, WorkerError::Cancelled), "{err:?}");
     assert!(cancelled_at.elapsed() < Duration::from_secs(5));
     assert!(process_gone(pid));
 }
@@ -159,7 +161,10 @@ async fn vetoed_segment_is_deleted_and_the_run_stops() {
         .unwrap();
     let pid = job.pid().unwrap();
     let err = job.wait().await.unwrap_err();
-    assert!(matches!(err, Error::Vetoed { index: 1, .. }), "{err:?}");
+    assert!(
+        matches!(err, WorkerError::Vetoed { index: 1, .. }),
+        "{err:?}"
+    );
     assert!(out.join(segment_file_name(0)).exists());
     assert!(
         !out.join(segment_file_name(1)).exists(),
@@ -186,5 +191,5 @@ async fn bad_input_is_a_worker_failure_not_a_crash() {
         .run(spec(&junk, &out), publish_all())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::WorkerFailed { .. }), "{err:?}");
+    assert!(matches!(err, WorkerError::WorkerFailed { .. }), "{err:?}");
 }

@@ -88,7 +88,7 @@ fn random_chars(pid: u32, n: u64) -> String {
 /// If no port can be bound on 127.0.0.1 at all.
 pub fn free_port() -> u16 {
     static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut given = ha_core::sync::lock(&GIVEN);
     let given = given.get_or_insert_with(HashSet::new);
     for _ in 0..64 {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))

@@ -74,7 +74,7 @@ impl ConnCounter {
 
     /// Counts a new connection from `ip`, or says why it must be refused.
     pub fn admit(&self, ip: IpAddr) -> Result<ConnSlot, Refusal> {
-        let mut counts = lock(&self.counts);
+        let mut counts = media_ha::core::sync::lock(&self.counts);
         if self.caps.total > 0 && counts.total >= self.caps.total {
             return Err(Refusal::Total);
         }
@@ -92,13 +92,13 @@ impl ConnCounter {
 
     /// Open connections in all.
     pub fn open(&self) -> usize {
-        lock(&self.counts).total
+        media_ha::core::sync::lock(&self.counts).total
     }
 }
 
 impl Drop for ConnSlot {
     fn drop(&mut self) {
-        let mut counts = lock(&self.counts);
+        let mut counts = media_ha::core::sync::lock(&self.counts);
         counts.total = counts.total.saturating_sub(1);
         if let Some(n) = counts.per_ip.get_mut(&self.ip) {
             *n -= 1;
@@ -107,11 +107,6 @@ impl Drop for ConnSlot {
             }
         }
     }
-}
-
-fn lock(m: &Mutex<Counts>) -> std::sync::MutexGuard<'_, Counts> {
-    // Every critical section leaves the counts consistent before anything can panic.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -26,8 +26,9 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use media_ha::transcode::hls::{master_playlist, media_playlist_with_init, Variant};
 use media_ha::transcode::manager::{
-    JobKey, ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition, SegmentError,
-    SegmentLocation, SegmentStorage, SharedDirStorage, TranscodeManager, Viewer, WorkerRunner,
+    JobKey, KeyedRendition, ManagerConfig, ManagerStores, NodeLocalDirStorage, Rendition,
+    SegmentError, SegmentLocation, SegmentStorage, SharedDirStorage, TranscodeManager, Viewer,
+    WorkerRunner,
 };
 use media_ha::transcode::probe::MediaProbe;
 use media_ha::transcode::spec::{
@@ -151,18 +152,19 @@ impl ManagerTranscoder {
         })
     }
 
-    fn rendition(&self, req: &HlsRequest) -> Result<Rendition, ApiError> {
-        rendition_for(req, self.hardware)
+    /// The request's rendition with its job key, hashed here once for the whole request.
+    fn rendition(&self, req: &HlsRequest) -> Result<KeyedRendition, ApiError> {
+        rendition_for(req, self.hardware).map(KeyedRendition::new)
     }
 
     /// Records that the caller's device fetched from `r`'s job (after the job answered, so
     /// a request that fails remembers nothing).
-    fn remember(&self, req: &HlsRequest, r: &Rendition) {
+    fn remember(&self, req: &HlsRequest, r: &KeyedRendition) {
         let now = tokio::time::Instant::now();
         media_ha::core::sync::lock(&self.devices).remember(
             &req.user_id,
             &req.device_id,
-            r.job_key().as_ref(),
+            r.key().as_ref(),
             now,
         );
     }
@@ -512,5 +514,93 @@ impl Transcoder for ManagerTranscoder {
             segments_proxied: self.proxy.stats().relayed(),
             proxy_failures: self.proxy.stats().failed(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn key() -> JobKey {
+        JobKey::parse(&"a".repeat(32)).expect("32 hex digits")
+    }
+
+    /// Every way a segment request fails has its own status; none falls into a catch-all 500
+    /// (only this node's own storage failing is the server's fault).
+    #[test]
+    fn every_segment_error_has_the_status_a_client_expects() {
+        let cases = [
+            (SegmentError::OutOfRange { index: 9, count: 3 }, 404),
+            (SegmentError::NoInitSegment, 404),
+            (
+                SegmentError::Poisoned {
+                    key: key(),
+                    attempts: 3,
+                },
+                409,
+            ),
+            (
+                SegmentError::CapacityExhausted {
+                    what: "user u already runs 3 transcodes".into(),
+                },
+                429,
+            ),
+            (SegmentError::ShuttingDown, 503),
+            (
+                SegmentError::Timeout {
+                    index: 4,
+                    after: Duration::from_secs(30),
+                },
+                503,
+            ),
+            (
+                SegmentError::NotOwner {
+                    key: key(),
+                    owner: "b".into(),
+                },
+                421,
+            ),
+            (
+                SegmentError::OwnerUnaddressable {
+                    key: key(),
+                    owner: "b".into(),
+                },
+                503,
+            ),
+            (
+                SegmentError::Store(media_ha::core::Error::Unavailable {
+                    what: "redis".into(),
+                    source: None,
+                }),
+                503,
+            ),
+            (
+                SegmentError::Store(media_ha::core::Error::NotFound("job".into())),
+                404,
+            ),
+            (
+                SegmentError::InitMissing {
+                    path: "/t/k/init.mp4".into(),
+                },
+                500,
+            ),
+            (
+                SegmentError::Storage(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
+                500,
+            ),
+        ];
+        for (err, status) in cases {
+            let text = err.to_string();
+            assert_eq!(api_error(err).status.as_u16(), status, "{text}");
+        }
+    }
+
+    #[test]
+    fn storage_failures_do_not_tell_the_client_paths() {
+        let err = api_error(SegmentError::InitMissing {
+            path: "/srv/transcodes/k/init.mp4".into(),
+        });
+        assert!(!err.message.contains("/srv"), "{}", err.message);
     }
 }

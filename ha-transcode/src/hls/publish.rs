@@ -17,7 +17,7 @@ use async_trait::async_trait;
 
 use super::naming::{final_name, segment_file_name};
 use super::segment::SegmentReport;
-use crate::error::{Error, Result};
+use crate::worker::error::{Result, WorkerError};
 
 /// What a [`SegmentGate`] decides about a finished segment.
 #[derive(Debug)]
@@ -65,8 +65,8 @@ pub trait SegmentGate: Send + Sync + std::fmt::Debug {
 /// on veto. Returns the published path.
 ///
 /// # Errors
-/// [`Error::Vetoed`] when the gate vetoes (the temp file is removed);
-/// [`Error::Io`] when the rename fails.
+/// [`WorkerError::Vetoed`] when the gate vetoes (the temp file is removed);
+/// [`WorkerError::Io`] when the rename fails.
 pub async fn publish_segment(
     gate: &dyn SegmentGate,
     output_dir: &Path,
@@ -89,7 +89,7 @@ pub async fn publish_segment(
                 let _ = tokio::fs::remove_file(init).await;
             }
             let _ = tokio::fs::remove_file(&segment.temp_path).await;
-            Err(Error::Vetoed {
+            Err(WorkerError::Vetoed {
                 index: segment.index,
                 source: reason,
             })
@@ -106,11 +106,11 @@ async fn rename_into_place(temp: &Path, output_dir: &Path, index: Option<u32>) -
         .and_then(final_name)
         .map(str::to_owned)
         .or_else(|| index.map(segment_file_name))
-        .ok_or_else(|| Error::InvalidJob(format!("{} is not a temp name", temp.display())))?;
+        .ok_or_else(|| WorkerError::InvalidJob(format!("{} is not a temp name", temp.display())))?;
     let dest = output_dir.join(name);
     tokio::fs::rename(temp, &dest)
         .await
-        .map_err(|source| Error::Io {
+        .map_err(|source| WorkerError::Io {
             path: temp.to_path_buf(),
             source,
         })?;
@@ -176,7 +176,10 @@ mod tests {
         let err = publish_segment(&Fixed(false), &dir, &seg)
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Vetoed { index: 3, .. }), "{err:?}");
+        assert!(
+            matches!(err, WorkerError::Vetoed { index: 3, .. }),
+            "{err:?}"
+        );
         assert!(!seg.temp_path.exists());
         assert!(!dir.join("init.mp4.tmp").exists());
         assert!(!dir.join("init.mp4").exists());

@@ -165,9 +165,9 @@ enum Failure {
     #[error("cannot prepare the segment directory")]
     Prepare(#[source] std::io::Error),
     #[error("cannot start the worker")]
-    Start(#[source] crate::Error),
+    Start(#[source] crate::worker::WorkerError),
     #[error(transparent)]
-    Run(crate::Error),
+    Run(crate::worker::WorkerError),
     #[error("cannot restart at segment {at}")]
     Restart {
         at: u32,
@@ -189,9 +189,9 @@ enum End {
 }
 
 /// How a run that ended with `e` ends the job.
-fn failure_end(e: crate::Error) -> End {
+fn failure_end(e: crate::worker::WorkerError) -> End {
     match e {
-        crate::Error::Vetoed {
+        crate::worker::WorkerError::Vetoed {
             source:
                 source @ (ha_core::Error::LeaseLost { .. }
                 | ha_core::Error::Fenced { .. }
@@ -384,8 +384,8 @@ pub(crate) fn new_local_job(start: u32, now: Instant) -> (Arc<LocalJob>, mpsc::R
 mod tests {
     use super::*;
 
-    fn vetoed(source: ha_core::Error) -> crate::Error {
-        crate::Error::Vetoed { index: 3, source }
+    fn vetoed(source: ha_core::Error) -> crate::worker::WorkerError {
+        crate::worker::WorkerError::Vetoed { index: 3, source }
     }
 
     #[test]
@@ -410,7 +410,7 @@ mod tests {
             after: Duration::from_secs(2),
         });
         assert!(matches!(failure_end(store_down), End::Failed(_)));
-        let crashed = crate::Error::WorkerStalled {
+        let crashed = crate::worker::WorkerError::WorkerStalled {
             after: Duration::from_secs(1),
         };
         assert!(matches!(failure_end(crashed), End::Failed(_)));

@@ -74,7 +74,7 @@ pub use config::{ConfigError, ManagerConfig};
 pub use error::SegmentError;
 pub use keys::JobKey;
 pub use node_local::{NodeLocalDirStorage, SegmentLocation};
-pub use rendition::Rendition;
+pub use rendition::{KeyedRendition, Rendition};
 pub use runner::{JobRunner, RunOutcome, RunningJob};
 pub use stats::ManagerStats;
 pub use storage::{SegmentStorage, SharedDirStorage, StorageScope};
@@ -310,13 +310,13 @@ impl TranscodeManager {
     /// [`SegmentError::NotOwner`] when another node owns the job and holds the segment.
     pub async fn segment(
         &self,
-        rendition: &Rendition,
+        rendition: &KeyedRendition,
         index: u32,
         viewer: &Viewer,
     ) -> Result<PathBuf> {
-        let key = rendition.job_key();
-        let location = self.resolve(rendition, &key, index, viewer, false).await?;
-        local_only(key, location)
+        let key = rendition.key();
+        let location = self.resolve(rendition, key, index, viewer, false).await?;
+        local_only(key.clone(), location)
     }
 
     /// Where segment `index` of `rendition` can be had: in this node's storage (produced here
@@ -329,12 +329,12 @@ impl TranscodeManager {
     /// advertised no address.
     pub async fn locate(
         &self,
-        rendition: &Rendition,
+        rendition: &KeyedRendition,
         index: u32,
         viewer: &Viewer,
     ) -> Result<SegmentLocation> {
-        let key = rendition.job_key();
-        self.resolve(rendition, &key, index, viewer, true).await
+        self.resolve(rendition, rendition.key(), index, viewer, true)
+            .await
     }
 
     /// The init segment (`init.mp4`) of an fMP4 `rendition` in this node's storage. It is the
@@ -347,15 +347,15 @@ impl TranscodeManager {
     /// As [`segment`](Self::segment); [`SegmentError::NoInitSegment`] for an MPEG-TS rendition.
     pub async fn init_segment(
         &self,
-        rendition: &Rendition,
+        rendition: &KeyedRendition,
         near: u32,
         viewer: &Viewer,
     ) -> Result<PathBuf> {
-        let key = rendition.job_key();
+        let key = rendition.key();
         let location = self
-            .resolve_init(rendition, &key, near, viewer, false)
+            .resolve_init(rendition, key, near, viewer, false)
             .await?;
-        local_only(key, location)
+        local_only(key.clone(), location)
     }
 
     /// Where the init segment of an fMP4 `rendition` can be had: as
@@ -366,12 +366,12 @@ impl TranscodeManager {
     /// As [`locate`](Self::locate); [`SegmentError::NoInitSegment`] for an MPEG-TS rendition.
     pub async fn locate_init(
         &self,
-        rendition: &Rendition,
+        rendition: &KeyedRendition,
         near: u32,
         viewer: &Viewer,
     ) -> Result<SegmentLocation> {
-        let key = rendition.job_key();
-        self.resolve_init(rendition, &key, near, viewer, true).await
+        self.resolve_init(rendition, rendition.key(), near, viewer, true)
+            .await
     }
 
     async fn resolve_init(

@@ -45,6 +45,47 @@ pub struct Rendition {
     pub container: SegmentContainer,
 }
 
+/// A [`Rendition`] and its [`JobKey`], hashed once: what the manager's segment calls take,
+/// so a request that locates a segment, retries and records who watched hashes nothing again.
+/// Read-only (it derefs to the rendition), so the key cannot go stale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyedRendition {
+    rendition: Rendition,
+    key: JobKey,
+}
+
+impl KeyedRendition {
+    /// Hashes `rendition`'s job key once.
+    pub fn new(rendition: Rendition) -> Self {
+        let key = rendition.job_key();
+        Self { rendition, key }
+    }
+
+    /// The job key.
+    pub fn key(&self) -> &JobKey {
+        &self.key
+    }
+
+    /// The rendition.
+    pub fn rendition(&self) -> &Rendition {
+        &self.rendition
+    }
+}
+
+impl From<Rendition> for KeyedRendition {
+    fn from(rendition: Rendition) -> Self {
+        Self::new(rendition)
+    }
+}
+
+impl std::ops::Deref for KeyedRendition {
+    type Target = Rendition;
+
+    fn deref(&self) -> &Rendition {
+        &self.rendition
+    }
+}
+
 #[derive(Serialize)]
 struct KeyMaterial<'a> {
     item_id: &'a str,
@@ -66,7 +107,8 @@ fn is_mpegts(c: &SegmentContainer) -> bool {
 
 impl Rendition {
     /// The cluster-wide job key: 32 hex digits of the SHA-256 of what is produced. It hashes
-    /// the rendition, so compute it once per request and pass it on.
+    /// the rendition, so compute it once per request: [`keyed`](Self::keyed) keeps it with
+    /// the rendition for every manager call of that request.
     pub fn job_key(&self) -> JobKey {
         let material = KeyMaterial {
             item_id: &self.item_id,
@@ -81,6 +123,12 @@ impl Rendition {
         // Serialising plain structs and options cannot fail.
         let json = serde_json::to_vec(&material).unwrap_or_default();
         JobKey::from_digest(&Sha256::digest(&json))
+    }
+
+    /// This rendition with its job key, hashed now and never again (a copy: changing `self`
+    /// later does not change the key of what this returns).
+    pub fn keyed(&self) -> KeyedRendition {
+        KeyedRendition::new(self.clone())
     }
 
     /// The rendition's segment timeline (`segment_ms` of zero is treated as one second, so a
@@ -192,6 +240,20 @@ mod tests {
             ..a.clone()
         };
         assert_ne!(a.job_key(), other_audio.job_key());
+    }
+
+    #[test]
+    fn keyed_rendition_hashes_the_same_key_and_keeps_it() {
+        let mut r = rendition();
+        let keyed = r.keyed();
+        assert_eq!(keyed.key(), &r.job_key());
+        r.segment_ms += 1;
+        assert_ne!(
+            keyed.key(),
+            &r.job_key(),
+            "a copy: the keyed one is unchanged"
+        );
+        assert_eq!(keyed.key(), &keyed.rendition().job_key());
     }
 
     #[test]

@@ -29,8 +29,8 @@ use super::keys::{self, JobKey};
 use super::node_local::SegmentLocation;
 use super::plan::{self, Action, Facts, Hold};
 use super::{store_err, Rendition, StorageScope, TranscodeManager, Viewer};
-use crate::hls::naming::segment_file_name_for;
 use super::{Result, SegmentError};
+use crate::hls::naming::segment_file_name_for;
 
 /// Woken at a remote owner's lease deadline: this much later, so the store has expired it.
 const EXPIRY_SLACK: Duration = Duration::from_millis(20);

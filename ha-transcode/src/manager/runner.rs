@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use crate::hls::SegmentGate;
 use crate::spec::JobSpec;
-use crate::Result;
+use crate::worker::error::Result;
 
 /// How a run ended.
 #[derive(Debug)]
@@ -21,7 +21,7 @@ pub enum RunOutcome {
     /// Stopped by [`RunningJob::cancel`].
     Cancelled,
     /// The run failed (crash, stall, decode error, veto); the job counts one failure.
-    Failed(crate::Error),
+    Failed(crate::worker::WorkerError),
 }
 
 /// Starts runs.

@@ -13,8 +13,8 @@ use super::events::TranscodeEvent;
 use super::keys::{self, JobKey};
 use super::local;
 use super::{store_err, Rendition, TranscodeManager, Viewer};
-use crate::spec::HardwarePreference;
 use super::{Result, SegmentError};
+use crate::spec::HardwarePreference;
 
 impl TranscodeManager {
     pub(super) async fn start_local(

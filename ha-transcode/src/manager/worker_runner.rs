@@ -9,8 +9,8 @@ use tokio::task::JoinHandle;
 use super::runner::{JobRunner, RunOutcome, RunningJob};
 use crate::hls::SegmentGate;
 use crate::spec::JobSpec;
+use crate::worker::error::{Result, WorkerError};
 use crate::worker::{JobSummary, Supervisor};
-use crate::{Error, Result};
 
 /// Runs jobs in worker processes through a [`Supervisor`].
 #[derive(Debug, Clone)]
@@ -63,9 +63,9 @@ impl RunningJob for WorkerRun {
         self.outcome = None;
         match result {
             Ok(Ok(_summary)) => RunOutcome::Completed,
-            Ok(Err(Error::Cancelled)) => RunOutcome::Cancelled,
+            Ok(Err(WorkerError::Cancelled)) => RunOutcome::Cancelled,
             Ok(Err(e)) => RunOutcome::Failed(e),
-            Err(source) => RunOutcome::Failed(Error::Join {
+            Err(source) => RunOutcome::Failed(WorkerError::Join {
                 what: "waiting for a transcode worker".into(),
                 source,
             }),

@@ -10,10 +10,12 @@
 //! | [`JobSpec`](crate::spec::JobSpec) | what to transcode (JSON on the worker's stdin) |
 //! | [`WorkerEvent`] | what the worker reports (JSON lines on stdout) |
 //! | [`Supervisor`] | spawns, reads reports, publishes, cancels, detects crash/hang |
+//! | [`WorkerError`] | why a run failed (crash, stall, FFmpeg, veto, a broken pipe) |
 //! | [`LIFELINE_ENV`] | the worker exits the moment its server dies (end of its stdin pipe) |
 //! | [`run_worker_main`] | the worker's entry point, for a binary or a re-executed host |
 //! | [`qsv_status`] | is Intel QSV usable on this node (probed once, cached) |
 
+pub(crate) mod error;
 mod lifeline;
 pub(crate) mod pipeline;
 mod protocol;
@@ -22,6 +24,7 @@ mod worker_main;
 
 pub use crate::encode::hw_probe::{probe_qsv, qsv_status, ProbeStage, QsvStatus};
 pub use crate::encode::qsv::DEFAULT_RENDER_NODE;
+pub use error::WorkerError;
 pub use lifeline::{LIFELINE_ENV, ORPHANED_EXIT};
 pub use protocol::WorkerEvent;
 pub use supervisor::{JobHandle, JobSummary, Supervisor, SupervisorConfig, WorkerCommand};

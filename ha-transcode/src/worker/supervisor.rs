@@ -1,10 +1,10 @@
 //! The supervisor: runs a worker process per job, publishes its segments through the
 //! [`SegmentGate`], and turns every way a worker can go wrong into a typed failure.
 //!
-//! - crash (non-zero exit, a signal): [`Error::WorkerCrashed`], with the tail of its stderr;
-//! - hang (no report within [`SupervisorConfig::stall_timeout`]): killed, [`Error::WorkerStalled`];
-//! - veto (the gate refuses a segment): segment deleted, worker killed, [`Error::Vetoed`];
-//! - cancel ([`JobHandle::cancel`]): killed at once, [`Error::Cancelled`].
+//! - crash (non-zero exit, a signal): [`WorkerError::WorkerCrashed`], with the tail of its stderr;
+//! - hang (no report within [`SupervisorConfig::stall_timeout`]): killed, [`WorkerError::WorkerStalled`];
+//! - veto (the gate refuses a segment): segment deleted, worker killed, [`WorkerError::Vetoed`];
+//! - cancel ([`JobHandle::cancel`]): killed at once, [`WorkerError::Cancelled`].
 //!
 //! Every path waits for the child, so no zombie is left. Only I/O happens on the runtime;
 //! decoding runs in the child.
@@ -22,9 +22,9 @@ use tokio::task::JoinHandle;
 
 use super::lifeline::LIFELINE_ENV;
 use super::protocol::WorkerEvent;
-use crate::error::{Error, Result};
 use crate::hls::{publish_segment, SegmentGate};
 use crate::spec::{HardwarePreference, JobSpec};
+use crate::worker::error::{Result, WorkerError};
 
 /// How to start a worker process.
 #[derive(Debug, Clone)]
@@ -51,9 +51,9 @@ impl WorkerCommand {
     /// [`run_worker_main`](super::run_worker_main)).
     ///
     /// # Errors
-    /// [`Error::CurrentExe`] when the current executable cannot be found.
+    /// [`WorkerError::CurrentExe`] when the current executable cannot be found.
     pub fn current_exe(args: impl IntoIterator<Item = impl Into<OsString>>) -> Result<Self> {
-        let program = std::env::current_exe().map_err(Error::CurrentExe)?;
+        let program = std::env::current_exe().map_err(WorkerError::CurrentExe)?;
         Ok(Self {
             program,
             args: args.into_iter().map(Into::into).collect(),
@@ -122,7 +122,7 @@ impl JobHandle {
         self.pid
     }
 
-    /// Kills the worker at once; [`wait`](Self::wait) then returns [`Error::Cancelled`].
+    /// Kills the worker at once; [`wait`](Self::wait) then returns [`WorkerError::Cancelled`].
     pub fn cancel(&self) {
         self.cancel.notify_one();
     }
@@ -144,7 +144,7 @@ impl JobHandle {
     pub async fn wait(self) -> Result<JobSummary> {
         match self.task.await {
             Ok(r) => r,
-            Err(source) => Err(Error::Join {
+            Err(source) => Err(WorkerError::Join {
                 what: "supervising a transcode worker".into(),
                 source,
             }),
@@ -163,7 +163,7 @@ impl Supervisor {
     /// Starts a worker for `spec`; each finished segment goes through `gate`.
     ///
     /// # Errors
-    /// [`Error::WorkerSpawn`] when the worker cannot be started.
+    /// [`WorkerError::WorkerSpawn`] when the worker cannot be started.
     pub fn spawn(&self, spec: JobSpec, gate: Arc<dyn SegmentGate>) -> Result<JobHandle> {
         let cfg = &self.config.worker;
         let mut cmd = Command::new(&cfg.program);
@@ -174,7 +174,7 @@ impl Supervisor {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = cmd.spawn().map_err(|source| Error::WorkerSpawn {
+        let child = cmd.spawn().map_err(|source| WorkerError::WorkerSpawn {
             program: cfg.program.clone(),
             source,
         })?;
@@ -220,7 +220,7 @@ async fn drive(
     // the worker's signal that this server died (see `super::lifeline`).
     let mut lifeline = child.stdin.take();
     if let Some(stdin) = lifeline.as_mut() {
-        let json = serde_json::to_string(&spec).map_err(|source| Error::WorkerProtocol {
+        let json = serde_json::to_string(&spec).map_err(|source| WorkerError::WorkerProtocol {
             line: String::new(),
             source,
         })?;
@@ -247,7 +247,7 @@ async fn drive(
     });
     let Some(stdout) = child.stdout.take() else {
         kill(&mut child).await;
-        return Err(Error::WorkerFailed {
+        return Err(WorkerError::WorkerFailed {
             message: "worker stdout unavailable".into(),
         });
     };
@@ -258,12 +258,12 @@ async fn drive(
 
     let outcome: Result<()> = loop {
         let line = tokio::select! {
-            _ = cancel.notified() => break Err(Error::Cancelled),
+            _ = cancel.notified() => break Err(WorkerError::Cancelled),
             r = tokio::time::timeout(stall, lines.next_line()) => r,
         };
         let line = match line {
-            Err(_) => break Err(Error::WorkerStalled { after: stall }),
-            Ok(Err(e)) => break Err(Error::WorkerReports(e)),
+            Err(_) => break Err(WorkerError::WorkerStalled { after: stall }),
+            Ok(Err(e)) => break Err(WorkerError::WorkerReports(e)),
             Ok(Ok(None)) => break Ok(()),
             Ok(Ok(Some(line))) => line,
         };
@@ -273,7 +273,7 @@ async fn drive(
         }
         let event: WorkerEvent = match serde_json::from_str(&line) {
             Ok(ev) => ev,
-            Err(source) => break Err(Error::WorkerProtocol { line, source }),
+            Err(source) => break Err(WorkerError::WorkerProtocol { line, source }),
         };
         match event {
             WorkerEvent::Started {
@@ -293,7 +293,7 @@ async fn drive(
             WorkerEvent::Segment(report) => {
                 // The veto lives here, in the server process.
                 let publish = tokio::select! {
-                    _ = cancel.notified() => break Err(Error::Cancelled),
+                    _ = cancel.notified() => break Err(WorkerError::Cancelled),
                     r = publish_segment(gate.as_ref(), &spec.output_dir, &report) => r,
                 };
                 match publish {
@@ -318,23 +318,23 @@ async fn drive(
             // stdout closed: the worker is exiting (or crashed). Do not wait forever.
             let status = match tokio::time::timeout(stall, child.wait()).await {
                 Ok(Ok(status)) => Ok(status),
-                Ok(Err(e)) => Err(Error::WorkerWait(e)),
+                Ok(Err(e)) => Err(WorkerError::WorkerWait(e)),
                 Err(_) => {
                     kill(&mut child).await;
-                    Err(Error::WorkerStalled { after: stall })
+                    Err(WorkerError::WorkerStalled { after: stall })
                 }
             };
             match status {
                 Err(e) => Err(e),
                 Ok(status) if status.success() && done => Ok(summary),
                 Ok(status) => match reported_error {
-                    Some(message) => Err(Error::WorkerFailed { message }),
+                    Some(message) => Err(WorkerError::WorkerFailed { message }),
                     None => {
                         if let Some(t) = stderr_task {
                             let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
                         }
                         let stderr_tail = String::from_utf8_lossy(&tail.lock().await).into_owned();
-                        Err(Error::WorkerCrashed {
+                        Err(WorkerError::WorkerCrashed {
                             status: describe(status),
                             stderr_tail,
                         })

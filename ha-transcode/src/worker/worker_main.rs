@@ -14,8 +14,8 @@ use ha_core::error_chain;
 
 use super::pipeline::{self, Fault};
 use super::protocol::WorkerEvent;
-use crate::error::{Error, Result};
 use crate::spec::{HardwarePreference, JobSpec};
+use crate::worker::error::{Result, WorkerError};
 
 /// Environment variable with a test fault, honoured only by a worker built with the
 /// `fault-injection` feature (tests enable it; a production build never reads it):
@@ -46,7 +46,7 @@ fn fault_from_env() -> Option<Fault> {
 /// # Errors
 /// Any pipeline error of the software path (bad input, FFmpeg failure, I/O).
 pub fn run_worker(spec: &JobSpec, emit: &mut dyn FnMut(WorkerEvent)) -> Result<u32> {
-    std::fs::create_dir_all(&spec.output_dir).map_err(|source| Error::Io {
+    std::fs::create_dir_all(&spec.output_dir).map_err(|source| WorkerError::Io {
         path: spec.output_dir.clone(),
         source,
     })?;
@@ -116,12 +116,12 @@ fn emit_line(ev: &WorkerEvent) {
 
 fn worker_main_inner() -> Result<()> {
     let with_lifeline = lifeline::enabled();
-    let input = lifeline::read_spec(with_lifeline).map_err(Error::WorkerStdin)?;
+    let input = lifeline::read_spec(with_lifeline).map_err(WorkerError::WorkerStdin)?;
     if with_lifeline {
         lifeline::watch();
     }
     let spec: JobSpec =
-        serde_json::from_str(input.trim()).map_err(|source| Error::WorkerProtocol {
+        serde_json::from_str(input.trim()).map_err(|source| WorkerError::WorkerProtocol {
             line: input.chars().take(200).collect(),
             source,
         })?;

@@ -46,7 +46,7 @@ impl Balancer {
 
     /// Takes replica `i` out of rotation (`false`) or puts it back (`true`).
     pub fn set_up(&self, i: usize, up: bool) {
-        self.up.lock().unwrap_or_else(|p| p.into_inner())[i] = up;
+        ha_core::sync::lock(&self.up)[i] = up;
     }
 
     /// Connect failures retried on another replica so far.
@@ -56,7 +56,7 @@ impl Balancer {
 
     /// The next replica in rotation.
     fn pick(&self) -> &Endpoint {
-        let up = self.up.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let up = ha_core::sync::lock(&self.up).clone();
         assert!(up.iter().any(|u| *u), "no replica in rotation");
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed) % self.endpoints.len();

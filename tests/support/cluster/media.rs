@@ -29,7 +29,7 @@ impl Clip {
     /// The library directory holding only this clip, generated on first use.
     pub fn library(&self) -> PathBuf {
         static GENERATING: Mutex<()> = Mutex::new(());
-        let _one = GENERATING.lock().unwrap_or_else(|p| p.into_inner());
+        let _one = ha_core::sync::lock(&GENERATING);
         let (w, h) = self.size;
         let dir = crate::target_tmpdir().join(format!(
             "failover-media-{}s-{w}x{h}-{}fps",

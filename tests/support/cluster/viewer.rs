@@ -81,6 +81,6 @@ impl Viewer {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, (Timeline, Vec<u8>)> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        ha_core::sync::lock(&self.state)
     }
 }

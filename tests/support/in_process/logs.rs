@@ -17,7 +17,7 @@ pub struct Logs(Mutex<Vec<u8>>);
 impl Logs {
     /// The log text so far.
     pub fn text(&self) -> String {
-        let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let bytes = ha_core::sync::lock(&self.0);
         String::from_utf8_lossy(&bytes).into_owned()
     }
 }
@@ -26,7 +26,7 @@ struct Writer(&'static Logs);
 
 impl Write for Writer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut bytes = self.0 .0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut bytes = ha_core::sync::lock(&self.0 .0);
         bytes.extend_from_slice(buf);
         Ok(buf.len())
     }

@@ -9,7 +9,7 @@
 //! sockets (each a task and a queue) on a replica.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
@@ -77,7 +77,7 @@ impl Drop for Registration {
 impl LiveHub {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Conn>> {
         // A panic elsewhere while holding the lock leaves a usable map: keep serving.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        media_ha::core::sync::lock(&self.inner)
     }
 
     /// Registers a connection of `owner`, within the caps.

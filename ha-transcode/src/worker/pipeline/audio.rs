@@ -9,9 +9,9 @@ use super::fifo::GridFifo;
 use super::video::build_graph;
 use super::{ff, EncodedPacket, RunWindow};
 use crate::encode::software;
-use crate::error::{Error, Result};
 use crate::hls::timeline::{rescale, segment_of, MPEGTS_TIME_BASE, TS_OFFSET_90K};
 use crate::spec::AudioSettings;
+use crate::worker::error::{Result, WorkerError};
 
 /// The audio half of a run.
 pub(super) struct AudioChain {
@@ -43,7 +43,7 @@ impl AudioChain {
             .audio()
             .map_err(ff("opening the audio decoder"))?;
         let codec = encoder::find(codec::Id::AAC)
-            .ok_or_else(|| Error::InvalidJob("FFmpeg lacks the AAC encoder".into()))?;
+            .ok_or_else(|| WorkerError::InvalidJob("FFmpeg lacks the AAC encoder".into()))?;
         let mut enc = codec::Context::new_with_codec(codec)
             .encoder()
             .audio()
@@ -140,7 +140,7 @@ impl AudioChain {
             }
             if let Some(g) = self.graph.as_mut() {
                 g.get("in")
-                    .ok_or_else(|| Error::InvalidJob("audio graph lost its input".into()))?
+                    .ok_or_else(|| WorkerError::InvalidJob("audio graph lost its input".into()))?
                     .source()
                     .add(&decoded)
                     .map_err(ff("feeding the audio filter"))?;
@@ -157,7 +157,7 @@ impl AudioChain {
         if let Some(g) = self.graph.as_mut() {
             let mut sink = g
                 .get("out")
-                .ok_or_else(|| Error::InvalidJob("audio graph lost its output".into()))?;
+                .ok_or_else(|| WorkerError::InvalidJob("audio graph lost its output".into()))?;
             let sink_tb = (
                 sink.sink().time_base().numerator(),
                 sink.sink().time_base().denominator(),

@@ -21,8 +21,8 @@ use std::thread::JoinHandle;
 use ffmpeg_next::{encoder, frame, Packet};
 
 use super::{ff, EncodedPacket};
-use crate::error::{Error, Result};
 use crate::hls::timeline::{segment_of, MPEGTS_TIME_BASE, TS_OFFSET_90K};
+use crate::worker::error::{Result, WorkerError};
 
 /// Frames in flight between the loop and the encoder thread.
 const FRAME_QUEUE: usize = 4;
@@ -48,7 +48,7 @@ impl EncodeStage {
         let thread = std::thread::Builder::new()
             .name("ha-encode".into())
             .spawn(move || encode_loop(encoder, segment_ms, &frame_rx, &packet_tx))
-            .map_err(Error::EncoderThread)?;
+            .map_err(WorkerError::EncoderThread)?;
         Ok(Self {
             frames: Some(frames),
             packets,
@@ -93,7 +93,9 @@ impl EncodeStage {
         match self.thread.take().map(JoinHandle::join) {
             None => Ok(()),
             Some(Ok(result)) => result,
-            Some(Err(_)) => Err(Error::InvalidJob("the encoder thread panicked".into())),
+            Some(Err(_)) => Err(WorkerError::InvalidJob(
+                "the encoder thread panicked".into(),
+            )),
         }
     }
 }

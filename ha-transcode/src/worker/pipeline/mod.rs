@@ -20,11 +20,11 @@ use std::path::PathBuf;
 use ffmpeg_next::{format, media, Packet};
 
 use self::assembler::{SegmentAssembler, Track};
-use crate::error::{Error, Result};
 use crate::hls::naming::{segment_file_name_for, temp_name, INIT_FILE_NAME};
 use crate::hls::timeline::{rescale, SegmentTimeline};
 use crate::hls::SegmentReport;
 use crate::spec::{HardwarePreference, JobSpec, SegmentContainer};
+use crate::worker::error::{Result, WorkerError};
 use crate::worker::protocol::WorkerEvent;
 
 /// An encoded packet and the segment it belongs to.
@@ -40,9 +40,9 @@ pub(crate) struct RunWindow {
     last: u32,
 }
 
-/// Maps an FFmpeg error into [`Error::Ffmpeg`] with what was being done.
-pub(crate) fn ff(what: &str) -> impl Fn(ffmpeg_next::Error) -> Error + '_ {
-    move |source| Error::Ffmpeg {
+/// Maps an FFmpeg error into [`WorkerError::Ffmpeg`] with what was being done.
+pub(crate) fn ff(what: &str) -> impl Fn(ffmpeg_next::Error) -> WorkerError + '_ {
+    move |source| WorkerError::Ffmpeg {
         what: what.to_owned(),
         source,
     }
@@ -67,7 +67,7 @@ pub(crate) fn run(
     emit: &mut dyn FnMut(WorkerEvent),
 ) -> Result<u32> {
     ffmpeg_next::init().map_err(ff("initialising FFmpeg"))?;
-    let mut ictx = format::input(&spec.input).map_err(|source| Error::NotMedia {
+    let mut ictx = format::input(&spec.input).map_err(|source| WorkerError::NotMedia {
         path: spec.input.clone(),
         source,
     })?;
@@ -92,10 +92,10 @@ pub(crate) fn run(
         .unwrap_or(0);
     let duration_ms = u64::try_from(ictx.duration().max(0) / 1000).unwrap_or(0);
     let timeline = SegmentTimeline::new(spec.segment_ms, duration_ms)
-        .ok_or_else(|| Error::InvalidJob("segment length is zero".into()))?;
+        .ok_or_else(|| WorkerError::InvalidJob("segment length is zero".into()))?;
     let count = timeline.segment_count();
     if spec.start_segment >= count {
-        return Err(Error::InvalidJob(format!(
+        return Err(WorkerError::InvalidJob(format!(
             "start segment {} is past the last segment {}",
             spec.start_segment,
             count.saturating_sub(1)
@@ -107,7 +107,7 @@ pub(crate) fn run(
     };
     let us = (1, 1_000_000);
     let vstream = ictx.streams().best(media::Type::Video).ok_or_else(|| {
-        Error::InvalidJob(format!("{} has no video stream", spec.input.display()))
+        WorkerError::InvalidJob(format!("{} has no video stream", spec.input.display()))
     })?;
     let v_index = vstream.index();
     let v_tb = vstream.time_base();
@@ -186,7 +186,7 @@ pub(crate) fn run(
     asm.end(Track::Audio);
     written += ctx.write_ready(&mut asm, &video, audio.as_ref().map(|a| &a.1), emit)?;
     if written == 0 && video.output_size().is_none() {
-        return Err(Error::InvalidJob(
+        return Err(WorkerError::InvalidJob(
             "no video frame in the requested segments".into(),
         ));
     }

@@ -7,8 +7,8 @@ use ffmpeg_next::{codec, encoder, format, Dictionary, Rational};
 
 use super::assembler::Track;
 use super::{ff, EncodedPacket};
-use crate::error::Result;
 use crate::hls::timeline::MPEGTS_TIME_BASE;
+use crate::worker::error::Result;
 
 /// What a written segment holds.
 #[derive(Debug, Clone, Copy)]

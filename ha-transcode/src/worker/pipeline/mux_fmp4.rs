@@ -9,8 +9,8 @@ use super::annexb::parameter_sets;
 use super::assembler::Track;
 use super::mux::{add_streams, write_packets, Written};
 use super::{ff, EncodedPacket};
-use crate::error::{Error, Result};
 use crate::hls::fmp4::split_init;
+use crate::worker::error::{Result, WorkerError};
 
 /// Writes `packets` of segment `index` (timestamps in 90 kHz with the offset) as one moof+mdat
 /// to `path`, and the ftyp+moov to `init_path` when given.
@@ -98,14 +98,14 @@ fn set_codec_tag(params: &mut codec::Parameters, tag: u32) {
     unsafe { (*params.as_mut_ptr()).codec_tag = tag }
 }
 
-fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
+fn io(path: &Path, source: std::io::Error) -> WorkerError {
+    WorkerError::Io {
         path: path.to_path_buf(),
         source,
     }
 }
 
-fn invalid(path: &Path, what: &str) -> Error {
+fn invalid(path: &Path, what: &str) -> WorkerError {
     io(
         path,
         std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned()),

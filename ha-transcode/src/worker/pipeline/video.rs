@@ -10,9 +10,9 @@ use super::encode_stage::EncodeStage;
 use super::{ff, EncodedPacket, RunWindow};
 use crate::encode::source::{Transfer, VideoSource};
 use crate::encode::{qsv, software, EncoderOptions};
-use crate::error::{Error, Result};
 use crate::hls::timeline::{rescale, segment_of, MPEGTS_TIME_BASE};
 use crate::spec::{HardwarePreference, JobSpec};
+use crate::worker::error::{Result, WorkerError};
 
 /// Which encoder the chain uses, decided when the first frame arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,7 +278,7 @@ impl VideoChain {
             };
             open.graph
                 .get("in")
-                .ok_or_else(|| Error::InvalidJob("filter graph lost its input".into()))?
+                .ok_or_else(|| WorkerError::InvalidJob("filter graph lost its input".into()))?
                 .source()
                 .add(&decoded)
                 .map_err(ff("feeding the video filter"))?;
@@ -302,7 +302,7 @@ impl VideoChain {
             let mut sink = open
                 .graph
                 .get("out")
-                .ok_or_else(|| Error::InvalidJob("filter graph lost its output".into()))?;
+                .ok_or_else(|| WorkerError::InvalidJob("filter graph lost its output".into()))?;
             let sink_tb = rational(sink.sink().time_base());
             if sink.sink().frame(&mut filtered).is_err() {
                 break;
@@ -342,7 +342,7 @@ impl VideoChain {
 /// Builds `src -> spec -> sink`.
 pub(super) fn build_graph(src: &str, args: &str, sink: &str, spec: &str) -> Result<filter::Graph> {
     let mut graph = filter::Graph::new();
-    let missing = |name: &str| Error::InvalidJob(format!("FFmpeg lacks the {name} filter"));
+    let missing = |name: &str| WorkerError::InvalidJob(format!("FFmpeg lacks the {name} filter"));
     graph
         .add(&filter::find(src).ok_or_else(|| missing(src))?, "in", args)
         .map_err(ff("creating the filter source"))?;
@@ -369,7 +369,7 @@ fn open_encoder(
     options: EncoderOptions,
 ) -> Result<encoder::Video> {
     let codec = encoder::find_by_name(name)
-        .ok_or_else(|| Error::InvalidJob(format!("FFmpeg lacks the {name} encoder")))?;
+        .ok_or_else(|| WorkerError::InvalidJob(format!("FFmpeg lacks the {name} encoder")))?;
     // Build from new_with_codec: from_parameters + open fails with EINVAL on libx264.
     let mut enc = codec::Context::new_with_codec(codec)
         .encoder()
@@ -404,7 +404,9 @@ fn open_qsv_encoder(
     if let crate::encode::hw_probe::QsvStatus::Unavailable { reason, .. } =
         crate::encode::hw_probe::qsv_status()
     {
-        return Err(Error::InvalidJob(format!("QSV unavailable: {reason}")));
+        return Err(WorkerError::InvalidJob(format!(
+            "QSV unavailable: {reason}"
+        )));
     }
     let pipeline = qsv::build_pipeline(
         source,
