@@ -317,6 +317,7 @@ async fn an_owner_without_liveness_is_taken_over_before_its_lease_expires(s: Man
     for attempt in 0..3 {
         let mut r = rendition(&source());
         r.item_id = format!("item-liveness-{attempt}");
+        let r = r.keyed();
         let key = r.job_key();
         let first = a.segment(&r, 0, &viewer("u1")).await.unwrap();
         // The owner's worker is frozen so that the job is still running when b asks.
