@@ -263,3 +263,96 @@ mod owner_proxy {
         assert_eq!(reply.status, Some(401), "{}", reply.text);
     }
 }
+
+/// Finding 6 on Redis + PostgreSQL: a user who knows another user's DeviceId (every client of
+/// one app sends the same kind) neither sees that user's sessions nor stops their transcode;
+/// the owner of the device does stop it (so the check below observes a real stop).
+#[cfg(feature = "transcode")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_can_neither_see_nor_stop_another_users_transcode() {
+    use media_ha::core::JobState;
+
+    let ns = namespace("f6");
+    let data = tempfile::tempdir().unwrap();
+    let media = tempfile::tempdir().unwrap();
+    // Long enough that its transcode still runs while the test looks (minutes of video).
+    make_clip(
+        &media.path().join("Long.mkv"),
+        240,
+        &["-c:v", "mpeg2video", "-c:a", "mp2", "-f", "matroska"],
+    );
+    let mut config = cluster_config(data.path(), "f6-node", &ns).await;
+    config.media = vec![media.path().to_path_buf()];
+    let srv = start_config(config).await;
+    let mut admin = Client::new(&srv);
+    admin.login(ADMIN, ADMIN_PW).await;
+    for name in ["victim", "mallory"] {
+        let (status, body) = admin
+            .post("/Users/New", json!({ "Name": name, "Password": "pw" }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let mut victim = Client::new(&srv);
+    victim.login("victim", "pw").await;
+    let mut mallory = Client::new(&srv);
+    mallory.login("mallory", "pw").await;
+    let (item, _) = find_item(&victim, "Long").await;
+
+    let hls = open_hls(&victim, &item).await;
+    let first = format!("{}{}", hls.base, hls.segments[0]);
+    let (status, _) = victim.get_text(&first).await;
+    assert_eq!(status, StatusCode::OK);
+    let jobs = srv.state().stores.jobs.clone();
+    let state = || async {
+        let all = jobs.list().await.expect("job records");
+        assert_eq!(all.len(), 1, "one job in this namespace: {all:?}");
+        all[0].state
+    };
+    assert_eq!(state().await, JobState::Running, "the victim's job runs");
+
+    // An administrator sees the victim's session; Mallory does not...
+    let (_, all) = admin.get("/Sessions").await;
+    assert!(
+        all.as_array()
+            .is_some_and(|a| a.iter().any(|s| s["UserName"] == json!("victim"))),
+        "the administrator lists every session: {all}"
+    );
+    let (status, sessions) = mallory.get("/Sessions").await;
+    assert_eq!(status, StatusCode::OK);
+    let sessions = sessions.as_array().expect("a list").clone();
+    assert!(
+        sessions.iter().all(|s| s["UserName"] != json!("victim")),
+        "another user's sessions are not listed: {sessions:?}"
+    );
+    // ...nor stop the job, although both clients send the same DeviceId ("test-device").
+    let (status, body) = mallory
+        .delete("/Videos/ActiveEncodings?DeviceId=test-device")
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    // A stop lands within the idle check (500 ms): wait four of them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        state().await,
+        JobState::Running,
+        "another user's DELETE /Videos/ActiveEncodings stopped the victim's transcode"
+    );
+
+    // The victim's own stop does stop it.
+    let (status, body) = victim
+        .delete("/Videos/ActiveEncodings?DeviceId=test-device")
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = state().await;
+        if now == JobState::Stopped {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the owner's stop did not stop the job: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    srv.shutdown(GRACE).await;
+}
