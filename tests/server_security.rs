@@ -314,6 +314,58 @@ async fn system_info_hides_paths_and_node_from_non_admins() {
     assert!(info.get("NodeId").is_none(), "{info}");
 }
 
+/// Informational: `/metrics` holds counters only (no user, device, item or path), and with
+/// `--metrics-token` answers only a request carrying that bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_hold_no_names_and_a_token_closes_them() {
+    let (srv, data) = start_fresh().await;
+    let mut admin = Client::new(&srv);
+    admin.login(ADMIN, ADMIN_PW).await;
+    let (item, _) = find_item(&admin, "Alpha").await;
+    let http = reqwest::Client::new();
+    let open = http
+        .get(format!("{}/metrics", srv.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.status(), StatusCode::OK, "open by default");
+    let text = open.text().await.unwrap();
+    assert!(text.contains("media_ha_active_sessions"), "{text}");
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let media = media_dir().to_string_lossy().into_owned();
+    for secret in [
+        ADMIN,
+        item.as_str(),
+        "test-device",
+        data_dir.as_str(),
+        media.as_str(),
+    ] {
+        assert!(!text.contains(secret), "/metrics names {secret:?}:\n{text}");
+    }
+    srv.shutdown(GRACE).await;
+
+    let data = tempfile::tempdir().unwrap();
+    let mut config = test_config(data.path(), &media_dir());
+    config.metrics_token = Some(media_ha_server::config::MetricsToken("scrape-token".into()));
+    let srv = start_config(config).await;
+    let mut admin = Client::new(&srv);
+    admin.login(ADMIN, ADMIN_PW).await;
+    let url = format!("{}/metrics", srv.base_url());
+    let status = |req: reqwest::RequestBuilder| async move { req.send().await.unwrap().status() };
+    assert_eq!(status(http.get(&url)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status(http.get(&url).bearer_auth("wrong")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // A viewer's (even an administrator's) session token is not the metrics token.
+    let (code, _) = admin.get("/metrics").await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status(http.get(&url).bearer_auth("scrape-token")).await,
+        StatusCode::OK
+    );
+}
+
 mod security {
     //! What the tests above share.
 

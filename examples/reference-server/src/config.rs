@@ -111,6 +111,11 @@ pub struct Args {
     /// `peer_auth.rs`.
     #[arg(long, env = "MEDIA_HA_CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<String>,
+    /// A bearer token `GET /metrics` then requires (`Authorization: Bearer <token>`, as
+    /// Prometheus sends it). Unset: `/metrics` answers whoever reaches the port (it holds
+    /// counters only; see `routes/metrics.rs` for the decision).
+    #[arg(long, env = "MEDIA_HA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// A response write that makes no progress for this long ends the connection (`60s`; an
     /// unread download is released after it). See `conn_io.rs`.
     #[arg(long, env = "MEDIA_HA_WRITE_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
@@ -160,6 +165,16 @@ pub struct ClusterSecret(pub String);
 impl std::fmt::Debug for ClusterSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ClusterSecret(<hidden>)")
+    }
+}
+
+/// The token `/metrics` requires; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MetricsToken(pub String);
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(<hidden>)")
     }
 }
 
@@ -273,6 +288,8 @@ pub struct Config {
     pub transcode_worker: Option<(PathBuf, Vec<String>)>,
     /// The secret replicas sign forwarded requests with (`peer_auth.rs`).
     pub cluster_secret: Option<ClusterSecret>,
+    /// The bearer token `/metrics` requires (`None`: open; `routes/metrics.rs`).
+    pub metrics_token: Option<MetricsToken>,
     /// A response write stalled this long ends the connection (`conn_io.rs`).
     pub write_timeout: Duration,
     /// Open connections in all (0: no cap).
@@ -323,6 +340,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             transcode_worker: None,
             cluster_secret: None,
+            metrics_token: None,
             write_timeout: Duration::from_secs(60),
             max_connections: 10_000,
             max_connections_per_ip: 256,
@@ -371,6 +389,10 @@ impl From<Args> for Config {
             .cluster_secret
             .filter(|s| !s.is_empty())
             .map(ClusterSecret);
+        config.metrics_token = args
+            .metrics_token
+            .filter(|s| !s.is_empty())
+            .map(MetricsToken);
         config.write_timeout = args.write_timeout;
         config.max_connections = args.max_connections;
         config.max_connections_per_ip = args.max_connections_per_ip;
@@ -501,6 +523,25 @@ mod tests {
         let default = Config::from(Args::try_parse_from(["reference-server"]).unwrap());
         assert_eq!(default.follow_symlinks, SymlinkPolicy::InsideRoots);
         assert!(default.cluster_secret.is_none());
+    }
+
+    #[test]
+    fn metrics_token_is_optional_and_never_shown() {
+        let args =
+            Args::try_parse_from(["reference-server", "--metrics-token", "m3trics-t0ken"]).unwrap();
+        let config = Config::from(args);
+        assert_eq!(
+            config.metrics_token,
+            Some(MetricsToken("m3trics-t0ken".into()))
+        );
+        assert!(!format!("{config:?}").contains("m3trics"));
+        let empty = Config::from(
+            Args::try_parse_from(["reference-server", "--metrics-token", ""]).unwrap(),
+        );
+        assert!(
+            empty.metrics_token.is_none(),
+            "an empty token leaves /metrics open"
+        );
     }
 
     #[test]

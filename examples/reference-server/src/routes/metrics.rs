@@ -2,18 +2,35 @@
 //! sessions, transcode jobs, takeovers, how long lease renewals take and how long viewers
 //! waited for segments.
 //!
+//! # Who may read it
+//!
+//! By default whoever reaches the port: Prometheus scrapes every replica directly and carries
+//! no Jellyfin token, and what is here are counters and gauges of the replica (sessions,
+//! jobs, takeovers, latencies, connection counts) — no user or device names, item ids, paths
+//! or tokens (a test keeps it so). What it does tell a stranger (how busy the cluster is)
+//! is worth hiding on a public deployment; two ways, either or both:
+//! - keep `/metrics` off the public route (the ingress or load balancer forwards only the
+//!   API paths; Prometheus scrapes the pods, as `deploy/kubernetes` does);
+//! - `--metrics-token <token>` (`MEDIA_HA_METRICS_TOKEN`): `/metrics` then answers 401
+//!   unless the request carries `Authorization: Bearer <token>` (Prometheus
+//!   `authorization: { credentials_file: ... }`; a ServiceMonitor's `bearerTokenSecret`).
+//!
+//! A viewer's token is deliberately not accepted instead: a scraper should not hold a user's
+//! credentials, and an admin session expires.
+//!
 //! Why hand-written: a dozen series in a fixed text format do not justify a metrics registry;
 //! the format is stable (Prometheus exposition 0.0.4) and a test reads it back.
 
 use std::fmt::Write as _;
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use media_ha::core::LatencySnapshot;
 
+use crate::config::MetricsToken;
 use crate::state::AppState;
 
 /// The routes of this file.
@@ -90,7 +107,31 @@ fn artwork_series(out: &mut String, state: &AppState) {
     );
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// True when `headers` carry the configured bearer token (or none is configured). The
+/// tokens are compared as SHA-256 digests, so the comparison's timing tells nothing about
+/// the token.
+fn authorized(expected: Option<&MetricsToken>, headers: &HeaderMap) -> bool {
+    use sha2::{Digest, Sha256};
+    let Some(expected) = expected else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    Sha256::digest(given.trim().as_bytes()) == Sha256::digest(expected.0.as_bytes())
+}
+
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorized(state.config.metrics_token.as_ref(), &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "this server's /metrics needs its bearer token (--metrics-token)\n",
+        )
+            .into_response();
+    }
     let mut out = String::new();
     // A store outage must not break the metrics endpoint: report -1 ("unknown") instead.
     let sessions = state
@@ -196,5 +237,30 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          time, or the body broke off.",
         t.proxy_failures,
     );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearer(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            value.parse().expect("a header value"),
+        );
+        h
+    }
+
+    #[test]
+    fn open_without_a_token_and_closed_to_anything_but_it_with_one() {
+        assert!(authorized(None, &HeaderMap::new()));
+        let token = MetricsToken("scrape-me".into());
+        assert!(!authorized(Some(&token), &HeaderMap::new()));
+        assert!(!authorized(Some(&token), &bearer("Bearer wrong")));
+        assert!(!authorized(Some(&token), &bearer("scrape-me")));
+        assert!(!authorized(Some(&token), &bearer("Bearer ")));
+        assert!(authorized(Some(&token), &bearer("Bearer scrape-me")));
+    }
 }
