@@ -10,6 +10,9 @@ use std::time::Duration;
 use super::keys::JobKey;
 
 /// A segment request failed.
+///
+/// Deliberately not `#[non_exhaustive]`: a server is meant to match every variant (no
+/// catch-all 500), so a new variant is a breaking change that makes it decide its status.
 #[derive(Debug, thiserror::Error)]
 pub enum SegmentError {
     /// The rendition has no such segment (past its end, or past where the source really ends).
