@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 pub struct JobSpec {
     /// The source file.
     pub input: PathBuf,
-    /// Where segments go (`seg-000007.ts.tmp`, renamed to `seg-000007.ts` on publish).
+    /// Where segments go (`seg-000007.ts~<run_tag>.tmp`, renamed to `seg-000007.ts` on
+    /// publish).
     pub output_dir: PathBuf,
     /// The first segment this run produces (0 for a fresh job, k to resume at k).
     #[serde(default)]
@@ -33,6 +34,13 @@ pub struct JobSpec {
     /// The segment container; specs written before fMP4 existed mean MPEG-TS.
     #[serde(default)]
     pub container: SegmentContainer,
+    /// A tag unique to this run, put into its temp file names (`seg-000007.ts~<tag>.tmp`) so
+    /// that two runs writing into one directory (a takeover on shared storage while the old
+    /// owner still runs) never write the same file. 1–64 of `[A-Za-z0-9_-]`
+    /// ([`crate::hls::is_valid_run_tag`]); the TranscodeManager uses the job's fencing
+    /// token and a run counter. `None` (specs from before the tag) writes `seg-000007.ts.tmp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_tag: Option<String>,
 }
 
 /// The container of the HLS segments a job writes.

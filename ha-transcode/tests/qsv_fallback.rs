@@ -65,6 +65,7 @@ async fn qsv_job_completes_in_software() {
         audio: Some(Default::default()),
         hardware: HardwarePreference::Qsv,
         container: SegmentContainer::MpegTs,
+        run_tag: None,
     };
     let summary = supervisor()
         .run(spec, publish_all())

@@ -56,6 +56,7 @@ fn spec(input: &Path, out: &Path) -> JobSpec {
         audio: None,
         hardware: HardwarePreference::Software,
         container: SegmentContainer::MpegTs,
+        run_tag: None,
     }
 }
 

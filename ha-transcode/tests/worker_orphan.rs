@@ -57,7 +57,7 @@ fn a_worker_without_a_supervisor_exits() {
                 .unwrap()
                 .file_name()
                 .to_string_lossy()
-                .ends_with(".ts.tmp")
+                .ends_with(".tmp")
         })
         .count();
     assert!(

@@ -34,8 +34,8 @@ pub(crate) mod segment;
 pub(crate) mod timeline;
 
 pub use naming::{
-    parse_segment_file_name, segment_file_name, segment_file_name_for, segment_temp_name,
-    INIT_FILE_NAME,
+    is_valid_run_tag, parse_segment_file_name, run_temp_name, segment_file_name,
+    segment_file_name_for, segment_temp_name, INIT_FILE_NAME,
 };
 pub use playlist::{
     master_playlist, media_playlist, media_playlist_in, media_playlist_with,

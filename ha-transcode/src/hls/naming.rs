@@ -1,8 +1,16 @@
 //! Segment file names: by index, zero-padded so a directory listing sorts in play order.
 //!
-//! The temp name is the final name plus `.tmp`: the worker writes it, the supervisor renames it
-//! into place once the publish hook agrees (see [`super::publish`]). A reader never sees a
-//! half-written `.ts`, `.m4s` or `init.mp4`.
+//! The temp name is the final name plus the run's tag plus `.tmp` (`seg-000007.ts~<run>.tmp`):
+//! the worker writes it, the supervisor renames it into place once the publish hook agrees (see
+//! [`super::publish`]). A reader never sees a half-written `.ts`, `.m4s` or `init.mp4`.
+//!
+//! Why a tag per run: on shared storage a replica that takes a job over writes into the same
+//! directory as the old owner, which may still be running (paused, partitioned, or simply not
+//! yet told). With one temp name per segment the two workers wrote the same file: the old
+//! run's muxer could interleave its bytes into the new run's segment, or its veto delete the
+//! new run's file before the rename. With the run's tag (the fencing token and a run counter,
+//! [`crate::spec::JobSpec::run_tag`]) each run only ever touches its own temp files; the
+//! publish itself stays fenced by the gate.
 
 use crate::spec::SegmentContainer;
 
@@ -25,14 +33,44 @@ pub fn segment_temp_name(index: u32) -> String {
     temp_name(&segment_file_name(index))
 }
 
-/// The temp name of `final_name`: `final_name.tmp`.
+/// The temp name of `final_name` without a run tag: `final_name.tmp`.
 pub fn temp_name(final_name: &str) -> String {
     format!("{final_name}.tmp")
 }
 
-/// The final name of a temp name, if `temp` is one.
+/// The separator between a final name and a run tag in a temp name. Final names never hold it.
+const RUN_TAG_SEPARATOR: char = '~';
+
+/// The longest run tag accepted.
+pub const MAX_RUN_TAG_LEN: usize = 64;
+
+/// Whether `tag` can go into a file name: 1 to [`MAX_RUN_TAG_LEN`] ASCII letters, digits,
+/// `-` or `_` (no separator, dot or path component).
+pub fn is_valid_run_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= MAX_RUN_TAG_LEN
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The temp name run `run` writes `final_name` to: `seg-000007.ts~<run>.tmp`, or
+/// `final_name.tmp` without a tag. The caller checks the tag with [`is_valid_run_tag`].
+pub fn run_temp_name(final_name: &str, run: Option<&str>) -> String {
+    match run {
+        Some(tag) => format!("{final_name}{RUN_TAG_SEPARATOR}{tag}.tmp"),
+        None => temp_name(final_name),
+    }
+}
+
+/// The final name of a temp name (with or without a run tag), if `temp` is one.
 pub fn final_name(temp: &str) -> Option<&str> {
-    temp.strip_suffix(".tmp").filter(|n| !n.is_empty())
+    let untagged = temp.strip_suffix(".tmp")?;
+    let name = match untagged.rsplit_once(RUN_TAG_SEPARATOR) {
+        Some((name, _tag)) => name,
+        None => untagged,
+    };
+    Some(name).filter(|n| !n.is_empty())
 }
 
 /// The index of a published segment file name (`.ts` or `.m4s`), if `name` is one.
@@ -73,5 +111,32 @@ mod tests {
         assert_eq!(final_name("init.mp4.tmp"), Some(INIT_FILE_NAME));
         assert_eq!(final_name("init.mp4"), None);
         assert_eq!(final_name(".tmp"), None);
+    }
+
+    #[test]
+    fn run_tags_make_distinct_temp_names_with_one_final_name() {
+        let name = segment_file_name(7);
+        let a = run_temp_name(&name, Some("1795452056000000-1"));
+        let b = run_temp_name(&name, Some("1795452056000001-1"));
+        assert_eq!(a, "seg-000007.ts~1795452056000000-1.tmp");
+        assert_ne!(a, b);
+        assert_eq!(final_name(&a), Some("seg-000007.ts"));
+        assert_eq!(final_name(&b), Some("seg-000007.ts"));
+        assert_eq!(run_temp_name(INIT_FILE_NAME, None), "init.mp4.tmp");
+        assert_eq!(
+            final_name(&run_temp_name(INIT_FILE_NAME, Some("7-2"))),
+            Some(INIT_FILE_NAME)
+        );
+        assert_eq!(final_name("~tag.tmp"), None);
+        assert_eq!(parse_segment_file_name(&a), None);
+    }
+
+    #[test]
+    fn run_tags_cannot_leave_the_directory() {
+        assert!(is_valid_run_tag("1795452056000000-12"));
+        assert!(is_valid_run_tag("a_B-9"));
+        for bad in ["", "../x", "a/b", "a.b", "a~b", "a b", &"x".repeat(65)] {
+            assert!(!is_valid_run_tag(bad), "{bad:?}");
+        }
     }
 }

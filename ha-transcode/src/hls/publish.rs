@@ -4,9 +4,9 @@
 //! leases. A replica that lost its lease (paused, partitioned) may still have a worker writing
 //! segments; if the worker renamed them into place itself, a stale owner could overwrite the
 //! segments of the survivor that took the job over. So the worker only writes
-//! `seg-000007.ts.tmp` and reports it; the supervisor asks a [`SegmentGate`] (the
-//! TranscodeManager checks its fencing token there) and only then renames the file into place
-//! — `rename(2)` within one directory is atomic, so readers see either no segment or a whole
+//! `seg-000007.ts~<run>.tmp` (a name of its run alone: two runs never write one file) and
+//! reports it; the supervisor asks a [`SegmentGate`] (the TranscodeManager checks its fencing
+//! token there) and only then renames the file into place — `rename(2)` within one directory is atomic, so readers see either no segment or a whole
 //! one. A vetoed segment is deleted and the run stops. An fMP4 segment may carry the run's init
 //! segment ([`SegmentReport::init_temp_path`]); it shares the segment's decision and is renamed
 //! first, so a reader that finds a segment also finds its init.
@@ -97,7 +97,7 @@ pub async fn publish_segment(
     }
 }
 
-/// Renames `temp` to its name without `.tmp` in `output_dir`. A temp name without the suffix
+/// Renames `temp` to its name without run tag and `.tmp` in `output_dir`. A temp name without the suffix
 /// (an older worker) falls back to the MPEG-TS name of `index`.
 async fn rename_into_place(temp: &Path, output_dir: &Path, index: Option<u32>) -> Result<PathBuf> {
     let name = temp

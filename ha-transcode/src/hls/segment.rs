@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct SegmentReport {
     /// The segment index (segment `i` covers `[i·T, (i+1)·T)` of the source).
     pub index: u32,
-    /// Where the worker wrote it (`seg-000007.ts.tmp` or `seg-000007.m4s.tmp` in the output
-    /// directory); the published name is this name without `.tmp`.
+    /// Where the worker wrote it (`seg-000007.ts~<run>.tmp` or `seg-000007.m4s~<run>.tmp` in
+    /// the output directory, see [`JobSpec::run_tag`](crate::spec::JobSpec::run_tag)); the
+    /// published name is this name without the run tag and `.tmp`.
     pub temp_path: PathBuf,
     /// Duration of its video in seconds (frame count × frame duration, as muxed).
     pub duration_secs: f64,

@@ -21,7 +21,7 @@ use super::keys::JobKey;
 use super::plan::LocalRun;
 use super::runner::RunOutcome;
 use super::{Inner, Rendition};
-use crate::spec::HardwarePreference;
+use crate::spec::{HardwarePreference, JobSpec};
 
 /// What the manager keeps about an owned job.
 #[derive(Debug)]
@@ -215,7 +215,11 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
         tokio::time::interval(Duration::from_millis(500).min(config.idle_timeout()));
     idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
+    // Each run's temp files carry the token and this counter (`hls::naming`): a run of this
+    // tenure never writes a file another run (an old owner's, an earlier seek's) still writes.
+    let mut run = 0u32;
     let end = 'runs: loop {
+        run += 1;
         owned.job.new_run(start, inner.clock.now());
         let gate = Arc::new(FencedGate {
             key: key.clone(),
@@ -229,7 +233,10 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
             Ok(dir) => dir,
             Err(e) => break End::Failed(Failure::Prepare(e)),
         };
-        let spec = owned.rendition.spec(dir, start, owned.hardware);
+        let spec = JobSpec {
+            run_tag: Some(format!("{}-{run}", owned.claim.token.0)),
+            ..owned.rendition.spec(dir, start, owned.hardware)
+        };
         let mut running = match inner.runner.start(spec, gate).await {
             Ok(r) => r,
             Err(e) => break End::Failed(Failure::Start(e)),

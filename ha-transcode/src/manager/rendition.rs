@@ -166,6 +166,7 @@ impl Rendition {
             audio: self.audio,
             hardware,
             container: self.container,
+            run_tag: None,
         }
     }
 }

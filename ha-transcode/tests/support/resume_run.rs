@@ -57,6 +57,7 @@ pub fn spec(
         audio: audio.then(AudioSettings::default),
         hardware: HardwarePreference::Software,
         container,
+        run_tag: None,
     }
 }
 

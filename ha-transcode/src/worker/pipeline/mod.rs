@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use ffmpeg_next::{format, media, Packet};
 
 use self::assembler::{SegmentAssembler, Track};
-use crate::hls::naming::{segment_file_name_for, temp_name, INIT_FILE_NAME};
+use crate::hls::naming::{is_valid_run_tag, run_temp_name, segment_file_name_for, INIT_FILE_NAME};
 use crate::hls::timeline::{rescale, SegmentTimeline};
 use crate::hls::SegmentReport;
 use crate::spec::{HardwarePreference, JobSpec, SegmentContainer};
@@ -66,6 +66,11 @@ pub(crate) fn run(
     fault: Option<Fault>,
     emit: &mut dyn FnMut(WorkerEvent),
 ) -> Result<u32> {
+    if let Some(tag) = spec.run_tag.as_deref().filter(|t| !is_valid_run_tag(t)) {
+        return Err(WorkerError::InvalidJob(format!(
+            "run tag {tag:?} is not 1-64 of [A-Za-z0-9_-]"
+        )));
+    }
     ffmpeg_next::init().map_err(ff("initialising FFmpeg"))?;
     let mut ictx = format::input(&spec.input).map_err(|source| WorkerError::NotMedia {
         path: spec.input.clone(),
@@ -224,6 +229,10 @@ struct WriteCtx<'a> {
 }
 
 impl WriteCtx<'_> {
+    fn run_tag(&self) -> Option<&str> {
+        self.spec.run_tag.as_deref()
+    }
+
     fn write_ready(
         &mut self,
         asm: &mut SegmentAssembler<EncodedPacket>,
@@ -240,10 +249,10 @@ impl WriteCtx<'_> {
                 continue; // no video frame in this interval (a gap): nothing to publish
             }
             let container = self.spec.container;
-            let temp_path: PathBuf = self
-                .spec
-                .output_dir
-                .join(temp_name(&segment_file_name_for(container, index)));
+            let temp_path: PathBuf = self.spec.output_dir.join(run_temp_name(
+                &segment_file_name_for(container, index),
+                self.run_tag(),
+            ));
             let aparams = audio.map(audio::AudioChain::parameters);
             let mut init_temp_path = None;
             let w = match container {
@@ -251,8 +260,11 @@ impl WriteCtx<'_> {
                     mux::write_segment(&temp_path, &vparams, aparams.as_ref(), packets)?
                 }
                 SegmentContainer::Fmp4 => {
-                    let init = (!self.init_written)
-                        .then(|| self.spec.output_dir.join(temp_name(INIT_FILE_NAME)));
+                    let init = (!self.init_written).then(|| {
+                        self.spec
+                            .output_dir
+                            .join(run_temp_name(INIT_FILE_NAME, self.run_tag()))
+                    });
                     let w = mux_fmp4::write_segment(
                         index,
                         &temp_path,
