@@ -79,8 +79,8 @@ pub use latency::{LatencyHistogram, LatencySnapshot, LATENCY_BUCKETS};
 pub use lease::{FencingToken, Lease, LeaseManager};
 pub use liveness::{LivenessConfig, LivenessKeeper};
 pub use metadata::{
-    Activity, Device, ImageKind, Item, ItemImage, ItemKind, ItemQuery, ItemSort, MetadataRepo,
-    NewActivity, Page, User, UserItemData,
+    Activity, Device, DisplayPreferences, ImageKind, Item, ItemImage, ItemKind, ItemQuery,
+    ItemSort, MetadataRepo, NewActivity, Page, User, UserItemData,
 };
 pub use sessions::{NowPlaying, Session, SessionStore};
 pub use slot_keeper::{SlotChange, SlotHealth, SlotKeeper};

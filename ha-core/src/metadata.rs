@@ -208,6 +208,54 @@ pub struct Device {
     pub last_seen_ms: u64,
 }
 
+/// One user's display preferences for one view of one client (Jellyfin's
+/// `DisplayPreferences/{id}?userId=&client=`: the web client keeps its home sections, landing
+/// pages and per-library sort orders there, and reads `usersettings` before it shows anything).
+///
+/// The value is the client's JSON document, opaque to the stores: the server decides its
+/// shape, the stores only keep it, bounded by [`MAX_DISPLAY_PREFERENCES_BYTES`] per document
+/// and [`DISPLAY_PREFERENCES_PER_USER`] documents per user (a client chooses both the id and the
+/// client name, so neither may grow a store without bound).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayPreferences {
+    /// The user.
+    pub user_id: String,
+    /// The preferences' id as the client names it (`usersettings`, a library's id, ...).
+    pub id: String,
+    /// The client application (`emby` for jellyfin-web).
+    pub client: String,
+    /// The document, JSON text.
+    pub json: String,
+    /// Last written, ms since the Unix epoch.
+    pub updated_ms: u64,
+}
+
+/// The most display-preference documents a user keeps (distinct `(id, client)` pairs); a new
+/// one past this is refused with [`Error::Conflict`](crate::Error::Conflict), replacing an
+/// existing one always works.
+pub const DISPLAY_PREFERENCES_PER_USER: usize = 256;
+
+/// The largest display-preference document kept, in bytes (jellyfin-web's are under 2 KiB).
+pub const MAX_DISPLAY_PREFERENCES_BYTES: usize = 64 * 1024;
+
+/// Checks what every backend checks before storing display preferences.
+///
+/// # Errors
+/// [`Error::Invalid`](crate::Error::Invalid) for an empty, over-long or control-character
+/// user id, id or client, and for a document over [`MAX_DISPLAY_PREFERENCES_BYTES`].
+pub fn validate_display_preferences(prefs: &DisplayPreferences) -> Result<()> {
+    crate::lease::validate_name("user id", &prefs.user_id)?;
+    crate::lease::validate_name("display preferences id", &prefs.id)?;
+    crate::lease::validate_name("client", &prefs.client)?;
+    if prefs.json.len() > MAX_DISPLAY_PREFERENCES_BYTES {
+        return Err(crate::Error::Invalid(format!(
+            "display preferences of {} bytes (at most {MAX_DISPLAY_PREFERENCES_BYTES})",
+            prefs.json.len()
+        )));
+    }
+    Ok(())
+}
+
 /// An activity-log entry to append.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewActivity {
@@ -335,6 +383,20 @@ pub trait MetadataRepo: Send + Sync + fmt::Debug + 'static {
     /// One user's data for many items (absent entries are left out).
     async fn list_user_data(&self, user_id: &str, item_ids: &[String])
         -> Result<Vec<UserItemData>>;
+
+    /// A user's display preferences for `id` and `client` (both compared exactly).
+    async fn get_display_preferences(
+        &self,
+        user_id: &str,
+        id: &str,
+        client: &str,
+    ) -> Result<Option<DisplayPreferences>>;
+    /// Inserts or replaces a user's display preferences (by user, id and client); deleting the
+    /// user deletes them. [`Error::Invalid`](crate::Error::Invalid) as
+    /// [`validate_display_preferences`] says, [`Error::NotFound`](crate::Error::NotFound) for
+    /// an unknown user, [`Error::Conflict`](crate::Error::Conflict) for a new document past
+    /// [`DISPLAY_PREFERENCES_PER_USER`].
+    async fn put_display_preferences(&self, prefs: &DisplayPreferences) -> Result<()>;
 
     /// Inserts or replaces a device (by id).
     async fn upsert_device(&self, device: &Device) -> Result<()>;

@@ -11,7 +11,7 @@ use ha_core::Result;
 
 use crate::convert::{opt_to_i64, to_i64};
 use crate::error::{PgError, PgResult};
-use crate::metadata::{devices, items, user_data, users};
+use crate::metadata::{devices, display_prefs, items, user_data, users};
 use crate::PgMetadataRepo;
 
 /// How many rows of each kind an import wrote.
@@ -27,6 +27,8 @@ pub struct ImportReport {
     pub devices: u64,
     /// Activity entries inserted (already present ids are skipped).
     pub activity: u64,
+    /// Display-preference documents inserted or updated.
+    pub display_preferences: u64,
 }
 
 const UPSERT_USER: &str = "\
@@ -134,6 +136,15 @@ async fn import(store: &crate::PgStore, snap: &MetadataSnapshot) -> PgResult<Imp
                     &last_seen,
                 ],
             )
+            .await
+            .map_err(db)?;
+    }
+
+    let stmt = tx.prepare_cached(display_prefs::UPSERT).await.map_err(db)?;
+    for p in &snap.display_preferences {
+        let updated = to_i64("updated_ms", p.updated_ms)?;
+        report.display_preferences += tx
+            .execute(&stmt, &[&p.user_id, &p.id, &p.client, &p.json, &updated])
             .await
             .map_err(db)?;
     }

@@ -5,7 +5,8 @@ mod common;
 
 use ha_core::memory::{MemoryMetadataRepo, MetadataSnapshot};
 use ha_core::{
-    ids, Device, Error, Item, ItemKind, ItemQuery, MetadataRepo, NewActivity, User, UserItemData,
+    ids, Device, DisplayPreferences, Error, Item, ItemKind, ItemQuery, MetadataRepo, NewActivity,
+    User, UserItemData,
 };
 use ha_store_pg::{import_snapshot, ImportReport};
 
@@ -50,6 +51,15 @@ async fn fill(repo: &MemoryMetadataRepo) -> (User, Item) {
         .await
         .unwrap();
     }
+    repo.put_display_preferences(&DisplayPreferences {
+        user_id: user.id.clone(),
+        id: "usersettings".into(),
+        client: "emby".into(),
+        json: r#"{"CustomPrefs":{"homesection0":"resume"}}"#.into(),
+        updated_ms: 7,
+    })
+    .await
+    .unwrap();
     let film = ids::item_id_for_path("/media/film 3.mkv");
     repo.put_user_data(&UserItemData {
         played: true,
@@ -102,7 +112,8 @@ async fn import_moves_everything_once() {
             items: 21,
             user_data: 1,
             devices: 1,
-            activity: 3
+            activity: 3,
+            display_preferences: 1,
         }
     );
     // Again: upserts rewrite the same rows, activity is not duplicated.
@@ -131,6 +142,14 @@ async fn import_moves_everything_once() {
         snapshot.user_data
     );
     assert_eq!(repo.list_devices(None).await.unwrap(), snapshot.devices);
+    assert_eq!(snapshot.display_preferences.len(), 1);
+    assert_eq!(
+        repo.get_display_preferences(&user.id, "usersettings", "emby")
+            .await
+            .unwrap()
+            .as_ref(),
+        snapshot.display_preferences.first()
+    );
     let activity = repo.recent_activity(100).await.unwrap();
     let mut expected = snapshot.activity.clone();
     expected.reverse();

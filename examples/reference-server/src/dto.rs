@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::timefmt::iso8601;
 
 /// The Jellyfin version whose API this server follows.
-pub const JELLYFIN_VERSION: &str = "10.9.0";
+pub const JELLYFIN_VERSION: &str = "10.11.0";
 
 /// A JSON request body, keys matched case-insensitively; any malformed body is a 400.
 #[derive(Debug)]

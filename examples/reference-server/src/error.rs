@@ -3,10 +3,12 @@
 //! Why one type: every handler can use `?` on store calls and on client-input checks alike, and
 //! the mapping to status codes lives in one place. Client mistakes become 400/401/403/404 with a
 //! message saying what was wrong; only store failures become 5xx, and those are logged here with
-//! their full source chain (the client sees a short message, never internals).
+//! their full source chain (the client sees a short message, never internals). Every error
+//! answers a JSON object naming the status and saying what was wrong ([`ApiError::body`]).
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use media_ha::core::Error as CoreError;
 
 /// An HTTP error: a status and a message for the client.
@@ -93,15 +95,28 @@ impl From<CoreError> for ApiError {
 /// Seconds a client is asked to wait before retrying a 503 (a store outage or overload).
 pub const RETRY_AFTER_SECS: u64 = 5;
 
+impl ApiError {
+    /// The body: a problem-details JSON object (as ASP.NET, and so Jellyfin, answers a
+    /// rejected request), `{"status": 400, "title": "Bad Request", "detail": "<message>"}`.
+    fn body(&self) -> Json<serde_json::Value> {
+        Json(serde_json::json!({
+            "status": self.status.as_u16(),
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "detail": self.message,
+        }))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let body = self.body();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             // A store outage is the same on every replica (readiness stays up, see
             // routes/system.rs): tell clients when to try again instead of letting them spin.
             let retry_after = [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())];
-            return (self.status, retry_after, self.message).into_response();
+            return (self.status, retry_after, body).into_response();
         }
-        (self.status, self.message).into_response()
+        (self.status, body).into_response()
     }
 }
 

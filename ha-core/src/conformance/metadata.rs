@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::unique;
 use crate::{
-    auth, ids, Device, Error, ImageKind, Item, ItemImage, ItemKind, ItemQuery, ItemSort,
-    MetadataRepo, NewActivity, User, UserItemData,
+    auth, ids, Device, DisplayPreferences, Error, ImageKind, Item, ItemImage, ItemKind, ItemQuery,
+    ItemSort, MetadataRepo, NewActivity, User, UserItemData,
 };
 
 fn user(name: &str) -> User {
@@ -342,6 +342,114 @@ pub async fn metadata_devices_by_user_newest_first(r: Arc<dyn MetadataRepo>) {
     assert_eq!(mine, vec![new.clone(), old.clone()]);
     let all = r.list_devices(None).await.unwrap();
     assert!(all.contains(&new) && all.contains(&old));
+}
+
+/// Display preferences: kept per (user, id, client), replaced in place, bounded per user and
+/// per document, refused for unknown users, deleted with their user.
+pub async fn metadata_display_preferences_per_user_and_client(r: Arc<dyn MetadataRepo>) {
+    use crate::metadata::{DISPLAY_PREFERENCES_PER_USER, MAX_DISPLAY_PREFERENCES_BYTES};
+    let u = user(&unique("prefs"));
+    r.create_user(&u).await.unwrap();
+    let other = user(&unique("prefs-other"));
+    r.create_user(&other).await.unwrap();
+    let prefs = |user: &User, id: &str, client: &str, json: &str| DisplayPreferences {
+        user_id: user.id.clone(),
+        id: id.to_owned(),
+        client: client.to_owned(),
+        json: json.to_owned(),
+        updated_ms: 1_700_000_000_000,
+    };
+    assert_eq!(
+        r.get_display_preferences(&u.id, "usersettings", "emby")
+            .await
+            .unwrap(),
+        None
+    );
+    let web = prefs(
+        &u,
+        "usersettings",
+        "emby",
+        r#"{"CustomPrefs":{"homesection0":"resume"}}"#,
+    );
+    r.put_display_preferences(&web).await.unwrap();
+    // Another client, another id and another user each have their own document.
+    let tv = prefs(&u, "usersettings", "Android TV", r#"{"CustomPrefs":{}}"#);
+    r.put_display_preferences(&tv).await.unwrap();
+    let theirs = prefs(&other, "usersettings", "emby", "{}");
+    r.put_display_preferences(&theirs).await.unwrap();
+    let get = |user: &User, id: &str, client: &str| {
+        let (r, user, id, client) = (r.clone(), user.id.clone(), id.to_owned(), client.to_owned());
+        async move {
+            r.get_display_preferences(&user, &id, &client)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(get(&u, "usersettings", "emby").await, Some(web.clone()));
+    assert_eq!(
+        get(&u, "usersettings", "Android TV").await,
+        Some(tv.clone())
+    );
+    assert_eq!(get(&other, "usersettings", "emby").await, Some(theirs));
+    assert_eq!(
+        get(&u, "UserSettings", "emby").await,
+        None,
+        "ids compare exactly"
+    );
+    // Replaced in place.
+    let mut changed = web.clone();
+    changed.json = r#"{"CustomPrefs":{"homesection0":"latestmedia"}}"#.into();
+    changed.updated_ms += 1;
+    r.put_display_preferences(&changed).await.unwrap();
+    assert_eq!(get(&u, "usersettings", "emby").await, Some(changed.clone()));
+
+    // Bad input.
+    let huge = prefs(
+        &u,
+        "big",
+        "emby",
+        &"x".repeat(MAX_DISPLAY_PREFERENCES_BYTES + 1),
+    );
+    assert!(matches!(
+        r.put_display_preferences(&huge).await,
+        Err(Error::Invalid(_))
+    ));
+    for bad in [prefs(&u, "", "emby", "{}"), prefs(&u, "x", "", "{}")] {
+        assert!(matches!(
+            r.put_display_preferences(&bad).await,
+            Err(Error::Invalid(_))
+        ));
+    }
+    let ghost = User {
+        id: ids::new_id(),
+        ..u.clone()
+    };
+    assert!(matches!(
+        r.put_display_preferences(&prefs(&ghost, "usersettings", "emby", "{}"))
+            .await,
+        Err(Error::NotFound(_))
+    ));
+
+    // At most DISPLAY_PREFERENCES_PER_USER documents per user; replacing one still works.
+    for i in 2..DISPLAY_PREFERENCES_PER_USER {
+        r.put_display_preferences(&prefs(&u, &format!("view-{i}"), "emby", "{}"))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        r.put_display_preferences(&prefs(&u, "one-too-many", "emby", "{}"))
+            .await,
+        Err(Error::Conflict(_))
+    ));
+    r.put_display_preferences(&web).await.unwrap();
+    r.put_display_preferences(&prefs(&other, "view-2", "emby", "{}"))
+        .await
+        .unwrap();
+
+    // Deleted with the user.
+    assert!(r.delete_user(&u.id).await.unwrap());
+    assert_eq!(get(&u, "usersettings", "emby").await, None);
+    assert_eq!(get(&u, "view-2", "emby").await, None);
 }
 
 /// Activity: ids increase; the newest come first.

@@ -23,10 +23,12 @@ use serde::{Deserialize, Serialize};
 
 use super::journal::{Durable, Journal, JournalNames, Recovered};
 use super::lock;
-use crate::metadata::{ACTIVITY_KEEP, MAX_PAGE};
+use crate::metadata::{
+    validate_display_preferences, ACTIVITY_KEEP, DISPLAY_PREFERENCES_PER_USER, MAX_PAGE,
+};
 use crate::{
-    Activity, Device, Error, Item, ItemQuery, ItemSort, MetadataRepo, NewActivity, Page, Result,
-    User, UserItemData,
+    Activity, Device, DisplayPreferences, Error, Item, ItemQuery, ItemSort, MetadataRepo,
+    NewActivity, Page, Result, User, UserItemData,
 };
 
 const NAMES: JournalNames = JournalNames {
@@ -53,6 +55,9 @@ pub struct MetadataSnapshot {
     pub devices: Vec<Device>,
     /// Activity log, oldest first.
     pub activity: Vec<Activity>,
+    /// Display preferences (absent from snapshots written before they existed).
+    #[serde(default)]
+    pub display_preferences: Vec<DisplayPreferences>,
 }
 
 impl MetadataSnapshot {
@@ -73,6 +78,14 @@ enum Change {
     PutUserData(UserItemData),
     PutDevice(Device),
     PutActivity(Activity),
+    PutDisplayPreferences(DisplayPreferences),
+}
+
+/// Display preferences are keyed by (user, id, client).
+type PrefsKey = (String, String, String);
+
+fn prefs_key(user_id: &str, id: &str, client: &str) -> PrefsKey {
+    (user_id.to_owned(), id.to_owned(), client.to_owned())
 }
 
 #[derive(Debug, Default)]
@@ -82,6 +95,7 @@ struct State {
     user_data: HashMap<(String, String), Arc<UserItemData>>,
     devices: HashMap<String, Arc<Device>>,
     activity: Vec<Arc<Activity>>,
+    display_preferences: HashMap<PrefsKey, Arc<DisplayPreferences>>,
 }
 
 /// A snapshot's worth of shared values, taken under the lock and serialised elsewhere; it
@@ -92,6 +106,7 @@ struct SnapshotCopy {
     user_data: Vec<Arc<UserItemData>>,
     devices: Vec<Arc<Device>>,
     activity: Vec<Arc<Activity>>,
+    display_preferences: Vec<Arc<DisplayPreferences>>,
 }
 
 /// Serialises a list of shared values as the plain list.
@@ -111,6 +126,8 @@ impl SnapshotCopy {
         self.user_data
             .sort_by(|a, b| (&a.user_id, &a.item_id).cmp(&(&b.user_id, &b.item_id)));
         self.devices.sort_by(|a, b| a.id.cmp(&b.id));
+        self.display_preferences
+            .sort_by(|a, b| (&a.user_id, &a.id, &a.client).cmp(&(&b.user_id, &b.id, &b.client)));
         #[derive(Serialize)]
         struct Out<'a> {
             version: u32,
@@ -119,6 +136,7 @@ impl SnapshotCopy {
             user_data: Shared<'a, UserItemData>,
             devices: Shared<'a, Device>,
             activity: Shared<'a, Activity>,
+            display_preferences: Shared<'a, DisplayPreferences>,
         }
         serde_json::to_vec(&Out {
             version: 1,
@@ -127,6 +145,7 @@ impl SnapshotCopy {
             user_data: Shared(&self.user_data),
             devices: Shared(&self.devices),
             activity: Shared(&self.activity),
+            display_preferences: Shared(&self.display_preferences),
         })
         .map_err(|e| Error::encode("metadata snapshot", e))
     }
@@ -141,6 +160,8 @@ impl State {
             Change::DeleteUser(id) => {
                 self.users.remove(id);
                 self.user_data.retain(|(user, _), _| user != id);
+                self.display_preferences
+                    .retain(|(user, _, _), _| user != id);
             }
             Change::PutItem(i) => {
                 self.items.insert(i.id.clone(), Arc::new(i.clone()));
@@ -155,6 +176,10 @@ impl State {
             }
             Change::PutDevice(d) => {
                 self.devices.insert(d.id.clone(), Arc::new(d.clone()));
+            }
+            Change::PutDisplayPreferences(p) => {
+                self.display_preferences
+                    .insert(prefs_key(&p.user_id, &p.id, &p.client), Arc::new(p.clone()));
             }
             Change::PutActivity(a) => {
                 if self.activity.last().is_none_or(|last| last.id < a.id) {
@@ -176,6 +201,7 @@ impl State {
             user_data: self.user_data.values().cloned().collect(),
             devices: self.devices.values().cloned().collect(),
             activity: self.activity.clone(),
+            display_preferences: self.display_preferences.values().cloned().collect(),
         }
     }
 
@@ -187,12 +213,19 @@ impl State {
             user_data: self.user_data.values().map(|v| (**v).clone()).collect(),
             devices: self.devices.values().map(|v| (**v).clone()).collect(),
             activity: self.activity.iter().map(|v| (**v).clone()).collect(),
+            display_preferences: self
+                .display_preferences
+                .values()
+                .map(|v| (**v).clone())
+                .collect(),
         };
         snap.users.sort_by(|a, b| a.id.cmp(&b.id));
         snap.items.sort_by(|a, b| a.id.cmp(&b.id));
         snap.user_data
             .sort_by(|a, b| (&a.user_id, &a.item_id).cmp(&(&b.user_id, &b.item_id)));
         snap.devices.sort_by(|a, b| a.id.cmp(&b.id));
+        snap.display_preferences
+            .sort_by(|a, b| (&a.user_id, &a.id, &a.client).cmp(&(&b.user_id, &b.id, &b.client)));
         snap
     }
 
@@ -212,6 +245,9 @@ impl State {
         }
         for a in snap.activity {
             state.apply(&Change::PutActivity(a));
+        }
+        for p in snap.display_preferences {
+            state.apply(&Change::PutDisplayPreferences(p));
         }
         state
     }
@@ -512,6 +548,46 @@ impl MetadataRepo for MemoryMetadataRepo {
                     .map(|d| (**d).clone())
             })
             .collect())
+    }
+
+    async fn get_display_preferences(
+        &self,
+        user_id: &str,
+        id: &str,
+        client: &str,
+    ) -> Result<Option<DisplayPreferences>> {
+        Ok(lock(&self.inner)
+            .state
+            .display_preferences
+            .get(&prefs_key(user_id, id, client))
+            .map(|p| (**p).clone()))
+    }
+
+    async fn put_display_preferences(&self, prefs: &DisplayPreferences) -> Result<()> {
+        validate_display_preferences(prefs)?;
+        let durable = {
+            let mut inner = lock(&self.inner);
+            let state = &inner.state;
+            if !state.users.contains_key(&prefs.user_id) {
+                return Err(Error::NotFound(format!("user {}", prefs.user_id)));
+            }
+            let key = prefs_key(&prefs.user_id, &prefs.id, &prefs.client);
+            if !state.display_preferences.contains_key(&key) {
+                let held = state
+                    .display_preferences
+                    .keys()
+                    .filter(|(user, _, _)| *user == prefs.user_id)
+                    .count();
+                if held >= DISPLAY_PREFERENCES_PER_USER {
+                    return Err(Error::Conflict(format!(
+                        "user {} already keeps {held} display preferences",
+                        prefs.user_id
+                    )));
+                }
+            }
+            Self::commit(&mut inner, Change::PutDisplayPreferences(prefs.clone()))?
+        };
+        durable.wait().await
     }
 
     async fn upsert_device(&self, device: &Device) -> Result<()> {

@@ -1,5 +1,5 @@
-//! [`MetadataRepo`] on PostgreSQL: users, library items, per-user item data, devices and the
-//! activity log.
+//! [`MetadataRepo`] on PostgreSQL: users, library items, per-user item data, display
+//! preferences, devices and the activity log.
 //!
 //! One submodule per table, each holding its SQL as constants next to the code that binds it.
 //! Every statement is parameterised and prepared once per connection. Semantics follow the
@@ -13,13 +13,15 @@
 
 pub(crate) mod activity;
 pub(crate) mod devices;
+pub(crate) mod display_prefs;
 pub(crate) mod items;
 pub(crate) mod user_data;
 pub(crate) mod users;
 
 use async_trait::async_trait;
 use ha_core::{
-    Activity, Device, Item, ItemQuery, MetadataRepo, NewActivity, Page, Result, User, UserItemData,
+    Activity, Device, DisplayPreferences, Item, ItemQuery, MetadataRepo, NewActivity, Page, Result,
+    User, UserItemData,
 };
 
 use crate::PgStore;
@@ -133,6 +135,29 @@ impl MetadataRepo for PgMetadataRepo {
             .call(
                 "list user data",
                 user_data::list(&self.store, user_id, item_ids),
+            )
+            .await
+    }
+
+    async fn get_display_preferences(
+        &self,
+        user_id: &str,
+        id: &str,
+        client: &str,
+    ) -> Result<Option<DisplayPreferences>> {
+        self.store
+            .call(
+                "get display preferences",
+                display_prefs::get(&self.store, user_id, id, client),
+            )
+            .await
+    }
+
+    async fn put_display_preferences(&self, prefs: &DisplayPreferences) -> Result<()> {
+        self.store
+            .call(
+                "put display preferences",
+                display_prefs::put(&self.store, prefs),
             )
             .await
     }

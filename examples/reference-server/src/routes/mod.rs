@@ -3,21 +3,25 @@
 //! | file | paths |
 //! |---|---|
 //! | `system.rs` | `/health`, `/health/ready`, `/System/Info[/Public]`, client start-up probes |
+//! | `network.rs` | `/System/Endpoint`, `/Playback/BitrateTest` |
+//! | `display_prefs.rs` | `/DisplayPreferences/{id}`: per user and client, in the stores |
 //! | `users.rs` | sign-in, sign-out, `/Users…` |
 //! | `items.rs` | `/Items…`, `/Users/{id}/Items…`, views, resume, latest |
 //! | `images.rs` | `/Items/{id}/Images/…`: artwork |
 //! | `remote.rs` | `/socket` (the live channel) and remote control of sessions |
 //! | `userdata.rs` | played / favourite marks |
-//! | `sessions.rs` | playback reports, `/Sessions` |
+//! | `sessions.rs` | playback reports, `/Sessions`, `/Sessions/Capabilities[/Full]` |
 //! | `stream.rs` | static streams with HTTP ranges |
 //! | `library.rs` | `/Library/Refresh` |
 //! | `playback.rs` | PlaybackInfo and HLS (the transcoder seam) |
 //! | `metrics.rs` | `/metrics` (Prometheus text) |
 
+pub mod display_prefs;
 pub mod images;
 pub mod items;
 pub mod library;
 pub mod metrics;
+pub mod network;
 pub mod playback;
 pub mod remote;
 pub mod sessions;
@@ -45,16 +49,20 @@ pub fn router() -> Router<AppState> {
         .merge(metrics::routes())
         .merge(images::routes())
         .merge(remote::routes())
+        .merge(network::routes())
+        .merge(display_prefs::routes())
 }
 
 /// The path template of every route above, read from the route files themselves (for
 /// case-insensitive matching, see `paths.rs`).
 pub fn templates() -> Vec<&'static str> {
-    const SOURCES: [&str; 11] = [
+    const SOURCES: [&str; 13] = [
+        include_str!("display_prefs.rs"),
         include_str!("images.rs"),
         include_str!("items.rs"),
         include_str!("library.rs"),
         include_str!("metrics.rs"),
+        include_str!("network.rs"),
         include_str!("playback.rs"),
         include_str!("remote.rs"),
         include_str!("sessions.rs"),
@@ -84,6 +92,10 @@ mod tests {
             "/Items/{item_id}/Images/{image_type}/{image_index}",
             "/socket",
             "/Sessions/{session_id}/Playing/{command}",
+            "/DisplayPreferences/{prefs_id}",
+            "/System/Endpoint",
+            "/Playback/BitrateTest",
+            "/Sessions/Capabilities/Full",
         ] {
             assert!(templates.contains(&expected), "{expected} in {templates:?}");
         }

@@ -11,6 +11,7 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use media_ha::core::{NewActivity, NowPlaying, UserItemData};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::auth::{query_map, Caller};
@@ -35,6 +36,41 @@ pub fn routes() -> Router<AppState> {
         .route("/Sessions/Playing/Stopped", post(stopped))
         .route("/Sessions/Playing/Ping", post(ping))
         .route("/Sessions", get(list))
+        .route("/Sessions/Capabilities", post(capabilities))
+        .route("/Sessions/Capabilities/Full", post(capabilities_full))
+}
+
+/// `POST /Sessions/Capabilities/Full`: what a client can play and be told (the fields checked,
+/// the rest of Jellyfin's `ClientCapabilitiesDto` ignored).
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // checked for shape; see `capabilities_full`
+struct CapabilitiesBody {
+    #[serde(rename = "playablemediatypes", default)]
+    playable_media_types: Option<Vec<String>>,
+    #[serde(rename = "supportedcommands", default)]
+    supported_commands: Option<Vec<String>>,
+    #[serde(rename = "supportsmediacontrol", default)]
+    supports_media_control: Option<bool>,
+    #[serde(rename = "supportspersistentidentifier", default)]
+    supports_persistent_identifier: Option<bool>,
+    #[serde(rename = "deviceprofile", default)]
+    device_profile: Option<Value>,
+}
+
+/// `POST /Sessions/Capabilities?playableMediaTypes=&supportedCommands=...`: jellyfin-web posts
+/// this (and `/Full`) right after sign-in and stops on an error. Acknowledged: remote control
+/// here goes through the live channel (`routes/remote.rs`), which every client that can be
+/// controlled opens, so the capabilities are not kept.
+async fn capabilities(_caller: Caller) -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /Sessions/Capabilities/Full`: as [`capabilities`], the body checked (malformed: 400).
+async fn capabilities_full(
+    _caller: Caller,
+    JsonBody(_body): JsonBody<CapabilitiesBody>,
+) -> StatusCode {
+    StatusCode::NO_CONTENT
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,309 @@
+//! What the official clients (jellyfin-web 10.11, `@jellyfin/sdk` 1.0) need around sign-in:
+//! a 10.11 version everywhere a client reads it, display preferences per user and client kept
+//! in the stores (across replicas on Redis + PostgreSQL), session capabilities, the endpoint
+//! and bitrate probes; and each of them answering bad input with a 4xx and a JSON message.
+
+use media_ha_server as server;
+
+use ha_test_support::in_process as common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// The problem-details message of an error answer (every 4xx carries one).
+fn detail(body: &Value) -> &str {
+    body["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a JSON error message, got {body}"))
+}
+
+#[tokio::test]
+async fn version_and_sign_in_probes() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    let (_, public) = c.get("/System/Info/Public").await;
+    assert_eq!(public["Version"], json!(server::dto::JELLYFIN_VERSION));
+    assert!(
+        server::dto::JELLYFIN_VERSION.starts_with("10.11."),
+        "jellyfin-web 10.11 and the SDK recommend 10.11"
+    );
+    // Probes need a signed-in caller.
+    assert_eq!(c.get("/System/Endpoint").await.0, StatusCode::UNAUTHORIZED);
+    c.login(ADMIN, ADMIN_PW).await;
+    let (_, info) = c.get("/System/Info").await;
+    assert_eq!(info["Version"], public["Version"]);
+
+    let (status, endpoint) = c.get("/System/Endpoint").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(endpoint, json!({ "IsLocal": true, "IsInNetwork": true }));
+
+    // Capabilities, both forms, as jellyfin-web posts them right after sign-in.
+    let (status, _) = c
+        .post(
+            "/Sessions/Capabilities?playableMediaTypes=Video&playableMediaTypes=Audio&supportsMediaControl=true",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = c
+        .post(
+            "/Sessions/Capabilities/Full",
+            json!({
+                "PlayableMediaTypes": ["Audio", "Video"],
+                "SupportedCommands": ["MoveUp", "DisplayMessage"],
+                "SupportsMediaControl": true,
+                "DeviceProfile": { "MaxStreamingBitrate": 120_000_000 }
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for bad in ["{", r#"{"SupportsMediaControl": "yes"}"#, "[]"] {
+        let (status, body) = c.post_raw("/Sessions/Capabilities/Full", bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(!detail(&body).is_empty());
+    }
+
+    // The bitrate test: exactly the bytes asked for, bounded.
+    let resp = c
+        .authed(c.http.get(c.url("/Playback/BitrateTest?Size=500000")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "application/octet-stream"
+    );
+    let bytes = resp.bytes().await.unwrap();
+    assert_eq!(bytes.len(), 500_000);
+    assert!(
+        bytes.iter().filter(|b| **b == 0).count() < 50_000,
+        "random bytes, not zeros"
+    );
+    for bad in ["Size=10000001", "Size=0", "Size=lots", "size=-5"] {
+        let (status, body) = c.get(&format!("/Playback/BitrateTest?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(detail(&body).contains("Size"), "{body}");
+    }
+    srv.shutdown(GRACE).await;
+}
+
+#[tokio::test]
+async fn display_preferences_per_user_and_client() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    let path = "/DisplayPreferences/usersettings?client=emby";
+    assert_eq!(c.get(path).await.0, StatusCode::UNAUTHORIZED);
+    let auth = c.login(ADMIN, ADMIN_PW).await;
+    let user_id = auth["User"]["Id"].as_str().unwrap().to_owned();
+
+    // Never written: Jellyfin's defaults (jellyfin-web throws on anything else).
+    let (status, prefs) = c.get(path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(prefs["Id"], json!("usersettings"));
+    assert_eq!(prefs["Client"], json!("emby"));
+    assert_eq!(prefs["CustomPrefs"], json!({}));
+    assert_eq!(prefs["SortOrder"], json!("Ascending"));
+
+    // Written as jellyfin-web writes it (with the userId parameter), read back.
+    let written = json!({
+        "Id": "usersettings",
+        "SortBy": "SortName",
+        "RememberIndexing": false,
+        "PrimaryImageHeight": 250,
+        "PrimaryImageWidth": 250,
+        "CustomPrefs": {
+            "homesection0": "smalllibrarytiles",
+            "homesection1": "resume",
+            "landing-abc": "suggestions",
+            "chromecastVersion": "stable",
+            "skipForwardLength": "30000",
+            "enableNextVideoInfoOverlay": null
+        },
+        "ScrollDirection": "Horizontal",
+        "ShowBackdrop": true,
+        "RememberSorting": false,
+        "SortOrder": "Descending",
+        "ShowSidebar": false,
+        "Client": "emby",
+        "SomethingNew": { "ignored": true }
+    });
+    let with_user = format!("/DisplayPreferences/usersettings?userId={user_id}&client=emby");
+    assert_eq!(
+        c.post(&with_user, written.clone()).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, prefs) = c.get(&with_user).await;
+    assert_eq!(prefs["CustomPrefs"], written["CustomPrefs"]);
+    assert_eq!(prefs["SortOrder"], json!("Descending"));
+    assert_eq!(prefs["PrimaryImageHeight"], json!(250));
+    assert!(
+        prefs.get("SomethingNew").is_none(),
+        "unknown fields dropped"
+    );
+    // Case-insensitive path and keys, the same document.
+    let (_, same) = c.get("/displaypreferences/usersettings?Client=emby").await;
+    assert_eq!(same, prefs);
+
+    // Another client of the same user has its own.
+    let (_, tv) = c
+        .get("/DisplayPreferences/usersettings?client=AndroidTV")
+        .await;
+    assert_eq!(tv["CustomPrefs"], json!({}));
+
+    // Kept across a restart (the in-process store's journal).
+    let data = srv.state().config.data_dir.clone();
+    srv.shutdown(GRACE).await;
+    let srv = start(&data).await;
+    let mut c = Client::new(&srv);
+    c.login(ADMIN, ADMIN_PW).await;
+    assert_eq!(c.get(path).await.1, prefs);
+
+    // Another user sees their own, and may not read or write the admin's.
+    c.post("/Users/New", json!({ "Name": "bob", "Password": "pw" }))
+        .await;
+    let mut bob = Client::new(&srv);
+    bob.login("bob", "pw").await;
+    assert_eq!(bob.get(path).await.1["CustomPrefs"], json!({}));
+    assert_eq!(bob.get(&with_user).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        bob.post(&with_user, json!({ "CustomPrefs": {} })).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(c.get(path).await.1, prefs, "bob changed nothing");
+    srv.shutdown(GRACE).await;
+}
+
+#[tokio::test]
+async fn display_preferences_bad_input() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    c.login(ADMIN, ADMIN_PW).await;
+    let path = "/DisplayPreferences/usersettings?client=emby";
+    let good = json!({ "CustomPrefs": { "homesection0": "resume" } });
+    assert_eq!(c.post(path, good.clone()).await.0, StatusCode::NO_CONTENT);
+    let (_, before) = c.get(path).await;
+
+    let too_many: serde_json::Map<String, Value> =
+        (0..600).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let too_many = json!({ "CustomPrefs": too_many }).to_string();
+    for bad in [
+        "",
+        "{",
+        "[]",
+        "\"usersettings\"",
+        r#"{"CustomPrefs": ["resume"]}"#,
+        r#"{"CustomPrefs": {"homesection0": 5}}"#,
+        r#"{"ShowBackdrop": "yes"}"#,
+        r#"{"SortOrder": "Sideways"}"#,
+        r#"{"ScrollDirection": 1}"#,
+        r#"{"PrimaryImageHeight": 1e40}"#,
+        too_many.as_str(),
+    ] {
+        let (status, body) = c.post_raw(path, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:.80}: {body}");
+        assert!(!detail(&body).is_empty());
+    }
+    // Over the size cap: 413, with a message.
+    let huge = json!({ "CustomPrefs": { "x": "y".repeat(100_000) } }).to_string();
+    let (status, body) = c.post_raw(path, &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(detail(&body).contains("bytes"), "{body}");
+    // No client, an id with control characters, an unknown user.
+    for (bad, want) in [
+        ("/DisplayPreferences/usersettings", StatusCode::BAD_REQUEST),
+        (
+            "/DisplayPreferences/usersettings?client=",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/DisplayPreferences/a%01b?client=emby",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/DisplayPreferences/usersettings?client=emby&userId=0123456789abcdef0123456789abcdef",
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (status, body) = c.get(bad).await;
+        assert_eq!(status, want, "GET {bad}: {body}");
+        assert!(!detail(&body).is_empty());
+        let (status, _) = c.post(bad, good.clone()).await;
+        assert_eq!(status, want, "POST {bad}");
+    }
+    // Nothing was lost.
+    assert_eq!(c.get(path).await.1, before);
+
+    // A client choosing fresh ids runs into the per-user cap; existing ones still update.
+    let cap = media_ha::core::metadata::DISPLAY_PREFERENCES_PER_USER;
+    for i in 1..cap {
+        let (status, _) = c
+            .post(
+                &format!("/DisplayPreferences/view-{i}?client=emby"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "document {i}");
+    }
+    let (status, body) = c
+        .post("/DisplayPreferences/one-more?client=emby", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(detail(&body).contains(&cap.to_string()), "{body}");
+    assert_eq!(c.post(path, good).await.0, StatusCode::NO_CONTENT);
+    srv.shutdown(GRACE).await;
+}
+
+/// A namespace no other test uses, valid as a Redis prefix and a PostgreSQL schema.
+fn namespace(prefix: &str) -> String {
+    ha_testkit::unique(prefix)
+        .replace('-', "_")
+        .to_ascii_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn display_preferences_on_any_replica() {
+    let namespace = namespace("prefs");
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = |data: std::path::PathBuf, node: &'static str| {
+        let namespace = namespace.clone();
+        async move {
+            let mut config = test_config(&data, &media_dir());
+            config.node_id = node.into();
+            config.namespace = Some(namespace);
+            config.stores = server::config::StoreUrls {
+                redis: Some(ha_testkit::redis_url().await),
+                postgres: Some(ha_testkit::postgres_url().await),
+            };
+            config
+        }
+    };
+    let a = start_config(config(data_a.path().to_owned(), "node-a").await).await;
+    let b = start_config(config(data_b.path().to_owned(), "node-b").await).await;
+    let mut on_a = Client::new(&a);
+    on_a.login(ADMIN, ADMIN_PW).await;
+    let mut on_b = Client::new(&b);
+    on_b.token = on_a.token.clone();
+
+    let path = "/DisplayPreferences/usersettings?client=emby";
+    let written = json!({ "CustomPrefs": { "homesection0": "latestmedia" }, "ShowSidebar": true });
+    assert_eq!(on_a.post(path, written).await.0, StatusCode::NO_CONTENT);
+    let (status, prefs) = on_b.get(path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(prefs["CustomPrefs"]["homesection0"], json!("latestmedia"));
+    assert_eq!(prefs["ShowSidebar"], json!(true));
+    // Changed through B, read through A.
+    let changed = json!({ "CustomPrefs": { "homesection0": "resume" } });
+    assert_eq!(on_b.post(path, changed).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        on_a.get(path).await.1["CustomPrefs"]["homesection0"],
+        json!("resume")
+    );
+    // Bad input is refused the same way on PostgreSQL.
+    let (status, body) = on_b.post_raw(path, r#"{"CustomPrefs": 1}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!detail(&body).is_empty());
+    a.shutdown(GRACE).await;
+    b.shutdown(GRACE).await;
+}
