@@ -29,7 +29,6 @@ WANTED=(
     postgresql postgresql-client:psql pgbouncer
     python3:python3 python3-venv python3-pip
     wrk:wrk
-    chromium:chromium haproxy:haproxy nginx-light:nginx nodejs:node npm:npm
 )
 
 installed() {

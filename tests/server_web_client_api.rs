@@ -307,3 +307,147 @@ async fn display_preferences_on_any_replica() {
     a.shutdown(GRACE).await;
     b.shutdown(GRACE).await;
 }
+
+/// Names and statuses of a listing.
+fn names(listing: &Value) -> Vec<String> {
+    listing["Items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a listing, got {listing}"))
+        .iter()
+        .map(|i| i["Name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn listings_take_repeated_keys_and_honour_filters() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    let auth = c.login(ADMIN, ADMIN_PW).await;
+    let user_id = auth["User"]["Id"].as_str().unwrap().to_owned();
+    let (alpha, _) = find_item(&c, "Alpha").await;
+    let (beta, beta_runtime) = find_item(&c, "Beta").await;
+    let playable = "Recursive=true&IncludeItemTypes=Movie,Video,Episode,Audio";
+
+    // Repeated keys read as comma lists (what @jellyfin/sdk sends).
+    let (status, comma) = c.get(&format!("/Items?{playable}&SortBy=SortName")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&comma), ["Alpha", "Beta"]);
+    let (_, repeated) = c
+        .get("/Items?recursive=true&includeItemTypes=Movie&includeItemTypes=Video&includeItemTypes=Episode&includeItemTypes=Audio&sortBy=SortName")
+        .await;
+    assert_eq!(names(&repeated), names(&comma));
+    let (_, by_ids) = c.get(&format!("/Items?ids={alpha}&ids={beta}")).await;
+    assert_eq!(names(&by_ids), ["Alpha", "Beta"]);
+    let (_, by_comma) = c.get(&format!("/Items?Ids={beta},{alpha}")).await;
+    assert_eq!(names(&by_comma), ["Beta", "Alpha"], "in the order named");
+
+    // MediaSources with MediaStreams: on the item's page, and in listings when asked.
+    for path in [
+        format!("/Items/{alpha}"),
+        format!("/Users/{user_id}/Items/{alpha}"),
+        format!("/Items/{alpha}?fields=MediaSources"),
+    ] {
+        let (status, item) = c.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let source = &item["MediaSources"][0];
+        assert_eq!(source["Id"], json!(alpha), "{path}: {item}");
+        assert_eq!(source["Container"], json!("mp4"));
+        let streams = source["MediaStreams"].as_array().unwrap();
+        assert!(
+            streams.iter().any(|s| s["Type"] == json!("Video")),
+            "{path}: {source}"
+        );
+        assert!(item["MediaStreams"].is_array());
+    }
+    let (_, plain) = c.get(&format!("/Items?ids={alpha}")).await;
+    assert!(plain["Items"][0].get("MediaSources").is_none());
+    let (_, asked) = c
+        .get(&format!(
+            "/Items?ids={alpha}&fields=Overview&fields=MediaSources"
+        ))
+        .await;
+    assert!(asked["Items"][0]["MediaSources"][0]["MediaStreams"].is_array());
+
+    // isPlayed / isFavorite / isResumable, alone and with Filters.
+    assert_eq!(
+        c.post(&format!("/UserPlayedItems/{alpha}"), json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        c.post(&format!("/Users/{user_id}/FavoriteItems/{beta}"), json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, _) = c
+        .post(
+            "/Sessions/Playing/Progress",
+            json!({ "ItemId": beta, "PositionTicks": beta_runtime / 3 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for (query, want) in [
+        ("isPlayed=true", vec!["Alpha"]),
+        ("isPlayed=false", vec!["Beta"]),
+        ("IsFavorite=true", vec!["Beta"]),
+        ("isFavorite=false", vec!["Alpha"]),
+        ("isResumable=true", vec!["Beta"]),
+        ("Filters=IsPlayed&Filters=IsFavorite", vec![]),
+        ("Filters=IsUnplayed&isFavorite=true", vec!["Beta"]),
+    ] {
+        let (status, listing) = c
+            .get(&format!(
+                "/Users/{user_id}/Items?{playable}&SortBy=SortName&{query}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {listing}");
+        assert_eq!(names(&listing), want, "{query}");
+        assert_eq!(listing["TotalRecordCount"], json!(want.len()), "{query}");
+    }
+
+    // Sorting, paging, search; unknown parameters ignored.
+    let (_, desc) = c
+        .get(&format!(
+            "/Items?{playable}&sortBy=SortName&sortOrder=Descending"
+        ))
+        .await;
+    assert_eq!(names(&desc), ["Beta", "Alpha"]);
+    let (_, second) = c
+        .get(&format!(
+            "/Items?{playable}&SortBy=SortName&StartIndex=1&Limit=1"
+        ))
+        .await;
+    assert_eq!(names(&second), ["Beta"]);
+    assert_eq!(second["TotalRecordCount"], json!(2));
+    assert_eq!(second["StartIndex"], json!(1));
+    let (_, found) = c
+        .get("/Items?Recursive=true&searchTerm=alp&EnableImageTypes=Primary&Foo=bar&fields=Genres")
+        .await;
+    assert_eq!(names(&found), ["Alpha"]);
+
+    // Malformed values: 400 with a JSON message naming what was wrong; nothing changed.
+    for bad in [
+        "Limit=-1",
+        "Limit=1&Limit=2",
+        "StartIndex=ten",
+        "isPlayed=perhaps",
+        "isFavorite=1",
+        "SortOrder=Sideways",
+        "IncludeItemTypes=Movie;Video",
+        "includeItemTypes=Movie&includeItemTypes=Vid%20eo",
+        "Fields=Media%20Sources",
+        "Filters=IsPlayed%27",
+        "Ids=not-an-id",
+        "ids=0123456789abcdef0123456789abcdef&ids=nope",
+        "Recursive=sometimes",
+    ] {
+        let (status, body) = c.get(&format!("/Items?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(!detail(&body).is_empty(), "{bad}");
+    }
+    let (_, after) = c.get(&format!("/Items?{playable}&SortBy=SortName")).await;
+    assert_eq!(names(&after), ["Alpha", "Beta"]);
+    srv.shutdown(GRACE).await;
+}

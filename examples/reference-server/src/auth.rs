@@ -156,19 +156,47 @@ pub fn credentials(headers: &HeaderMap, query: &HashMap<String, String>) -> Clie
 }
 
 /// Query parameters with lower-cased keys (Jellyfin matches them case-insensitively).
+///
+/// A key given more than once has its values joined with commas, in order: Jellyfin's list
+/// parameters (`IncludeItemTypes`, `Ids`, `Fields`, `Filters`, `SortBy`, ...) come either as
+/// one comma list (jellyfin-web, the Python client) or as repeated keys (`@jellyfin/sdk`), and
+/// joined they read the same way. A repeated scalar (`Limit=1&Limit=2`) then fails to parse
+/// and is answered 400, rather than one of its values being picked silently.
 pub fn query_map(query: Option<&str>) -> HashMap<String, String> {
+    let mut map: HashMap<String, String> = HashMap::new();
     let Some(query) = query else {
-        return HashMap::new();
+        return map;
     };
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let plus = |s: &str| percent_decode(&s.replace('+', " "));
-            (plus(k).to_ascii_lowercase(), plus(v))
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let plus = |s: &str| percent_decode(&s.replace('+', " "));
+        let value = plus(v);
+        match map.entry(plus(k).to_ascii_lowercase()) {
+            std::collections::hash_map::Entry::Occupied(mut joined) => {
+                let joined = joined.get_mut();
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(value);
+            }
+        }
+    }
+    map
+}
+
+/// The items of a list parameter: comma-separated (repeated keys were joined by
+/// [`query_map`]), trimmed, empty ones dropped.
+pub fn query_list<'a>(params: &'a HashMap<String, String>, key: &str) -> Vec<&'a str> {
+    params
+        .get(key)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 /// An authenticated caller: the session (from any replica) and its user.
@@ -257,6 +285,20 @@ mod tests {
             parse_authorization(r#"MediaBrowser Token="#).unwrap().token,
             None
         );
+    }
+
+    #[test]
+    fn repeated_keys_read_as_comma_lists() {
+        let q = query_map(Some(
+            "includeItemTypes=Movie&IncludeItemTypes=Video,Episode&ids=a&ids=&Ids=b&limit=5",
+        ));
+        assert_eq!(
+            query_list(&q, "includeitemtypes"),
+            ["Movie", "Video", "Episode"]
+        );
+        assert_eq!(query_list(&q, "ids"), ["a", "b"]);
+        assert_eq!(q.get("limit").map(String::as_str), Some("5"));
+        assert!(query_list(&q, "fields").is_empty());
     }
 
     #[test]

@@ -211,6 +211,13 @@ pub struct BaseItemDto {
     pub primary_image_aspect_ratio: Option<f64>,
     /// The caller's state for this item.
     pub user_data: UserItemDataDto,
+    /// The playable file(s) with their streams: on an item's page, and in listings asked
+    /// `Fields=MediaSources` (see `routes/items.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_sources: Option<Vec<Value>>,
+    /// The streams of the item's file (`Fields=MediaStreams`, and an item's page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_streams: Option<Vec<Value>>,
 }
 
 impl BaseItemDto {
@@ -257,6 +264,8 @@ impl BaseItemDto {
                 .filter(|(w, h)| *w > 0 && *h > 0)
                 .map(|(w, h)| f64::from(w) / f64::from(h)),
             user_data: UserItemDataDto::new(data, item.runtime_ticks),
+            media_sources: None,
+            media_streams: None,
         }
     }
 }

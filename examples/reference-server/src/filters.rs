@@ -7,7 +7,9 @@
 //! `TotalRecordCount` counts what matches. Clients lean on them: "Continue watching" is
 //! `Filters=IsResumable&SortBy=DatePlayed` in `jellyfin-apiclient-python`, and an ignored
 //! filter silently lists the whole library instead. Filter names this server cannot judge
-//! (`Likes`, `Dislikes`) are ignored, as unknown parameters are elsewhere.
+//! (`Likes`, `Dislikes`) are ignored, as unknown parameters are elsewhere. The boolean
+//! parameters `IsPlayed`, `IsFavorite`, `IsResumable` and `IsFolder` set the same fields
+//! (`listing.rs`), `false` included.
 
 use crate::dto::BaseItemDto;
 
@@ -16,24 +18,24 @@ use crate::dto::BaseItemDto;
 pub struct ItemFilters {
     /// `IsPlayed` (`Some(true)`) / `IsUnplayed` (`Some(false)`).
     pub played: Option<bool>,
-    /// `IsFavorite`.
-    pub favorite: bool,
-    /// `IsResumable`: started and not finished.
-    pub resumable: bool,
+    /// `IsFavorite` (`Some(true)`; `IsFavorite=false`: `Some(false)`).
+    pub favorite: Option<bool>,
+    /// `IsResumable`: started and not finished (`Some(false)`: anything else).
+    pub resumable: Option<bool>,
     /// `IsFolder` (`Some(true)`) / `IsNotFolder` (`Some(false)`).
     pub folder: Option<bool>,
 }
 
 impl ItemFilters {
-    /// Parses a `Filters` value (comma-separated names, any case).
-    pub fn parse(value: Option<&str>) -> Self {
+    /// Parses the names of a `Filters` list (any case).
+    pub fn parse(names: &[&str]) -> Self {
         let mut f = Self::default();
-        for name in value.unwrap_or("").split(',') {
+        for name in names {
             match name.trim().to_ascii_lowercase().as_str() {
                 "isplayed" => f.played = Some(true),
                 "isunplayed" => f.played = Some(false),
-                "isfavorite" | "isfavoriteorlikes" => f.favorite = true,
-                "isresumable" => f.resumable = true,
+                "isfavorite" | "isfavoriteorlikes" => f.favorite = Some(true),
+                "isresumable" => f.resumable = Some(true),
                 "isfolder" => f.folder = Some(true),
                 "isnotfolder" => f.folder = Some(false),
                 _ => {}
@@ -51,8 +53,10 @@ impl ItemFilters {
     pub fn matches(&self, item: &BaseItemDto) -> bool {
         let data = &item.user_data;
         self.played.is_none_or(|played| data.played == played)
-            && (!self.favorite || data.is_favorite)
-            && (!self.resumable || (data.playback_position_ticks > 0 && !data.played))
+            && self.favorite.is_none_or(|f| data.is_favorite == f)
+            && self
+                .resumable
+                .is_none_or(|r| (data.playback_position_ticks > 0 && !data.played) == r)
             && self.folder.is_none_or(|folder| item.is_folder == folder)
     }
 }
@@ -83,15 +87,15 @@ mod tests {
 
     #[test]
     fn parses_names_in_any_case_and_ignores_unknown_ones() {
-        assert!(ItemFilters::parse(None).is_empty());
-        assert!(ItemFilters::parse(Some("Likes,Dislikes,")).is_empty());
-        let f = ItemFilters::parse(Some("isunplayed, IsFavorite,ISRESUMABLE,IsNotFolder"));
+        assert!(ItemFilters::parse(&[]).is_empty());
+        assert!(ItemFilters::parse(&["Likes", "Dislikes"]).is_empty());
+        let f = ItemFilters::parse(&["isunplayed", "IsFavorite", "ISRESUMABLE", "IsNotFolder"]);
         assert_eq!(
             f,
             ItemFilters {
                 played: Some(false),
-                favorite: true,
-                resumable: true,
+                favorite: Some(true),
+                resumable: Some(true),
                 folder: Some(false),
             }
         );
@@ -107,7 +111,8 @@ mod tests {
         });
         let folder = dto(ItemKind::Folder, |_| {});
         let only = |filters: &str| {
-            let f = ItemFilters::parse(Some(filters));
+            let names: Vec<&str> = filters.split(',').collect();
+            let f = ItemFilters::parse(&names);
             [&untouched, &started, &played, &folder].map(|i| f.matches(i))
         };
         assert_eq!(only("IsPlayed"), [false, false, true, false]);
@@ -116,5 +121,13 @@ mod tests {
         assert_eq!(only("IsResumable"), [false, true, false, false]);
         assert_eq!(only("IsFolder"), [false, false, false, true]);
         assert_eq!(only("IsUnplayed,IsNotFolder"), [true, true, false, false]);
+        let not_favorite = ItemFilters {
+            favorite: Some(false),
+            ..ItemFilters::default()
+        };
+        assert_eq!(
+            [&untouched, &started, &played, &folder].map(|i| not_favorite.matches(i)),
+            [true, true, false, true]
+        );
     }
 }

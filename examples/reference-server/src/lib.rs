@@ -71,6 +71,7 @@ pub mod filters;
 pub mod hls;
 pub mod library_file;
 pub mod limits;
+pub mod listing;
 pub mod live;
 pub mod paths;
 pub mod peer_auth;

@@ -1,10 +1,9 @@
 //! Browsing the library: listings, single items, the user's views, resume and latest rows.
 //!
-//! Why the query parsing is a pure function ([`parse_item_query`]): Jellyfin clients send many
-//! parameters this server does not implement (`Fields`, `EnableImageTypes`, `ImageTypeLimit`,
-//! item types it has no notion of, like `Series`). Unknown parameters are ignored; bad values
-//! of known ones (a non-numeric `Limit`) are a 400; a listing of only unknown item types is
-//! simply empty. All of that is testable without a server.
+//! The listing parameters are parsed by [`Listing::parse`] (`listing.rs`: list parameters as
+//! comma lists or repeated keys, unknown names ignored, malformed values 400). An item's own
+//! page (`/Items/{id}`) carries `MediaSources` (with `MediaStreams`) as Jellyfin's does; a
+//! listing carries them when asked with `Fields=MediaSources`.
 
 use std::collections::HashMap;
 
@@ -18,6 +17,8 @@ use crate::auth::{query_map, Caller};
 use crate::dto::{BaseItemDto, QueryResult};
 use crate::error::{ApiError, ApiResult};
 use crate::filters::ItemFilters;
+use crate::listing::{parse_u32, Fields, Listing};
+use crate::routes::playback::item_media_sources;
 use crate::routes::users::resolve_user;
 use crate::state::{normalize_id, AppState};
 
@@ -34,77 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/Users/{user_id}/Items/{item_id}", get(user_item))
         .route("/UserViews", get(views))
         .route("/Users/{user_id}/Views", get(user_views))
-}
-
-/// The query as this server understands it; `None` when the listing is empty by construction
-/// (every requested item type is one this server does not have).
-pub fn parse_item_query(params: &HashMap<String, String>) -> ApiResult<Option<ItemQuery>> {
-    let mut query = ItemQuery::default();
-    if let Some(parent) = params.get("parentid").filter(|p| !p.is_empty()) {
-        query.parent_id = Some(
-            normalize_id(parent)
-                .ok_or_else(|| ApiError::not_found(format!("item {parent} not found")))?,
-        );
-    }
-    query.recursive = parse_bool(params, "recursive")?.unwrap_or(false);
-    if let Some(types) = params.get("includeitemtypes").filter(|t| !t.is_empty()) {
-        query.kinds = types
-            .split(',')
-            .filter_map(|t| ItemKind::parse(t.trim()).ok())
-            .collect();
-        if query.kinds.is_empty() {
-            return Ok(None);
-        }
-    }
-    query.search_term = params
-        .get("searchterm")
-        .filter(|s| !s.trim().is_empty())
-        .cloned();
-    if let Some(sort) = params.get("sortby") {
-        for key in sort.split(',').map(str::trim) {
-            match key.to_ascii_lowercase().as_str() {
-                "sortname" | "name" => query.sort = ItemSort::Name,
-                "datecreated" | "dateadded" => query.sort = ItemSort::DateAdded,
-                _ => continue,
-            }
-            break;
-        }
-    }
-    if let Some(order) = params.get("sortorder") {
-        let first = order.split(',').next().unwrap_or("").trim();
-        query.descending = match first.to_ascii_lowercase().as_str() {
-            "descending" => true,
-            "ascending" | "" => false,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "SortOrder {other:?} is neither Ascending nor Descending"
-                )))
-            }
-        };
-    }
-    query.start_index = parse_u32(params, "startindex")?.unwrap_or(0);
-    query.limit = parse_u32(params, "limit")?;
-    Ok(Some(query))
-}
-
-fn parse_bool(params: &HashMap<String, String>, key: &str) -> ApiResult<Option<bool>> {
-    match params.get(key).map(|v| v.to_ascii_lowercase()) {
-        None => Ok(None),
-        Some(v) if v == "true" => Ok(Some(true)),
-        Some(v) if v == "false" || v.is_empty() => Ok(Some(false)),
-        Some(v) => Err(ApiError::bad_request(format!(
-            "{key}={v:?} is not a boolean"
-        ))),
-    }
-}
-
-fn parse_u32(params: &HashMap<String, String>, key: &str) -> ApiResult<Option<u32>> {
-    match params.get(key).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => v.parse::<u32>().map(Some).map_err(|_| {
-            ApiError::bad_request(format!("{key}={v:?} is not a non-negative integer"))
-        }),
-    }
 }
 
 /// The item with this id (any GUID spelling), or 404.
@@ -135,6 +65,16 @@ pub async fn to_dtos(
     user_id: &str,
     items: &[Item],
 ) -> ApiResult<Vec<BaseItemDto>> {
+    to_dtos_with(state, user_id, items, Fields::default()).await
+}
+
+/// [`to_dtos`] with the optional `fields` filled in.
+pub async fn to_dtos_with(
+    state: &AppState,
+    user_id: &str,
+    items: &[Item],
+    fields: Fields,
+) -> ApiResult<Vec<BaseItemDto>> {
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
     let data: HashMap<String, UserItemData> = state
         .stores
@@ -151,9 +91,28 @@ pub async fn to_dtos(
                 .get(&item.id)
                 .cloned()
                 .unwrap_or_else(|| UserItemData::empty(user_id, &item.id));
-            BaseItemDto::new(item, &state.server_id, &d)
+            with_fields(
+                state,
+                BaseItemDto::new(item, &state.server_id, &d),
+                item,
+                fields,
+            )
         })
         .collect())
+}
+
+/// `dto` with the `fields` asked for (media sources and streams, for playable items).
+fn with_fields(state: &AppState, mut dto: BaseItemDto, item: &Item, fields: Fields) -> BaseItemDto {
+    if item.kind.is_folder() {
+        return dto;
+    }
+    if fields.media_sources {
+        dto.media_sources = Some(item_media_sources(state, item));
+    }
+    if fields.media_streams {
+        dto.media_streams = Some(crate::decision::media_streams(item));
+    }
+    dto
 }
 
 /// The user a request is about: `userId` in the query if present, else the caller.
@@ -173,21 +132,33 @@ async fn list(
     user_id: &str,
     params: &HashMap<String, String>,
 ) -> ApiResult<Json<QueryResult<BaseItemDto>>> {
-    if let Some(ids) = params.get("ids").filter(|i| !i.is_empty()) {
+    let listing = Listing::parse(params)?;
+    if let Some(ids) = &listing.ids {
+        // The items named, in the order named (unknown ids left out), then the listing's
+        // filters; paged like any listing.
         let mut items = Vec::new();
-        for raw in ids.split(',') {
-            if let Ok(item) = load_item(state, raw.trim()).await {
+        for id in ids {
+            if let Some(item) = state.stores.metadata.get_item(id).await? {
                 items.push(item);
             }
         }
-        let dtos = to_dtos(state, user_id, &items).await?;
-        return Ok(Json(QueryResult {
-            total_record_count: dtos.len() as u64,
-            items: dtos,
-            start_index: 0,
-        }));
+        let kinds = listing.query.as_ref().map(|q| q.kinds.clone());
+        items.retain(|i| match &kinds {
+            Some(kinds) => kinds.is_empty() || kinds.contains(&i.kind),
+            None => false,
+        });
+        let dtos: Vec<BaseItemDto> = to_dtos_with(state, user_id, &items, listing.fields)
+            .await?
+            .into_iter()
+            .filter(|d| listing.filters.matches(d))
+            .collect();
+        let (start, limit) = listing
+            .query
+            .as_ref()
+            .map_or((0, None), |q| (q.start_index, q.limit));
+        return Ok(Json(page(dtos, start, limit)));
     }
-    let Some(query) = parse_item_query(params)? else {
+    let Some(query) = listing.query.clone() else {
         return Ok(Json(QueryResult {
             items: Vec::new(),
             total_record_count: 0,
@@ -197,16 +168,30 @@ async fn list(
     if let Some(parent) = &query.parent_id {
         load_item(state, parent).await?;
     }
-    let filters = ItemFilters::parse(params.get("filters").map(String::as_str));
-    if !filters.is_empty() {
-        return filtered_list(state, user_id, query, &filters, params).await;
+    if !listing.filters.is_empty() || listing.by_date_played {
+        return filtered_list(state, user_id, query, &listing).await;
     }
     let page = state.stores.metadata.query_items(&query).await?;
     Ok(Json(QueryResult {
-        items: to_dtos(state, user_id, &page.items).await?,
+        items: to_dtos_with(state, user_id, &page.items, listing.fields).await?,
         total_record_count: page.total,
         start_index: query.start_index,
     }))
+}
+
+/// One page of `dtos`, counting them all.
+fn page(dtos: Vec<BaseItemDto>, start: u32, limit: Option<u32>) -> QueryResult<BaseItemDto> {
+    let total = dtos.len() as u64;
+    let items = dtos
+        .into_iter()
+        .skip(start as usize)
+        .take(limit.map_or(usize::MAX, |l| l as usize))
+        .collect();
+    QueryResult {
+        items,
+        total_record_count: total,
+        start_index: start,
+    }
 }
 
 /// A listing with user-data filters (see `filters.rs`): every match (up to the store's
@@ -215,9 +200,9 @@ async fn filtered_list(
     state: &AppState,
     user_id: &str,
     query: ItemQuery,
-    filters: &ItemFilters,
-    params: &HashMap<String, String>,
+    listing: &Listing,
 ) -> ApiResult<Json<QueryResult<BaseItemDto>>> {
+    let filters: &ItemFilters = &listing.filters;
     let (start, limit) = (query.start_index, query.limit);
     let everything = ItemQuery {
         start_index: 0,
@@ -225,16 +210,12 @@ async fn filtered_list(
         ..query
     };
     let all = state.stores.metadata.query_items(&everything).await?;
-    let mut dtos: Vec<BaseItemDto> = to_dtos(state, user_id, &all.items)
+    let mut dtos: Vec<BaseItemDto> = to_dtos_with(state, user_id, &all.items, listing.fields)
         .await?
         .into_iter()
         .filter(|d| filters.matches(d))
         .collect();
-    let by_date_played = params
-        .get("sortby")
-        .and_then(|s| s.split(',').next())
-        .is_some_and(|k| k.trim().eq_ignore_ascii_case("DatePlayed"));
-    if by_date_played {
+    if listing.by_date_played {
         // ISO-8601 strings of one format order as their instants; never played sorts first.
         dtos.sort_by(|a, b| {
             let ordering = a
@@ -248,17 +229,7 @@ async fn filtered_list(
             }
         });
     }
-    let total = dtos.len() as u64;
-    let items = dtos
-        .into_iter()
-        .skip(start as usize)
-        .take(limit.map_or(usize::MAX, |l| l as usize))
-        .collect();
-    Ok(Json(QueryResult {
-        items,
-        total_record_count: total,
-        start_index: start,
-    }))
+    Ok(Json(page(dtos, start, limit)))
 }
 
 async fn items(
@@ -281,10 +252,13 @@ async fn user_items(
     list(&state, &user.id, &query_map(uri.query())).await
 }
 
+/// An item's own page: every field this server fills, `MediaSources` and `MediaStreams`
+/// included (the client's play button reads them).
 async fn one(state: &AppState, user_id: &str, raw_item: &str) -> ApiResult<Json<BaseItemDto>> {
     let item = load_item(state, raw_item).await?;
     let data = user_data(state, user_id, &item.id).await?;
-    Ok(Json(BaseItemDto::new(&item, &state.server_id, &data)))
+    let dto = BaseItemDto::new(&item, &state.server_id, &data);
+    Ok(Json(with_fields(state, dto, &item, Fields::all())))
 }
 
 async fn item(
@@ -445,55 +419,4 @@ async fn user_resume(
 ) -> ApiResult<Json<QueryResult<BaseItemDto>>> {
     let user = resolve_user(&state, &caller, &user_id).await?;
     resume_list(&state, &user.id, &query_map(uri.query())).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params(q: &str) -> HashMap<String, String> {
-        query_map(Some(q))
-    }
-
-    #[test]
-    fn parses_a_jellyfin_web_query() {
-        let q = parse_item_query(&params(
-            "SortBy=SortName,ProductionYear&SortOrder=Descending&IncludeItemTypes=Movie,Series&Recursive=true&Fields=PrimaryImageAspectRatio&ImageTypeLimit=1&StartIndex=10&Limit=5&ParentId=0123456789ABCDEF0123456789ABCDEF",
-        ))
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            q.parent_id.as_deref(),
-            Some("0123456789abcdef0123456789abcdef")
-        );
-        assert!(q.recursive && q.descending);
-        assert_eq!(q.kinds, vec![ItemKind::Movie]);
-        assert_eq!(q.sort, ItemSort::Name);
-        assert_eq!((q.start_index, q.limit), (10, Some(5)));
-    }
-
-    #[test]
-    fn unknown_types_give_an_empty_listing_and_bad_values_a_400() {
-        assert!(parse_item_query(&params("IncludeItemTypes=Series,BoxSet"))
-            .unwrap()
-            .is_none());
-        assert_eq!(
-            parse_item_query(&params("SortBy=DateCreated"))
-                .unwrap()
-                .unwrap()
-                .sort,
-            ItemSort::DateAdded
-        );
-        for bad in [
-            "Limit=-1",
-            "StartIndex=x",
-            "Recursive=maybe",
-            "SortOrder=Sideways",
-        ] {
-            let err = parse_item_query(&params(bad)).unwrap_err();
-            assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
-        }
-        let err = parse_item_query(&params("ParentId=nope")).unwrap_err();
-        assert_eq!(err.status, axum::http::StatusCode::NOT_FOUND);
-    }
 }

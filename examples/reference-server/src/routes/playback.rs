@@ -109,6 +109,14 @@ fn media_source(
     source
 }
 
+/// The `MediaSources` of an item's DTO (its page, or a listing with `Fields=MediaSources`):
+/// the one file as Jellyfin describes it, with its `MediaStreams`, offered for direct play.
+/// Whether a client may really play it directly, and the transcode URL when not, is what
+/// PlaybackInfo decides with the client's device profile.
+pub fn item_media_sources(state: &AppState, item: &Item) -> Vec<Value> {
+    vec![media_source(state, item, &Verdict::direct(), "", None)]
+}
+
 async fn playback_info(
     State(state): State<AppState>,
     _caller: Caller,
