@@ -29,6 +29,7 @@ WANTED=(
     postgresql postgresql-client:psql pgbouncer
     python3:python3 python3-venv python3-pip
     wrk:wrk
+    chromium:chromium haproxy:haproxy nginx-light:nginx nodejs:node npm:npm
 )
 
 installed() {

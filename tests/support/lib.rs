@@ -8,12 +8,14 @@
 //! |---|---|
 //! | [`in_process`] | reference servers started in-process on free ports over a tiny generated library, and a small Jellyfin-style client |
 //! | [`cluster`] | reference-server *processes* (replicas) on shared stores, players, kills and rolling restarts, frame-exact stitching |
+//! | [`browser`] | hls.js in Debian chromium through HAProxy in front of replica processes |
 //! | [`load`] | a generated library, wrk runs and simulated HLS viewers |
 //! | [`safety`] | the lease safety harness: contenders, faults, histories and the checker |
 //! | [`pg_bench`] | the PostgreSQL store the criterion benches run against |
 //!
 //! Backends come from `ha-testkit` (real Redis and PostgreSQL, never mocks).
 
+pub mod browser;
 pub mod cluster;
 pub mod in_process;
 pub mod load;

@@ -80,6 +80,12 @@ pub struct Args {
     /// on every replica: one without a record would have its jobs taken over at once.
     #[arg(long, env = "MEDIA_HA_LIVENESS_TTL", value_parser = parse_liveness_ttl, default_value = "1s")]
     pub liveness_ttl: Duration,
+    /// How long one segment request waits for a segment that is being made before answering
+    /// 503 with `Retry-After: 1` (`6s`, 1s to 5m). Keep it below the players' patience for one
+    /// request (ExoPlayer 8 s, hls.js 10 s): a player that gives up itself counts an error
+    /// and may wait longer before it asks again (docs/RELIABILITY.md).
+    #[arg(long, env = "MEDIA_HA_SEGMENT_WAIT", value_parser = parse_segment_wait, default_value = "6s")]
+    pub segment_wait: Duration,
     /// Old spelling of `--lease-ttl`, in milliseconds.
     #[arg(long, env = "MEDIA_HA_LEASE_TTL_MS", hide = true, conflicts_with = "lease_ttl",
           value_parser = clap::value_parser!(u64).range(300..=600_000))]
@@ -256,6 +262,8 @@ pub struct Config {
     /// This replica's liveness record TTL (zero: none): how soon a SIGKILLed owner's jobs are
     /// taken over.
     pub liveness_ttl: Duration,
+    /// How long one segment request waits before a 503 the player retries.
+    pub segment_wait: Duration,
     /// What `/health/ready` answers while a shared store is down.
     pub readiness_policy: ReadinessPolicy,
     /// How long start-up retries unreachable stores (zero: fail at once; `startup.rs`).
@@ -327,6 +335,7 @@ impl Config {
             server_id: None,
             lease_ttl: Duration::from_secs(5),
             liveness_ttl: Duration::from_secs(1),
+            segment_wait: media_ha::transcode::manager::DEFAULT_SEGMENT_WAIT,
             wait_for_stores: Duration::ZERO,
             readiness_policy: ReadinessPolicy::StayReady,
             scan_interval: None,
@@ -379,6 +388,7 @@ impl From<Args> for Config {
             .lease_ttl_ms
             .map_or(args.lease_ttl, Duration::from_millis);
         config.liveness_ttl = args.liveness_ttl;
+        config.segment_wait = args.segment_wait;
         config.scan_interval = (!args.scan_interval.is_zero()).then_some(args.scan_interval);
         config.session_cache = args
             .session_cache_ms
@@ -442,6 +452,11 @@ fn parse_liveness_ttl(s: &str) -> Result<Duration, String> {
         return Err(format!("{s} is below 100ms (0 turns liveness records off)"));
     }
     Ok(d)
+}
+
+/// `--segment-wait`: 1 s to 5 min.
+fn parse_segment_wait(s: &str) -> Result<Duration, String> {
+    parse_in_range(s, Duration::from_secs(1), Duration::from_secs(300))
 }
 
 /// `--session-cache`: 0 to 60 s (the staleness bound of a lost revocation).

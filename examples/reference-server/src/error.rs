@@ -18,6 +18,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// A short, client-safe explanation.
     pub message: String,
+    /// `Retry-After` seconds of a 503 ([`RETRY_AFTER_SECS`] when `None`).
+    pub retry_after: Option<u64>,
 }
 
 /// Shorthand for handler results.
@@ -49,7 +51,15 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error asking a client to retry after `secs` (sent with a 503).
+    #[must_use]
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 }
 
@@ -113,7 +123,8 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             // A store outage is the same on every replica (readiness stays up, see
             // routes/system.rs): tell clients when to try again instead of letting them spin.
-            let retry_after = [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())];
+            let secs = self.retry_after.unwrap_or(RETRY_AFTER_SECS);
+            let retry_after = [(header::RETRY_AFTER, secs.to_string())];
             return (self.status, retry_after, body).into_response();
         }
         (self.status, body).into_response()

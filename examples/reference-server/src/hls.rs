@@ -92,7 +92,12 @@ impl ManagerTranscoder {
                 advertise,
             )?,
         };
-        let manager_config = ManagerConfig::new(config.node_id.clone())
+        let defaults = ManagerConfig::new(config.node_id.clone());
+        // A viewer held for its turn must get its answer inside the segment wait too.
+        let seek_hold = defaults.seek_hold().min(config.segment_wait.mul_f64(0.8));
+        let manager_config = defaults
+            .with_segment_wait(config.segment_wait)
+            .with_seek_hold(seek_hold)
             .with_renew_latency(renew_latency)
             .with_lease_ttl(config.lease_ttl)
             .with_liveness_ttl((!config.liveness_ttl.is_zero()).then_some(config.liveness_ttl))
@@ -302,6 +307,10 @@ fn query_string(req: &HlsRequest) -> String {
         .finish()
 }
 
+/// `Retry-After` of a segment request that timed out: hls.js retries a 503 after 1 s whatever
+/// the header says, ExoPlayer at once; 1 s tells any other client the same.
+pub const SEGMENT_RETRY_AFTER_SECS: u64 = 1;
+
 /// The status a client expects for each way a segment request can fail (every variant named:
 /// a new one must be given its status here, not fall into a 500).
 fn api_error(err: SegmentError) -> ApiError {
@@ -314,7 +323,13 @@ fn api_error(err: SegmentError) -> ApiError {
             ApiError::new(StatusCode::TOO_MANY_REQUESTS, err.to_string())
         }
         SegmentError::Poisoned { .. } => ApiError::new(StatusCode::CONFLICT, err.to_string()),
-        SegmentError::ShuttingDown | SegmentError::Timeout { .. } => {
+        // Not ready within the segment wait (kept below players' patience): ask for a prompt
+        // retry. The segment is being made; the next request usually finds it.
+        SegmentError::Timeout { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
+                .with_retry_after(SEGMENT_RETRY_AFTER_SECS)
+        }
+        SegmentError::ShuttingDown => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
         }
         // Sent to a replica that no longer owns the job: the sender locates it again.
@@ -520,6 +535,7 @@ impl Transcoder for ManagerTranscoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::response::IntoResponse;
     use std::time::Duration;
 
     fn key() -> JobKey {
@@ -594,6 +610,24 @@ mod tests {
             let text = err.to_string();
             assert_eq!(api_error(err).status.as_u16(), status, "{text}");
         }
+    }
+
+    /// A segment that is not ready within the wait gets a 503 players retry after 1 s; other
+    /// 503s keep the store outage's longer hint.
+    #[test]
+    fn a_segment_timeout_asks_for_a_prompt_retry() {
+        let timeout = api_error(SegmentError::Timeout {
+            index: 4,
+            after: Duration::from_secs(6),
+        })
+        .into_response();
+        assert_eq!(timeout.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(timeout.headers()[axum::http::header::RETRY_AFTER], "1");
+        let shutting_down = api_error(SegmentError::ShuttingDown).into_response();
+        assert_eq!(
+            shutting_down.headers()[axum::http::header::RETRY_AFTER],
+            crate::error::RETRY_AFTER_SECS.to_string().as_str()
+        );
     }
 
     #[test]

@@ -12,6 +12,19 @@ use std::time::Duration;
 
 use ha_core::LatencyHistogram;
 
+/// The default [`ManagerConfig::segment_wait`]: 6 s.
+///
+/// Why 6 s: a request held past the player's own patience costs the player a timeout error,
+/// one answered earlier costs nothing if the segment arrives meanwhile and a prompt retry if
+/// not. The shortest common patience is ExoPlayer's (media3 `DefaultHttpDataSource` read
+/// timeout, 8 s), then hls.js (`fragLoadPolicy.maxTimeToFirstByteMs`, 10 s; it measures to the
+/// first *body* byte, so sending headers early does not extend it). Measured with hls.js 1.7 in
+/// Chromium (docs/RELIABILITY.md, "A segment request never outlasts the player"): held up to
+/// 6 s, a segment ready 4 s after the request plays with no error; ready after 12 s, one
+/// non-fatal 503 and a retry 1 s later, where a 30 s hold cost a timeout error and answering
+/// 503 at once cost 3–4 errors and 3.4–3.8 s of hls.js back-off after the segment was ready.
+pub const DEFAULT_SEGMENT_WAIT: Duration = Duration::from_secs(6);
+
 /// How a [`super::TranscodeManager`] behaves.
 ///
 /// ```
@@ -84,17 +97,17 @@ macro_rules! setting {
 }
 
 impl ManagerConfig {
-    /// Defaults for `node_id`: 5 s leases, 1 s liveness record, 30 s segment wait (1 s
-    /// fallback poll), 10 s seek hold, 3 attempts, 2 min idle, 4 jobs per node.
+    /// Defaults for `node_id`: 5 s leases, 1 s liveness record, 6 s segment wait (1 s
+    /// fallback poll), 5 s seek hold, 3 attempts, 2 min idle, 4 jobs per node.
     pub fn new(node_id: impl Into<String>) -> Self {
         Self {
             node_id: node_id.into(),
             advertise: None,
             lease_ttl: Duration::from_secs(5),
-            segment_wait: Duration::from_secs(30),
+            segment_wait: DEFAULT_SEGMENT_WAIT,
             poll_interval: Duration::from_secs(1),
             reach: 4,
-            seek_hold: Duration::from_secs(10),
+            seek_hold: Duration::from_secs(5),
             near_window: Duration::from_secs(10),
             max_attempts: 3,
             poison_cooldown: Duration::from_secs(600),
@@ -131,7 +144,11 @@ impl ManagerConfig {
         lease_ttl, with_lease_ttl: Duration
     );
     setting!(
-        /// How long a segment request waits for its segment before giving up.
+        /// How long one segment request waits for its segment before giving up
+        /// ([`SegmentError::Timeout`](super::SegmentError::Timeout); servers answer it with a
+        /// prompt retry, e.g. 503 + `Retry-After: 1`). Default [`DEFAULT_SEGMENT_WAIT`]: below
+        /// every common player's patience for one request, so the viewer gets an answer it
+        /// retries instead of timing out itself.
         segment_wait, with_segment_wait: Duration
     );
     setting!(

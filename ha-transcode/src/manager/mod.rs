@@ -70,7 +70,7 @@ use ha_core::{
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-pub use config::{ConfigError, ManagerConfig};
+pub use config::{ConfigError, ManagerConfig, DEFAULT_SEGMENT_WAIT};
 pub use error::SegmentError;
 pub use keys::JobKey;
 pub use node_local::{NodeLocalDirStorage, SegmentLocation};

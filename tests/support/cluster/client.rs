@@ -28,12 +28,18 @@ impl Client {
         }
     }
 
-    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// The `Authorization` header it sends (with the token once signed in): a player given it
+    /// is the same client.
+    pub fn authorization(&self) -> String {
         let mut value = r#"MediaBrowser Client="media-ha failover test", Device="Test", DeviceId="failover-device", Version="1.0""#.to_owned();
         if let Some(t) = &self.token {
             value.push_str(&format!(r#", Token="{t}""#));
         }
-        req.header("Authorization", value)
+        value
+    }
+
+    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        req.header("Authorization", self.authorization())
     }
 
     async fn json(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {

@@ -66,6 +66,8 @@ pub struct OwnerExitOutcome {
     pub takeover_after: Option<Duration>,
     /// The survivor's `media_ha_transcode_liveness_takeovers_total`.
     pub liveness_takeovers: u64,
+    /// Segment requests answered 503 (not ready within the segment wait) and retried.
+    pub unavailable: usize,
     /// The lease-history checker's verdict, when the cluster recorded a history.
     pub history: Option<Report>,
     /// Every segment's arrival.
@@ -79,7 +81,8 @@ impl OwnerExitOutcome {
         format!(
             "[{:?}] {} went after {BEFORE_EXIT} segments{}; takeover {} after the exit \
              ({} by liveness); stall across the exit {:.2} s; \
-             longest {:.2} s (before segment {at}); served by {:?}; gaps {}{}",
+             longest {:.2} s (before segment {at}); {} segment requests answered 503 and \
+             retried; served by {:?}; gaps {}{}",
             self.exit,
             self.victim,
             if self.took_over {
@@ -95,6 +98,7 @@ impl OwnerExitOutcome {
             self.liveness_takeovers,
             self.stall.as_secs_f64(),
             worst.as_secs_f64(),
+            self.unavailable,
             self.timeline.served_by(),
             self.timeline.gaps_text(),
             self.history.as_ref().map_or(String::new(), |r| format!(
@@ -260,6 +264,7 @@ pub async fn play_through_owner_exit(shared: Shared, clip: Clip, exit: Exit) -> 
         stall: timeline.gaps()[BEFORE_EXIT],
         takeover_after: takeover_at.map(|at| at.saturating_duration_since(exited)),
         liveness_takeovers,
+        unavailable: viewer.balancer.unavailable(),
         history,
         timeline,
     }

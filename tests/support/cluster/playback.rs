@@ -21,6 +21,8 @@ pub struct Playback {
     pub item_id: String,
     /// Every segment, in order (paths on any replica).
     pub segments: Vec<String>,
+    /// The master playlist's path and query (what PlaybackInfo's `TranscodingUrl` names).
+    pub master_url: String,
 }
 
 impl Playback {
@@ -80,6 +82,7 @@ impl Playback {
             user_id,
             item_id,
             segments,
+            master_url,
         }
     }
 

@@ -88,6 +88,12 @@ pub fn test_config(data: &Path, media: &Path) -> Config {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.media = vec![media.to_path_buf()];
     config.node_id = "test-node".into();
+    // These tests check answers, not patience: a first segment on a loaded 2-core CI machine
+    // (debug build, other builds beside it) can take longer than a player's patience, and their
+    // clients do not retry a 503 as players do. The players' 6 s default runs in the cluster
+    // scenarios (tests/support/cluster, whose balancer retries as players do) and the browser
+    // test.
+    config.segment_wait = std::time::Duration::from_secs(30);
     config.admin = Some(server::config::AdminSeed {
         name: ADMIN.into(),
         password: ADMIN_PW.into(),
