@@ -4,6 +4,10 @@
 #
 #   ./scripts/run-server.sh [SERVER ARGS...]
 #
+# The Jellyfin web client is served at /web/ when one is configured: `--web-dir DIR` or
+# MEDIA_HA_WEB_DIR=DIR (a jellyfin-web build, see examples/reference-server/README.md); without
+# one, http://127.0.0.1:8096/ explains how to get it.
+#
 # It is built with `--features full` so transcoding works and `--redis` / `--postgres` can simply
 # be added to the arguments; HA_RUN_FEATURES overrides that (HA_RUN_FEATURES= builds without
 # FFmpeg: direct play only).

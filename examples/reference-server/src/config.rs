@@ -31,6 +31,10 @@ pub struct Args {
     /// Where this replica keeps its files (in-process metadata, sessions, demo library, server id).
     #[arg(long, env = "MEDIA_HA_DATA", default_value = "./media-ha-data")]
     pub data: PathBuf,
+    /// A jellyfin-web build (the folder holding its `index.html`) to serve at `/web/`. Unset: `/`
+    /// and `/web/` answer a page saying how to connect an app and where to get the web client.
+    #[arg(long, env = "MEDIA_HA_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
     /// Where transcodes are written (default: `<data>/transcodes`; share it between replicas).
     #[arg(long, env = "MEDIA_HA_TRANSCODE_DIR")]
     pub transcode_dir: Option<PathBuf>,
@@ -241,6 +245,8 @@ pub struct Config {
     pub transcode_dir: PathBuf,
     /// Whether other replicas see `transcode_dir`.
     pub transcode_storage: TranscodeStorage,
+    /// The jellyfin-web build served at `/web/` (`None`: the landing page; `web.rs`).
+    pub web_dir: Option<PathBuf>,
     /// Shared stores, if any.
     pub stores: StoreUrls,
     /// Redis prefix / PostgreSQL schema (`None`: the crates' defaults).
@@ -324,6 +330,7 @@ impl Config {
             media: Vec::new(),
             transcode_dir: data_dir.join("transcodes"),
             transcode_storage: TranscodeStorage::Shared,
+            web_dir: None,
             data_dir,
             stores: StoreUrls::default(),
             namespace: None,
@@ -368,6 +375,7 @@ impl From<Args> for Config {
             config.transcode_dir = dir;
         }
         config.transcode_storage = args.transcode_storage;
+        config.web_dir = args.web_dir;
         config.stores = StoreUrls {
             redis: args.redis.filter(|s| !s.is_empty()),
             postgres: args.postgres.filter(|s| !s.is_empty()),
@@ -556,6 +564,22 @@ mod tests {
         assert!(
             empty.metrics_token.is_none(),
             "an empty token leaves /metrics open"
+        );
+    }
+
+    #[test]
+    fn web_dir_flag() {
+        let default = Config::from(Args::try_parse_from(["reference-server"]).unwrap());
+        assert_eq!(default.web_dir, None);
+        let args =
+            Args::try_parse_from(["reference-server", "--web-dir", "/srv/jellyfin-web"]).unwrap();
+        assert_eq!(
+            Config::from(args).web_dir,
+            Some(PathBuf::from("/srv/jellyfin-web"))
+        );
+        assert!(
+            Args::try_parse_from(["reference-server", "--web-dir", ""]).is_err(),
+            "an empty path is refused"
         );
     }
 

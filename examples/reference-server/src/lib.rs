@@ -52,6 +52,7 @@
 //! | `paths` | case-insensitive request paths (Jellyfin's routing ignores case) |
 //! | `filters` | `Filters=IsPlayed,IsResumable,…` on listings (matched on the user's marks) |
 //! | `error`, `timefmt` | the handlers' error type; Jellyfin's date format |
+//! | `web` | the jellyfin-web client at `/web/` (`--web-dir`), or a page saying how to get one |
 
 pub mod artwork;
 pub mod auth;
@@ -90,6 +91,7 @@ pub mod stores;
 pub mod timefmt;
 pub mod transcoder;
 pub mod triage;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -182,6 +184,9 @@ impl Server {
 /// When the data directory, a store or the listening socket cannot be opened.
 pub async fn start(config: Config) -> Result<Server, StartError> {
     tokio::fs::create_dir_all(&config.data_dir).await?;
+    if let Some(dir) = &config.web_dir {
+        web::check_dir(dir)?;
+    }
     let library_roots = if config.media.is_empty() {
         vec![demo::ensure_demo_library(&config.data_dir, 15).await]
     } else {

@@ -10,6 +10,11 @@
 //!
 //! The literals are read from the route files' own `.route("…")` calls
 //! ([`route_templates`]), so a new route needs no second list kept in step.
+//!
+//! A template ending in a wildcard (`/web/{*path}`) names files, not routes: once a request's
+//! leading segments match its literal prefix, the rest of the path is left as sent (a web
+//! client's `assets/audio/silence.mp3` must not become `assets/Audio/…` because some route has
+//! an `Audio` segment; file systems are case-sensitive).
 
 use std::collections::HashMap;
 
@@ -17,6 +22,8 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Default)]
 pub struct PathCase {
     canonical: HashMap<String, String>,
+    /// The lower-cased literal prefixes of wildcard templates (`["web"]` for `/web/{*path}`).
+    verbatim_after: Vec<Vec<String>>,
 }
 
 impl PathCase {
@@ -24,7 +31,17 @@ impl PathCase {
     /// `/Users/{user_id}/Items`; `{…}` segments are parameters and ignored).
     pub fn from_templates<'a>(templates: impl IntoIterator<Item = &'a str>) -> Self {
         let mut canonical = HashMap::new();
+        let mut verbatim_after = Vec::new();
         for template in templates {
+            if let Some((prefix, _)) = template.split_once("/{*") {
+                verbatim_after.push(
+                    prefix
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_ascii_lowercase)
+                        .collect(),
+                );
+            }
             for segment in template.split('/') {
                 if segment.is_empty() || segment.contains('{') {
                     continue;
@@ -34,23 +51,36 @@ impl PathCase {
                     .or_insert_with(|| segment.to_owned());
             }
         }
-        Self { canonical }
+        Self {
+            canonical,
+            verbatim_after,
+        }
     }
 
     /// `path` with every literal segment in its canonical spelling; `None` when nothing changes.
     pub fn canonicalize(&self, path: &str) -> Option<String> {
         let mut changed = false;
+        let mut seen: Vec<String> = Vec::new();
+        let mut verbatim = false;
         let segments: Vec<&str> = path
             .split('/')
-            .map(
-                |segment| match self.canonical.get(&segment.to_ascii_lowercase()) {
+            .map(|segment| {
+                if verbatim {
+                    return segment;
+                }
+                let out = match self.canonical.get(&segment.to_ascii_lowercase()) {
                     Some(canonical) if canonical != segment => {
                         changed = true;
                         canonical.as_str()
                     }
                     _ => segment,
-                },
-            )
+                };
+                if !segment.is_empty() {
+                    seen.push(segment.to_ascii_lowercase());
+                    verbatim = self.verbatim_after.contains(&seen);
+                }
+                out
+            })
             .collect();
         changed.then(|| segments.join("/"))
     }
@@ -102,6 +132,27 @@ mod tests {
             c.canonicalize("/videos/AbC/Master.M3U8").as_deref(),
             Some("/Videos/AbC/master.m3u8"),
             "parameters keep their case"
+        );
+    }
+
+    #[test]
+    fn after_a_wildcard_prefix_the_path_is_left_as_sent() {
+        let c = PathCase::from_templates(["/web/{*path}", "/Audio/{item_id}/stream", "/Items"]);
+        assert_eq!(
+            c.canonicalize("/WEB/assets/audio/Items.mp3").as_deref(),
+            Some("/web/assets/audio/Items.mp3"),
+            "only the prefix is rewritten"
+        );
+        assert_eq!(c.canonicalize("/web/assets/audio/silence.mp3"), None);
+        assert_eq!(
+            c.canonicalize("/audio/x/stream").as_deref(),
+            Some("/Audio/x/stream"),
+            "other routes still are"
+        );
+        assert_eq!(
+            c.canonicalize("/items/web/audio").as_deref(),
+            Some("/Items/web/Audio"),
+            "a prefix counts only from the start"
         );
     }
 

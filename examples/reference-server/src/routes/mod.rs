@@ -15,6 +15,7 @@
 //! | `library.rs` | `/Library/Refresh` |
 //! | `playback.rs` | PlaybackInfo and HLS (the transcoder seam) |
 //! | `metrics.rs` | `/metrics` (Prometheus text) |
+//! | `web.rs` | `/`, `/web/…`: the web client or the landing page |
 
 pub mod display_prefs;
 pub mod images;
@@ -29,6 +30,7 @@ pub mod stream;
 pub mod system;
 pub mod userdata;
 pub mod users;
+pub mod web;
 
 use axum::Router;
 
@@ -51,12 +53,13 @@ pub fn router() -> Router<AppState> {
         .merge(remote::routes())
         .merge(network::routes())
         .merge(display_prefs::routes())
+        .merge(web::routes())
 }
 
 /// The path template of every route above, read from the route files themselves (for
 /// case-insensitive matching, see `paths.rs`).
 pub fn templates() -> Vec<&'static str> {
-    const SOURCES: [&str; 13] = [
+    const SOURCES: [&str; 14] = [
         include_str!("display_prefs.rs"),
         include_str!("images.rs"),
         include_str!("items.rs"),
@@ -70,6 +73,7 @@ pub fn templates() -> Vec<&'static str> {
         include_str!("system.rs"),
         include_str!("userdata.rs"),
         include_str!("users.rs"),
+        include_str!("web.rs"),
     ];
     SOURCES.into_iter().flat_map(route_templates).collect()
 }
@@ -96,6 +100,7 @@ mod tests {
             "/System/Endpoint",
             "/Playback/BitrateTest",
             "/Sessions/Capabilities/Full",
+            "/web/{*path}",
         ] {
             assert!(templates.contains(&expected), "{expected} in {templates:?}");
         }
