@@ -60,28 +60,11 @@ pub fn decide(
             .map_err(|e| format!("invalid DeviceProfile: {e}"))?,
         None => DeviceProfile::web_browser(),
     };
-    let number = |key: &str| -> Result<Option<u64>, String> {
-        let raw = body
-            .get(key)
-            .filter(|v| !v.is_null())
-            .map(|v| {
-                v.as_u64()
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .or_else(|| query.get(key).cloned())
-            .filter(|s| !s.is_empty());
-        raw.map(|s| {
-            s.trim_matches('"')
-                .parse::<u64>()
-                .map_err(|_| format!("{key} must be a non-negative integer"))
-        })
-        .transpose()
-    };
+    let field = |key: &str| number(body, query, key);
     let options = DecideOptions {
-        max_bitrate: number("maxstreamingbitrate")?,
-        audio_stream_index: number("audiostreamindex")?.map(|n| n as usize),
-        subtitle_stream_index: number("subtitlestreamindex")?.map(|n| n as usize),
+        max_bitrate: field("maxstreamingbitrate")?,
+        audio_stream_index: field("audiostreamindex")?.map(|n| n as usize),
+        subtitle_stream_index: field("subtitlestreamindex")?.map(|n| n as usize),
         static_context: false,
     };
     let d = decision::decide(&profile, &probe, &options).map_err(|e| e.to_string())?;
@@ -148,6 +131,35 @@ pub fn decide(
         reasons,
         fmp4,
     })
+}
+
+/// A number of the PlaybackInfo body (or else the query) under the lower-cased `key`, as
+/// jellyfin-web sends them: a JSON number or a string of one. An empty string and a negative
+/// number mean "none" (the web client sends `"SubtitleStreamIndex": ""` and Jellyfin's own
+/// clients `-1` when no subtitle is chosen); anything else that is not a whole number is refused.
+///
+/// # Errors
+/// A client-facing message naming `key`.
+pub fn number(
+    body: &serde_json::Map<String, Value>,
+    query: &std::collections::HashMap<String, String>,
+    key: &str,
+) -> Result<Option<u64>, String> {
+    let raw = match body.get(key).filter(|v| !v.is_null()) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(v) => Some(v.to_string()),
+        None => query.get(key).cloned(),
+    };
+    let Some(raw) = raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    match raw.parse::<i64>() {
+        Ok(n) => Ok(u64::try_from(n).ok()),
+        Err(_) => raw
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| format!("{key} must be a whole number")),
+    }
 }
 
 /// Without `ha-transcode` there is nothing to decide: the file as it is.
@@ -234,4 +246,36 @@ pub fn media_streams(item: &Item) -> Vec<Value> {
 #[cfg(not(feature = "transcode"))]
 pub fn media_streams(_item: &Item) -> Vec<Value> {
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_as_the_web_client_sends_them() {
+        let body = json!({
+            "subtitlestreamindex": "",
+            "audiostreamindex": "1",
+            "maxstreamingbitrate": 1_555_555_555u64,
+            "negative": -1,
+            "bad": "x1",
+            "fraction": 1.5,
+        });
+        let body = body.as_object().unwrap();
+        let mut query = std::collections::HashMap::new();
+        query.insert("fromquery".to_owned(), "7".to_owned());
+        assert_eq!(number(body, &query, "subtitlestreamindex"), Ok(None));
+        assert_eq!(number(body, &query, "audiostreamindex"), Ok(Some(1)));
+        assert_eq!(
+            number(body, &query, "maxstreamingbitrate"),
+            Ok(Some(1_555_555_555))
+        );
+        assert_eq!(number(body, &query, "negative"), Ok(None));
+        assert_eq!(number(body, &query, "missing"), Ok(None));
+        assert_eq!(number(body, &query, "fromquery"), Ok(Some(7)));
+        assert!(number(body, &query, "bad").unwrap_err().contains("bad"));
+        assert!(number(body, &query, "fraction").is_err());
+    }
 }
