@@ -9,14 +9,18 @@
 //! | module | what |
 //! |---|---|
 //! | [`haproxy`] | HAProxy round robin over replicas with the README's settings (or none of them), and its answer counts |
+//! | [`nginx`] | nginx round robin with the README's `proxy_next_upstream` settings or retries off |
 //! | [`player`] | one hls.js play in headless chromium: its events as they happen, and a summary |
+//! | [`scenario`] | the player through a load balancer while the owner is killed or stopped |
 //!
 //! The tools are required, never skipped: [`require_tools`] panics naming what is missing
 //! and how to install it; [`install_player`] installs the npm packages once
 //! (`tests/browser/install.sh`, into the git-ignored `tests/browser/node_modules`).
 
 pub mod haproxy;
+pub mod nginx;
 pub mod player;
+pub mod scenario;
 
 use std::path::PathBuf;
 use std::process::Command;
