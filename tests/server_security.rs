@@ -330,7 +330,7 @@ async fn metrics_hold_no_names_and_a_token_closes_them() {
         .unwrap();
     assert_eq!(open.status(), StatusCode::OK, "open by default");
     let text = open.text().await.unwrap();
-    assert!(text.contains("media_ha_active_sessions"), "{text}");
+    assert!(text.contains("media_ha_http_requests_total{"), "{text}");
     let data_dir = data.path().to_string_lossy().into_owned();
     let media = media_dir().to_string_lossy().into_owned();
     for secret in [

@@ -17,7 +17,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout_at};
 
-use crate::{Error, FencingToken, LatencyHistogram, Lease, LeaseManager, SharedClock};
+use crate::{telemetry, Error, FencingToken, Lease, LeaseManager, SharedClock};
 
 /// How a [`LeaseKeeper`] paces itself.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,49 +83,22 @@ pub struct LeaseKeeper {
 
 impl LeaseKeeper {
     /// Starts keeping `lease` alive.
+    ///
+    /// Every renewal the store answers (success or error) is timed on `clock` from sending it
+    /// to the answer and recorded as [`telemetry::LEASE_RENEW_SECONDS`]; a lost tenure counts
+    /// in [`telemetry::LEASES_LOST_TOTAL`] (both through the `metrics` facade: free when no
+    /// recorder is installed).
     pub fn spawn(
         manager: Arc<dyn LeaseManager>,
         lease: Lease,
         clock: SharedClock,
         config: KeeperConfig,
     ) -> Self {
-        Self::start(manager, lease, clock, config, None)
-    }
-
-    /// [`spawn`](Self::spawn), recording how long each renewal takes into `renew_latency`: the
-    /// time from sending the renewal to the store's answer (success or error) on `clock`. A
-    /// renewal still unanswered at the safety deadline ends the tenure instead and is not
-    /// recorded. Share one histogram among keepers to export their renewals together.
-    pub fn spawn_with_latency(
-        manager: Arc<dyn LeaseManager>,
-        lease: Lease,
-        clock: SharedClock,
-        config: KeeperConfig,
-        renew_latency: LatencyHistogram,
-    ) -> Self {
-        Self::start(manager, lease, clock, config, Some(renew_latency))
-    }
-
-    fn start(
-        manager: Arc<dyn LeaseManager>,
-        lease: Lease,
-        clock: SharedClock,
-        config: KeeperConfig,
-        renew_latency: Option<LatencyHistogram>,
-    ) -> Self {
         let (status_tx, status) = watch::channel(KeeperStatus::Held(lease.clone()));
         let (stop, stop_rx) = oneshot::channel();
         let key = lease.key.clone();
         let token = lease.token;
-        let task = tokio::spawn(run(
-            manager,
-            lease,
-            clock,
-            config,
-            renew_latency,
-            status_tx,
-            stop_rx,
-        ));
+        let task = tokio::spawn(run(manager, lease, clock, config, status_tx, stop_rx));
         Self {
             key,
             token,
@@ -197,7 +170,6 @@ async fn run(
     mut lease: Lease,
     clock: SharedClock,
     config: KeeperConfig,
-    renew_latency: Option<LatencyHistogram>,
     status: watch::Sender<KeeperStatus>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -234,8 +206,10 @@ async fn run(
             }
             outcome = timeout_at(safe_deadline, manager.renew(&lease)) => outcome,
         };
-        if let (Some(histogram), Ok(_answered)) = (&renew_latency, &outcome) {
-            histogram.observe(clock.now().saturating_duration_since(sent));
+        if outcome.is_ok() {
+            // Answered (success or error): how long the store took, on the injected clock.
+            metrics::histogram!(telemetry::LEASE_RENEW_SECONDS)
+                .record(clock.now().saturating_duration_since(sent));
         }
         match outcome {
             Ok(Ok(renewed)) => {
@@ -269,6 +243,7 @@ async fn run(
 
 fn lose(status: &watch::Sender<KeeperStatus>, lease: &Lease, reason: &str) {
     tracing::warn!(key = %lease.key, token = %lease.token, reason, "lease lost");
+    metrics::counter!(telemetry::LEASES_LOST_TOTAL).increment(1);
     status.send_replace(KeeperStatus::Lost {
         reason: reason.to_owned(),
     });

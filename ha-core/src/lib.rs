@@ -16,7 +16,6 @@
 //! | [`lease`] | [`LeaseManager`], [`Lease`], [`FencingToken`] |
 //! | [`keeper`] | [`LeaseKeeper`]: keeps a lease alive on its own task, signals loss at once |
 //! | [`liveness`] | [`LivenessKeeper`]: one short per-replica record, so a dead lease holder is found out in about a second and its leases taken over ([`LeaseManager::take_over`]) |
-//! | [`latency`] | [`LatencyHistogram`]: lock-free renewal latency a keeper can record |
 //! | [`slot_keeper`] | [`SlotKeeper`]: renews a job's slots, takes back one the store forgot, reports changes once |
 //! | [`jobs`] | [`TranscodeJobStore`]: fenced, forward-only job records that outlive leases |
 //! | [`sessions`] | [`SessionStore`]: expiring client sessions keyed by token hash |
@@ -28,6 +27,7 @@
 //! | [`auth`], [`ids`], [`clock`] | password/token hashing, identifiers, the injectable clock |
 //! | [`hash_pool`] | [`HashPool`](hash_pool::HashPool): Argon2id on a few fixed threads (bounded memory, back-pressure) |
 //! | [`error`] | the one [`Error`] every contract returns |
+//! | [`telemetry`] | the names this crate reports through the `metrics` facade (lease renewals, lost leases) |
 //!
 //! ## What each backend adds
 //!
@@ -53,7 +53,6 @@ pub mod hash_pool;
 pub mod ids;
 pub mod jobs;
 pub mod keeper;
-pub mod latency;
 pub mod lease;
 pub mod liveness;
 pub mod memory;
@@ -63,6 +62,7 @@ pub mod sessions;
 pub mod slot_keeper;
 pub mod slots;
 pub mod sync;
+pub mod telemetry;
 
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
@@ -75,7 +75,6 @@ pub use events::{
 };
 pub use jobs::{JobClaim, JobRecord, JobState, TranscodeJobStore};
 pub use keeper::{KeeperConfig, KeeperStatus, LeaseKeeper};
-pub use latency::{LatencyHistogram, LatencySnapshot, LATENCY_BUCKETS};
 pub use lease::{FencingToken, Lease, LeaseManager};
 pub use liveness::{LivenessConfig, LivenessKeeper};
 pub use metadata::{

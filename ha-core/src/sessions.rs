@@ -98,4 +98,10 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     async fn remove(&self, token_hash: &str) -> Result<bool>;
     /// Every live session.
     async fn list(&self) -> Result<Vec<Session>>;
+    /// How many sessions are live: what [`list`](Self::list) would return, counted. The default
+    /// counts `list`; a backend that can count without reading the sessions overrides it (the
+    /// PostgreSQL one asks for `count(*)`).
+    async fn count(&self) -> Result<u64> {
+        Ok(self.list().await?.len() as u64)
+    }
 }

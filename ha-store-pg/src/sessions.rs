@@ -210,4 +210,19 @@ impl SessionStore for PgSessionStore {
             })
             .await
     }
+
+    async fn count(&self) -> Result<u64> {
+        self.store
+            .call("count sessions", async {
+                let conn = self.store.conn("count sessions").await?;
+                let row = conn
+                    .query_one(
+                        "SELECT count(*) FROM sessions WHERE expires_at > clock_timestamp()",
+                        &[],
+                    )
+                    .await?;
+                Ok(row.get::<_, i64>(0).max(0) as u64)
+            })
+            .await
+    }
 }

@@ -88,6 +88,7 @@
 //! | [`decision`] | [`decision::decide`]: direct play, direct stream or transcode, from a Jellyfin device profile |
 //! | [`spec`] | [`spec::JobSpec`] and the output settings: what a transcode produces |
 //! | [`thumbnail`] | [`thumbnail::extract_frame`]: one still frame of a video (artwork when a file has none) |
+//! | [`telemetry`] | the names the manager reports through the `metrics` facade (jobs, takeovers, segment waits) |
 //! | [`manager`] | [`manager::TranscodeManager`]: cluster-wide job ownership, takeover, dedup, admission, cleanup |
 //! | [`worker`] | the isolated worker process, its [`Supervisor`](worker::Supervisor), the QSV probe |
 //! | [`hls`] | segment-exact HLS: segment naming and math, playlists, the vetoable publish gate |
@@ -113,6 +114,7 @@ pub mod hls;
 pub mod manager;
 pub mod probe;
 pub mod spec;
+pub mod telemetry;
 pub mod thumbnail;
 pub mod worker;
 

@@ -63,6 +63,14 @@ pub struct Args {
     /// Concurrent Intel QSV transcodes this replica's GPU takes.
     #[arg(long, env = "MEDIA_HA_QSV_SLOTS", default_value_t = 8)]
     pub qsv_slots: u32,
+    /// The GPU render node Intel QSV uses (`/dev/dri/renderD129` for a second GPU). Probed at
+    /// start; transcodes fall back to software when it does not work.
+    #[arg(
+        long,
+        env = "MEDIA_HA_RENDER_NODE",
+        default_value = "/dev/dri/renderD128"
+    )]
+    pub render_node: PathBuf,
     /// Concurrent transcodes one user may hold, cluster-wide.
     #[arg(long, env = "MEDIA_HA_MAX_TRANSCODES_PER_USER", default_value_t = 3)]
     pub max_transcodes_per_user: u32,
@@ -103,6 +111,12 @@ pub struct Args {
     /// by a cluster event at once; this is the bound when that event is lost.
     #[arg(long, env = "MEDIA_HA_SESSION_CACHE", value_parser = parse_session_cache, default_value = "2s")]
     pub session_cache: Duration,
+    /// How often one replica (the holder of the `metrics-reporter` lease) counts the cluster's
+    /// live sessions for `media_ha_cluster_sessions` (`15s`; 1 s to 10 min). The others report
+    /// 0, so the sum over replicas is the cluster's count, read once per interval, not once per
+    /// scrape of every replica.
+    #[arg(long, env = "MEDIA_HA_CLUSTER_GAUGE_INTERVAL", value_parser = parse_cluster_gauge_interval, default_value = "15s")]
+    pub cluster_gauge_interval: Duration,
     /// Old spelling of `--session-cache`, in milliseconds.
     #[arg(long, env = "MEDIA_HA_SESSION_CACHE_MS", hide = true, conflicts_with = "session_cache",
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
@@ -259,6 +273,8 @@ pub struct Config {
     pub admin: Option<AdminSeed>,
     /// QSV slots of this replica.
     pub qsv_slots: u32,
+    /// The render node QSV uses (passed to the workers as `MEDIA_HA_RENDER_NODE`).
+    pub render_node: PathBuf,
     /// Per-user transcode limit.
     pub max_transcodes_per_user: u32,
     /// Fixed server id.
@@ -276,6 +292,9 @@ pub struct Config {
     pub wait_for_stores: Duration,
     /// Periodic rescan (`None`: never).
     pub scan_interval: Option<Duration>,
+    /// How often the cluster-wide gauges are read by the replica that reports them
+    /// (`cluster_gauges.rs`).
+    pub cluster_gauge_interval: Duration,
     /// How long a session lives without use. The stores cap TTLs at one day (`ha_core`'s
     /// `validate_ttl`), so a client idle for longer signs in again; every request touches it.
     pub session_ttl: Duration,
@@ -338,6 +357,7 @@ impl Config {
             advertise: None,
             admin: None,
             qsv_slots: 8,
+            render_node: "/dev/dri/renderD128".into(),
             max_transcodes_per_user: 3,
             server_id: None,
             lease_ttl: Duration::from_secs(5),
@@ -346,6 +366,7 @@ impl Config {
             wait_for_stores: Duration::ZERO,
             readiness_policy: ReadinessPolicy::StayReady,
             scan_interval: None,
+            cluster_gauge_interval: Duration::from_secs(15),
             session_ttl: Duration::from_secs(24 * 3600),
             session_cache: Duration::from_secs(2),
             max_body_bytes: 1 << 20,
@@ -390,6 +411,7 @@ impl From<Args> for Config {
             _ => None,
         };
         config.qsv_slots = args.qsv_slots;
+        config.render_node = args.render_node;
         config.max_transcodes_per_user = args.max_transcodes_per_user;
         config.server_id = args.server_id.filter(|s| !s.is_empty());
         config.lease_ttl = args
@@ -398,6 +420,7 @@ impl From<Args> for Config {
         config.liveness_ttl = args.liveness_ttl;
         config.segment_wait = args.segment_wait;
         config.scan_interval = (!args.scan_interval.is_zero()).then_some(args.scan_interval);
+        config.cluster_gauge_interval = args.cluster_gauge_interval;
         config.session_cache = args
             .session_cache_ms
             .map_or(args.session_cache, Duration::from_millis);
@@ -465,6 +488,11 @@ fn parse_liveness_ttl(s: &str) -> Result<Duration, String> {
 /// `--segment-wait`: 1 s to 5 min.
 fn parse_segment_wait(s: &str) -> Result<Duration, String> {
     parse_in_range(s, Duration::from_secs(1), Duration::from_secs(300))
+}
+
+/// `--cluster-gauge-interval`: 1 s to 10 min.
+fn parse_cluster_gauge_interval(s: &str) -> Result<Duration, String> {
+    parse_in_range(s, Duration::from_secs(1), Duration::from_secs(600))
 }
 
 /// `--session-cache`: 0 to 60 s (the staleness bound of a lost revocation).

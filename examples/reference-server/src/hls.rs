@@ -73,7 +73,6 @@ impl ManagerTranscoder {
         stores: &Stores,
         advertise: &str,
         worker: WorkerCommand,
-        renew_latency: media_ha::core::LatencyHistogram,
     ) -> Result<Self, StartError> {
         // Replicas sign what they forward (peer_auth.rs). Node-local storage forwards, so it
         // needs the shared secret; shared storage never forwards (a random key then, which
@@ -98,7 +97,6 @@ impl ManagerTranscoder {
         let manager_config = defaults
             .with_segment_wait(config.segment_wait)
             .with_seek_hold(seek_hold)
-            .with_renew_latency(renew_latency)
             .with_lease_ttl(config.lease_ttl)
             .with_liveness_ttl((!config.liveness_ttl.is_zero()).then_some(config.liveness_ttl))
             .with_advertise(advertise)
@@ -136,7 +134,7 @@ impl ManagerTranscoder {
         }
         // Probed once per node at start-up; a job asked for QSV still falls back to software
         // by itself if the device fails at run time.
-        let qsv = media_ha::transcode::worker::qsv_status();
+        let qsv = media_ha::transcode::worker::probe_qsv(&config.render_node);
         let hardware = if config.qsv_slots > 0 && qsv.is_available() {
             HardwarePreference::Qsv
         } else {

@@ -58,6 +58,7 @@ pub mod artwork;
 pub mod auth;
 pub mod body_timeout;
 pub mod bootstrap;
+pub mod cluster_gauges;
 pub mod config;
 pub mod conn_io;
 pub mod conn_limit;
@@ -88,6 +89,7 @@ pub mod signin_brake;
 pub mod startup;
 pub mod state;
 pub mod stores;
+pub mod telemetry;
 pub mod timefmt;
 pub mod transcoder;
 pub mod triage;
@@ -207,8 +209,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .unwrap_or_else(|| format!("http://{addr}"));
     tracing::info!(%addr, node = %config.node_id, server_id = %server_id, stores = %stores.description, roots = ?library_roots, "media-ha reference server starting");
 
-    let renew_latency = media_ha::core::LatencyHistogram::new();
-    let transcoder = start_transcoder(&config, &stores, &local_address, &renew_latency).await?;
+    telemetry::install();
+    let transcoder = start_transcoder(&config, &stores, &local_address).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (scanner, scan_loop) = scan::channel();
     let publisher = EventPublisher::new(stores.events.clone(), &config.node_id);
@@ -226,16 +228,16 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         publisher,
         scanner,
         transcoder,
-        renew_latency,
         readiness: Default::default(),
         artwork,
         live,
         draining: Default::default(),
     });
 
-    let mut background = vec![tokio::spawn(
-        scan_loop.run(state.clone(), shutdown_rx.clone()),
-    )];
+    let mut background = vec![
+        tokio::spawn(scan_loop.run(state.clone(), shutdown_rx.clone())),
+        tokio::spawn(cluster_gauges::run(state.clone(), shutdown_rx.clone())),
+    ];
     match events.subscribe().await {
         Ok(sub) => background.push(tokio::spawn(log_events(sub, shutdown_rx.clone()))),
         Err(err) => tracing::warn!(error = %err, "cannot subscribe to cluster events"),
@@ -289,10 +291,9 @@ async fn start_transcoder(
     config: &Config,
     stores: &Stores,
     advertise: &str,
-    renew_latency: &media_ha::core::LatencyHistogram,
 ) -> Result<Option<std::sync::Arc<dyn transcoder::Transcoder>>, StartError> {
-    use media_ha::transcode::worker::WorkerCommand;
-    let worker = match &config.transcode_worker {
+    use media_ha::transcode::worker::{WorkerCommand, RENDER_NODE_ENV};
+    let mut worker = match &config.transcode_worker {
         Some((program, args)) => {
             let mut command = WorkerCommand::new(program);
             command.args = args.iter().map(Into::into).collect();
@@ -300,8 +301,11 @@ async fn start_transcoder(
         }
         None => WorkerCommand::current_exe([WORKER_FLAG])?,
     };
-    let t = hls::ManagerTranscoder::start(config, stores, advertise, worker, renew_latency.clone())
-        .await?;
+    // The workers probe and open the render node this replica was told to use.
+    worker
+        .env
+        .push((RENDER_NODE_ENV.into(), config.render_node.clone().into()));
+    let t = hls::ManagerTranscoder::start(config, stores, advertise, worker).await?;
     Ok(Some(std::sync::Arc::new(t)))
 }
 
@@ -311,7 +315,6 @@ async fn start_transcoder(
     _config: &Config,
     _stores: &Stores,
     _advertise: &str,
-    _renew_latency: &media_ha::core::LatencyHistogram,
 ) -> Result<Option<std::sync::Arc<dyn transcoder::Transcoder>>, StartError> {
     Ok(None)
 }
@@ -319,7 +322,7 @@ async fn start_transcoder(
 /// The first argument that makes the server binary run as a transcode worker process.
 pub const WORKER_FLAG: &str = "--transcode-worker";
 
-/// The routes with every layer: request id, tracing, CORS, timeout, body limit, and the
+/// The routes with every layer: HTTP metrics, request id, tracing, CORS, timeout, body limit, and the
 /// case-insensitive path rewrite (`paths.rs`), which runs before routing.
 pub fn app(state: AppState) -> Router {
     let config = &state.config;
@@ -343,7 +346,9 @@ pub fn app(state: AppState) -> Router {
         .allow_methods(AllowMethods::mirror_request())
         .allow_headers(AllowHeaders::mirror_request())
         .max_age(Duration::from_secs(3600));
-    let routed = routes::router().with_state(state);
+    let routed = routes::router()
+        .route_layer(axum::middleware::from_fn(telemetry::stamp_route))
+        .with_state(state);
     // A layer on a router runs after its routing, so the rewrite sits on an outer router whose
     // only route is the inner one (as its fallback).
     let case = std::sync::Arc::new(paths::PathCase::from_templates(routes::templates()));
@@ -370,6 +375,7 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn(telemetry::record_http))
 }
 
 /// `req` with its path in the routes' spelling (query untouched).

@@ -212,12 +212,11 @@ async fn scan_once(
         tracing::info!("library scan skipped: another replica holds the scan lease");
         return Ok(None);
     };
-    let keeper = LeaseKeeper::spawn_with_latency(
+    let keeper = LeaseKeeper::spawn(
         stores.leases.clone(),
         lease,
         SystemClock::shared(),
         KeeperConfig::default(),
-        state.renew_latency.clone(),
     );
     tracing::info!(token = %keeper.token(), "library scan started");
     let result = walk_and_write(state, &keeper, shutdown).await;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use media_ha::core::{ids, EventPublisher, LatencyHistogram};
+use media_ha::core::{ids, EventPublisher};
 
 use crate::artwork::Artwork;
 use crate::config::Config;
@@ -53,9 +53,6 @@ pub struct Shared {
     /// Set when SIGTERM starts the drain: `/health/ready` fails from then on, while every
     /// other request is still answered (`drain.rs`).
     pub draining: AtomicBool,
-    /// How long this replica's lease renewals take (every keeper it runs records here: the
-    /// transcode jobs' and the library scan's), exported by `/metrics`.
-    pub renew_latency: LatencyHistogram,
 }
 
 impl AppState {

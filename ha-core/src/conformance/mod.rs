@@ -133,6 +133,7 @@ macro_rules! session_store_conformance {
                 sessions_touch_extends_ttl,
                 sessions_remove_ends_session,
                 sessions_put_replaces_and_list_shows_live,
+                sessions_count_counts_live_sessions,
                 sessions_update_only_replaces_a_live_session,
                 sessions_update_racing_remove_never_revives,
             ]

@@ -107,6 +107,28 @@ pub async fn sessions_put_replaces_and_list_shows_live(s: Arc<dyn SessionStore>)
     assert!(mine.iter().any(|x| x == &&a));
 }
 
+/// `count` counts what `list` lists: live sessions, once each, none expired or removed.
+pub async fn sessions_count_counts_live_sessions(s: Arc<dyn SessionStore>) {
+    assert_eq!(
+        s.count().await.unwrap(),
+        0,
+        "a fresh store holds no session"
+    );
+    let (a, b, brief) = (session("u1"), session("u2"), session("u3"));
+    s.put(&a, HOUR).await.unwrap();
+    s.put(&a, HOUR).await.unwrap();
+    s.put(&b, HOUR).await.unwrap();
+    s.put(&brief, Duration::from_millis(300)).await.unwrap();
+    assert_eq!(s.count().await.unwrap(), 3);
+    sleep(Duration::from_millis(1_300)).await;
+    assert!(s.remove(&b.token_hash).await.unwrap());
+    assert_eq!(s.count().await.unwrap(), 1, "one expired, one removed");
+    assert_eq!(
+        s.count().await.unwrap(),
+        s.list().await.unwrap().len() as u64
+    );
+}
+
 /// `update` replaces a live session (data, TTL) and reports `true`; it never creates one: not
 /// for an unknown token, not after a sign-out, not after expiry.
 pub async fn sessions_update_only_replaces_a_live_session(s: Arc<dyn SessionStore>) {

@@ -265,6 +265,12 @@ impl SessionStore for MemorySessionStore {
         inner.sessions.retain(|_, e| e.deadline > now);
         Ok(inner.sessions.values().map(|e| e.session.clone()).collect())
     }
+
+    async fn count(&self) -> Result<u64> {
+        let now = self.clock.now();
+        let inner = lock(&self.inner);
+        Ok(inner.sessions.values().filter(|e| e.deadline > now).count() as u64)
+    }
 }
 
 #[cfg(test)]

@@ -267,6 +267,10 @@ impl SessionStore for CachedSessionStore {
     async fn list(&self) -> Result<Vec<Session>> {
         self.inner.list().await
     }
+
+    async fn count(&self) -> Result<u64> {
+        self.inner.count().await
+    }
 }
 
 #[cfg(test)]

@@ -13,12 +13,12 @@ use std::sync::OnceLock;
 
 use ffmpeg_next::{codec, encoder, format, frame, Dictionary, Packet, Rational};
 
-use super::qsv::DEFAULT_RENDER_NODE;
+use super::qsv::render_node;
 
 /// Which probe stage failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeStage {
-    /// The render node (`/dev/dri/renderD128`) is missing.
+    /// The render node (`/dev/dri/renderD128` by default) is missing.
     RenderNode,
     /// FFmpeg could not create a QSV device on it.
     Device,
@@ -47,11 +47,12 @@ impl QsvStatus {
     }
 }
 
-/// The cached status of the default render node (probed on first call).
+/// The cached status of this process's render node ([`render_node`](super::qsv::render_node):
+/// `MEDIA_HA_RENDER_NODE` or `/dev/dri/renderD128`), probed on first call.
 pub fn qsv_status() -> &'static QsvStatus {
     static STATUS: OnceLock<QsvStatus> = OnceLock::new();
     STATUS.get_or_init(|| {
-        let status = probe_qsv(Path::new(DEFAULT_RENDER_NODE));
+        let status = probe_qsv(&render_node());
         if let QsvStatus::Unavailable { stage, reason } = &status {
             tracing::info!(?stage, %reason, "Intel QSV unavailable; transcodes use software");
         }

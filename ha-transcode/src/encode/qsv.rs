@@ -23,8 +23,20 @@ use super::source::VideoSource;
 use super::{gop_frames, output_size, EncoderOptions};
 use crate::spec::{RateControl, VideoCodec, VideoSettings};
 
-/// The default render node.
+/// The default render node: the first GPU's (a second GPU is `renderD129`).
 pub const DEFAULT_RENDER_NODE: &str = "/dev/dri/renderD128";
+
+/// The environment variable that names the render node QSV uses in this process (the server
+/// sets it on the workers it starts; unset: [`DEFAULT_RENDER_NODE`]).
+pub const RENDER_NODE_ENV: &str = "MEDIA_HA_RENDER_NODE";
+
+/// The render node QSV uses in this process: [`RENDER_NODE_ENV`] when set and not empty, else
+/// [`DEFAULT_RENDER_NODE`].
+pub fn render_node() -> std::path::PathBuf {
+    std::env::var_os(RENDER_NODE_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| DEFAULT_RENDER_NODE.into(), Into::into)
+}
 
 /// How the source is decoded on the GPU.
 #[derive(Debug, Clone, PartialEq, Eq)]

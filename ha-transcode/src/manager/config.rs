@@ -10,8 +10,6 @@
 
 use std::time::Duration;
 
-use ha_core::LatencyHistogram;
-
 /// The default [`ManagerConfig::segment_wait`]: 6 s.
 ///
 /// Why 6 s: a request held past the player's own patience costs the player a timeout error,
@@ -60,7 +58,6 @@ pub struct ManagerConfig {
     qsv_slots: u32,
     max_jobs_per_user: Option<u32>,
     liveness_ttl: Option<Duration>,
-    renew_latency: LatencyHistogram,
 }
 
 /// A [`ManagerConfig`] that cannot work: which setting, and why.
@@ -117,7 +114,6 @@ impl ManagerConfig {
             qsv_slots: 0,
             max_jobs_per_user: None,
             liveness_ttl: Some(Duration::from_secs(1)),
-            renew_latency: LatencyHistogram::new(),
         }
     }
 
@@ -214,20 +210,6 @@ impl ManagerConfig {
         /// afterwards. Must be below the lease TTL.
         liveness_ttl, with_liveness_ttl: Option<Duration>
     );
-
-    /// Where the job lease keepers record how long each renewal took. Default: a fresh
-    /// histogram, readable through [`super::TranscodeManager::renew_latency`].
-    pub fn renew_latency(&self) -> &LatencyHistogram {
-        &self.renew_latency
-    }
-
-    /// Sets [`renew_latency`](Self::renew_latency) (a shared handle: pass the server's own to
-    /// export every keeper's renewals as one series).
-    #[must_use]
-    pub fn with_renew_latency(mut self, histogram: LatencyHistogram) -> Self {
-        self.renew_latency = histogram;
-        self
-    }
 
     /// Checks the settings together.
     ///

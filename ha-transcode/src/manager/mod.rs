@@ -64,9 +64,7 @@ use std::time::Duration;
 
 use ha_core::liveness::{LivenessConfig, LivenessKeeper};
 use ha_core::sync::lock;
-use ha_core::{
-    EventBus, JobState, LatencySnapshot, LeaseManager, SharedClock, SlotLimiter, TranscodeJobStore,
-};
+use ha_core::{EventBus, JobState, LeaseManager, SharedClock, SlotLimiter, TranscodeJobStore};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -285,12 +283,6 @@ impl TranscodeManager {
     /// This node's counters (jobs, takeovers, segment waits) for metrics.
     pub fn stats(&self) -> ManagerStats {
         self.inner.stats.snapshot(self.local_jobs())
-    }
-
-    /// How long this node's job lease renewals took ([`ManagerConfig::renew_latency`]; shared
-    /// with whoever else records into that histogram).
-    pub fn renew_latency(&self) -> LatencySnapshot {
-        self.inner.config.renew_latency().snapshot()
     }
 
     /// How many jobs this node runs now.

@@ -123,12 +123,11 @@ impl TranscodeManager {
                 return Err(store_err(e));
             }
         };
-        let keeper = LeaseKeeper::spawn_with_latency(
+        let keeper = LeaseKeeper::spawn(
             inner.leases.clone(),
             lease,
             inner.clock.clone(),
             KeeperConfig::default(),
-            config.renew_latency().clone(),
         );
         inner.stats.started(takeover);
         let (job, restarts) = local::new_local_job(from, inner.clock.now());

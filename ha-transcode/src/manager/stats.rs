@@ -1,7 +1,12 @@
-//! Counters a server exports as metrics (e.g. Prometheus): cheap atomics, read as a snapshot.
+//! This node's counters, kept twice on purpose: atomics a caller reads as one snapshot
+//! ([`super::TranscodeManager::stats`], no recorder needed) and the same events through the
+//! `metrics` facade under the names in [`crate::telemetry`], for whatever exporter the
+//! application installed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::telemetry;
 
 /// Live counters of one manager.
 #[derive(Debug, Default)]
@@ -42,25 +47,30 @@ pub struct ManagerStats {
 
 impl Stats {
     pub(crate) fn started(&self, takeover: bool) {
-        let counter = if takeover {
-            &self.takeovers
+        let (counter, name) = if takeover {
+            (&self.takeovers, telemetry::TAKEOVERS_TOTAL)
         } else {
-            &self.jobs_started
+            (&self.jobs_started, telemetry::JOBS_STARTED_TOTAL)
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(name).increment(1);
     }
 
     pub(crate) fn took_over_by_liveness(&self) {
         self.liveness_takeovers.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(telemetry::LIVENESS_TAKEOVERS_TOTAL).increment(1);
     }
 
     pub(crate) fn failed(&self) {
         self.jobs_failed.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(telemetry::JOBS_FAILED_TOTAL).increment(1);
     }
 
     pub(crate) fn served(&self, waited: Duration, counts_as_wait: bool) {
         self.segments_served.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(telemetry::SEGMENTS_SERVED_TOTAL).increment(1);
         if counts_as_wait {
+            metrics::histogram!(telemetry::SEGMENT_WAIT_SECONDS).record(waited);
             let micros = waited.as_micros() as u64;
             self.waits.fetch_add(1, Ordering::Relaxed);
             self.wait_micros.fetch_add(micros, Ordering::Relaxed);

@@ -13,7 +13,7 @@
 //! | [`WorkerError`] | why a run failed (crash, stall, FFmpeg, veto, a broken pipe) |
 //! | [`LIFELINE_ENV`] | the worker exits the moment its server dies (end of its stdin pipe) |
 //! | [`run_worker_main`] | the worker's entry point, for a binary or a re-executed host |
-//! | [`qsv_status`] | is Intel QSV usable on this node (probed once, cached) |
+//! | [`qsv_status`] | is Intel QSV usable on this node (probed once, cached; the render node from [`RENDER_NODE_ENV`]) |
 
 pub(crate) mod error;
 mod lifeline;
@@ -23,7 +23,7 @@ mod supervisor;
 mod worker_main;
 
 pub use crate::encode::hw_probe::{probe_qsv, qsv_status, ProbeStage, QsvStatus};
-pub use crate::encode::qsv::DEFAULT_RENDER_NODE;
+pub use crate::encode::qsv::{render_node, DEFAULT_RENDER_NODE, RENDER_NODE_ENV};
 pub use error::WorkerError;
 pub use lifeline::{LIFELINE_ENV, ORPHANED_EXIT};
 pub use protocol::WorkerEvent;

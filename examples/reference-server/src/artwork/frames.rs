@@ -127,10 +127,8 @@ impl FrameStore {
                     .await
                     .map_err(|e| io_error("store the frame", &e))?;
                 self.stats.extractions.fetch_add(1, Ordering::Relaxed);
-                self.stats.extraction_micros.fetch_add(
-                    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                    Ordering::Relaxed,
-                );
+                metrics::histogram!(crate::routes::metrics::ARTWORK_EXTRACTION_SECONDS)
+                    .record(started.elapsed());
                 tracing::info!(media, elapsed = ?started.elapsed(), "artwork: frame extracted");
                 Ok(out.to_path_buf())
             }

@@ -1,4 +1,5 @@
-//! Counters of this replica's artwork work, for `/metrics`, tests and benchmarks.
+//! Counters of this replica's artwork work, for `/metrics`, tests and benchmarks (the time
+//! extractions take is a histogram, `media_ha_artwork_extraction_seconds`).
 
 use std::sync::atomic::AtomicU64;
 
@@ -7,8 +8,6 @@ use std::sync::atomic::AtomicU64;
 pub struct ArtworkStats {
     /// Frames extracted from videos (each at most once per cluster with shared storage).
     pub extractions: AtomicU64,
-    /// Total time those extractions took, in microseconds.
-    pub extraction_micros: AtomicU64,
     /// Videos no frame could be taken from.
     pub extraction_failures: AtomicU64,
     /// Pictures resized or re-encoded (cache misses).

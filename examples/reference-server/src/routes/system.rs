@@ -49,32 +49,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             "Draining: shutting down".to_owned(),
         );
     }
-    let s = &state.stores;
-    let limit = Duration::from_secs(3);
-    // Concurrently: a hung store costs one timeout, not one per check.
-    let (leases, metadata, sessions, jobs, slots) = tokio::join!(
-        check(limit, async { s.leases.current("health").await.map(drop) }),
-        check(limit, async { s.metadata.list_users().await.map(drop) }),
-        check(limit, async { s.sessions.get("health").await.map(drop) }),
-        check(limit, async { s.jobs.get("health").await.map(drop) }),
-        check(limit, async { s.slots.in_use("health").await.map(drop) }),
-    );
-    // Which contracts a shared store serves (stores.rs): metadata only with PostgreSQL, the
-    // others with either Redis or PostgreSQL.
-    let urls = &state.config.stores;
-    let shared = urls.is_shared();
-    let store_check = |name, shared, r: Result<(), String>| StoreCheck {
-        name,
-        shared,
-        error: r.err(),
-    };
-    let checks = [
-        store_check("leases", shared, leases),
-        store_check("metadata", urls.postgres.is_some(), metadata),
-        store_check("sessions", shared, sessions),
-        store_check("jobs", shared, jobs),
-        store_check("slots", shared, slots),
-    ];
+    let checks = check_stores(&state).await;
     let failing: Vec<&str> = checks
         .iter()
         .filter(|c| c.error.is_some())
@@ -112,6 +87,37 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             format!("Unhealthy: {}", failures.join("; ")),
         ),
     }
+}
+
+/// Every contract's store asked once, concurrently (a hung store costs one 3 s timeout, not one
+/// per check): what `/health/ready` decides on and what `/metrics` reports as
+/// `media_ha_store_up`.
+pub(crate) async fn check_stores(state: &AppState) -> [StoreCheck; 5] {
+    let s = &state.stores;
+    let limit = Duration::from_secs(3);
+    let (leases, metadata, sessions, jobs, slots) = tokio::join!(
+        check(limit, async { s.leases.current("health").await.map(drop) }),
+        check(limit, async { s.metadata.list_users().await.map(drop) }),
+        check(limit, async { s.sessions.get("health").await.map(drop) }),
+        check(limit, async { s.jobs.get("health").await.map(drop) }),
+        check(limit, async { s.slots.in_use("health").await.map(drop) }),
+    );
+    // Which contracts a shared store serves (stores.rs): metadata only with PostgreSQL, the
+    // others with either Redis or PostgreSQL.
+    let urls = &state.config.stores;
+    let shared = urls.is_shared();
+    let store_check = |name, shared, r: Result<(), String>| StoreCheck {
+        name,
+        shared,
+        error: r.err(),
+    };
+    [
+        store_check("leases", shared, leases),
+        store_check("metadata", urls.postgres.is_some(), metadata),
+        store_check("sessions", shared, sessions),
+        store_check("jobs", shared, jobs),
+        store_check("slots", shared, slots),
+    ]
 }
 
 async fn check(

@@ -408,11 +408,12 @@ fn open_qsv_encoder(
             "QSV unavailable: {reason}"
         )));
     }
+    let render_node = qsv::render_node();
     let pipeline = qsv::build_pipeline(
         source,
         &spec.video,
         spec.segment_ms,
-        qsv::DEFAULT_RENDER_NODE,
+        &render_node.to_string_lossy(),
     );
     let enc = open_encoder(
         pipeline.encoder,
