@@ -451,3 +451,163 @@ async fn listings_take_repeated_keys_and_honour_filters() {
     assert_eq!(names(&after), ["Alpha", "Beta"]);
     srv.shutdown(GRACE).await;
 }
+
+#[tokio::test]
+async fn home_and_item_page_endpoints() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    assert_eq!(
+        c.get("/Localization/Cultures").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let auth = c.login(ADMIN, ADMIN_PW).await;
+    let user_id = auth["User"]["Id"].as_str().unwrap().to_owned();
+    let (alpha, _) = find_item(&c, "Alpha").await;
+
+    // Localization lists.
+    let (status, cultures) = c.get("/Localization/Cultures").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(cultures
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["TwoLetterISOLanguageName"] == json!("en")
+            && c["ThreeLetterISOLanguageNames"].is_array()));
+    for path in [
+        "/Localization/Countries",
+        "/Localization/ParentalRatings",
+        "/Localization/Options",
+    ] {
+        let (status, list) = c.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(!list.as_array().unwrap().is_empty(), "{path}");
+    }
+
+    // Media folders: the library roots.
+    let (_, folders) = c.get("/Library/MediaFolders").await;
+    let (_, views) = c.get(&format!("/Users/{user_id}/Views")).await;
+    assert_eq!(folders["TotalRecordCount"], json!(1));
+    assert_eq!(folders["Items"][0]["Id"], views["Items"][0]["Id"]);
+    assert_eq!(folders["Items"][0]["Type"], json!("CollectionFolder"));
+
+    // Well-formed, possibly empty.
+    let (_, f) = c
+        .get(&format!(
+            "/Items/Filters?userId={user_id}&parentId={}",
+            views["Items"][0]["Id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(f["Genres"], json!([]));
+    assert!(f["Years"].is_array());
+    assert!(c.get("/Items/Filters2").await.1["Tags"].is_array());
+    for path in [
+        "/Genres?SortBy=SortName&Recursive=true",
+        "/Studios",
+        "/Persons?limit=10",
+        "/Shows/NextUp?userId=x&limit=24&fields=PrimaryImageAspectRatio",
+        &format!("/Items/{alpha}/Intros"),
+        &format!("/MediaSegments/{alpha}?includeSegmentTypes=Intro&includeSegmentTypes=Outro"),
+    ] {
+        let (status, result) = c.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {result}");
+        assert_eq!(result["Items"], json!([]), "{path}");
+        assert_eq!(result["TotalRecordCount"], json!(0), "{path}");
+    }
+
+    // Search hints.
+    let (status, hints) = c.get("/Search/Hints?searchTerm=alp&limit=5").await;
+    assert_eq!(status, StatusCode::OK, "{hints}");
+    assert_eq!(hints["TotalRecordCount"], json!(1));
+    assert_eq!(hints["SearchHints"][0]["Id"], json!(alpha));
+    assert_eq!(hints["SearchHints"][0]["Name"], json!("Alpha"));
+    assert_eq!(hints["SearchHints"][0]["MediaType"], json!("Video"));
+    let (_, none) = c
+        .get("/Search/Hints?searchTerm=alp&includeItemTypes=Series")
+        .await;
+    assert_eq!(none["SearchHints"], json!([]));
+
+    // Similar: a well-formed listing without the item itself.
+    let (status, similar) = c.get(&format!("/Items/{alpha}/Similar?limit=12")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(similar["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["Id"] != json!(alpha)));
+
+    // Favourites and played marks, both route forms, and user configuration.
+    for (path, field, value) in [
+        (format!("/UserFavoriteItems/{alpha}"), "IsFavorite", true),
+        (
+            format!("/Users/{user_id}/PlayedItems/{alpha}"),
+            "Played",
+            true,
+        ),
+    ] {
+        let (status, data) = c.post(&path, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(data[field], json!(value), "{path}");
+    }
+    let (_, data) = c
+        .delete(&format!("/Users/{user_id}/FavoriteItems/{alpha}"))
+        .await;
+    assert_eq!(data["IsFavorite"], json!(false));
+    let (_, data) = c.delete(&format!("/UserPlayedItems/{alpha}")).await;
+    assert_eq!(data["Played"], json!(false));
+    let config = json!({ "PlayDefaultAudioTrack": true, "SubtitleMode": "Default" });
+    assert_eq!(
+        c.post(&format!("/Users/{user_id}/Configuration"), config.clone())
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        c.post(&format!("/Users/Configuration?userId={user_id}"), config)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+
+    // Bad input: each a 4xx with a JSON message.
+    let unknown = "0123456789abcdef0123456789abcdef";
+    for (path, want) in [
+        ("/Search/Hints".to_owned(), StatusCode::BAD_REQUEST),
+        (
+            "/Search/Hints?searchTerm=a&limit=-1".into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/Genres?startIndex=x".into(), StatusCode::BAD_REQUEST),
+        (
+            "/Items/Filters?IncludeItemTypes=a;b".into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (format!("/Items/{unknown}/Similar"), StatusCode::NOT_FOUND),
+        (format!("/Items/{unknown}/Intros"), StatusCode::NOT_FOUND),
+        (format!("/MediaSegments/{unknown}"), StatusCode::NOT_FOUND),
+        (
+            format!("/MediaSegments/{alpha}?includeSegmentTypes=In%20tro"),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, body) = c.get(&path).await;
+        assert_eq!(status, want, "{path}: {body}");
+        assert!(!detail(&body).is_empty(), "{path}");
+    }
+    let (status, body) = c
+        .post_raw(&format!("/Users/{user_id}/Configuration"), "[1]")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!detail(&body).is_empty());
+    c.post("/Users/New", json!({ "Name": "carol", "Password": "pw" }))
+        .await;
+    let mut carol = Client::new(&srv);
+    carol.login("carol", "pw").await;
+    assert_eq!(
+        carol
+            .post(&format!("/Users/{user_id}/Configuration"), json!({}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    srv.shutdown(GRACE).await;
+}

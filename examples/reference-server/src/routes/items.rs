@@ -116,7 +116,7 @@ fn with_fields(state: &AppState, mut dto: BaseItemDto, item: &Item, fields: Fiel
 }
 
 /// The user a request is about: `userId` in the query if present, else the caller.
-async fn query_user(
+pub async fn query_user(
     state: &AppState,
     caller: &Caller,
     params: &HashMap<String, String>,

@@ -3,6 +3,8 @@
 //! | file | paths |
 //! |---|---|
 //! | `system.rs` | `/health`, `/health/ready`, `/System/Info[/Public]`, client start-up probes |
+//! | `localization.rs` | `/Localization/…`: cultures, countries, ratings, display languages |
+//! | `catalog.rs` | media folders, filters, genres/studios/persons, search hints, similar, next up, intros, media segments |
 //! | `network.rs` | `/System/Endpoint`, `/Playback/BitrateTest` |
 //! | `display_prefs.rs` | `/DisplayPreferences/{id}`: per user and client, in the stores |
 //! | `users.rs` | sign-in, sign-out, `/Users…` |
@@ -17,10 +19,12 @@
 //! | `metrics.rs` | `/metrics` (Prometheus text) |
 //! | `web.rs` | `/`, `/web/…`: the web client or the landing page |
 
+pub mod catalog;
 pub mod display_prefs;
 pub mod images;
 pub mod items;
 pub mod library;
+pub mod localization;
 pub mod metrics;
 pub mod network;
 pub mod playback;
@@ -54,16 +58,20 @@ pub fn router() -> Router<AppState> {
         .merge(network::routes())
         .merge(display_prefs::routes())
         .merge(web::routes())
+        .merge(localization::routes())
+        .merge(catalog::routes())
 }
 
 /// The path template of every route above, read from the route files themselves (for
 /// case-insensitive matching, see `paths.rs`).
 pub fn templates() -> Vec<&'static str> {
-    const SOURCES: [&str; 14] = [
+    const SOURCES: [&str; 16] = [
+        include_str!("catalog.rs"),
         include_str!("display_prefs.rs"),
         include_str!("images.rs"),
         include_str!("items.rs"),
         include_str!("library.rs"),
+        include_str!("localization.rs"),
         include_str!("metrics.rs"),
         include_str!("network.rs"),
         include_str!("playback.rs"),
@@ -101,6 +109,9 @@ mod tests {
             "/Playback/BitrateTest",
             "/Sessions/Capabilities/Full",
             "/web/{*path}",
+            "/Localization/Cultures",
+            "/Search/Hints",
+            "/MediaSegments/{item_id}",
         ] {
             assert!(templates.contains(&expected), "{expected} in {templates:?}");
         }

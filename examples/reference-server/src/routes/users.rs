@@ -33,6 +33,38 @@ pub fn routes() -> Router<AppState> {
         .route("/Users", get(list_users))
         .route("/Users/New", post(create_user))
         .route("/Users/{user_id}", get(get_user))
+        .route("/Users/{user_id}/Configuration", post(configuration))
+        .route("/Users/Configuration", post(configuration_q))
+}
+
+/// `POST /Users/{id}/Configuration` (and the 10.9 `/Users/Configuration?userId=`): a user's
+/// playback and display settings, posted by jellyfin-web's settings pages. The caller may post
+/// their own (an administrator anyone's); the body must be a JSON object (400 otherwise). The
+/// settings are acknowledged, not kept: every user gets the configuration `user_dto` lists
+/// (per-client display settings are kept, through `/DisplayPreferences`).
+async fn configuration(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+    JsonBody(_body): JsonBody<serde_json::Map<String, Value>>,
+) -> ApiResult<StatusCode> {
+    resolve_user(&state, &caller, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn configuration_q(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    JsonBody(_body): JsonBody<serde_json::Map<String, Value>>,
+) -> ApiResult<StatusCode> {
+    if let Some(raw) = query_map(uri.query())
+        .get("userid")
+        .filter(|u| !u.is_empty())
+    {
+        resolve_user(&state, &caller, raw).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Verifies against a hash of nothing in particular, so that "no such user" takes as long as
