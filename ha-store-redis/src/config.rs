@@ -24,18 +24,62 @@ pub enum Target {
         sentinels: Vec<String>,
         /// The monitored service (master) name.
         service: String,
+        /// How to sign in to the primary the sentinels name (and to a replica they promote).
+        primary: PrimaryAuth,
     },
     /// Redis Cluster, reached through any of these seed node URLs.
     Cluster(Vec<String>),
 }
 
+/// Credentials and database for the servers a Sentinel deployment names. Its `Debug` never
+/// shows the password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PrimaryAuth {
+    /// ACL user name (`None`: the default user).
+    pub username: Option<String>,
+    /// Password (`requirepass`, or the ACL user's).
+    pub password: Option<String>,
+    /// Database number.
+    pub db: i64,
+}
+
+impl std::fmt::Debug for PrimaryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrimaryAuth")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("db", &self.db)
+            .finish()
+    }
+}
+
 impl Target {
-    /// Parses a URL: `redis://`/`rediss://` is standalone,
-    /// `redis+sentinel://host1:26379,host2:26379/service` (or `rediss+sentinel://`) is
-    /// Sentinel. Cluster has no URL form; use [`Target::Cluster`].
+    /// Parses a URL: `redis://`/`rediss://` is standalone; Sentinel is
+    ///
+    /// ```text
+    /// redis+sentinel://[user:password@]host1:26379,host2:26379/service[?db=N&sentinel_username=U&sentinel_password=P]
+    /// ```
+    ///
+    /// (`rediss+sentinel://` for TLS to the sentinels and the primary). The credentials before
+    /// `@` sign in to the primary (Redis' `requirepass` / `masterauth`, what a Helm chart's
+    /// `auth.password` sets); `sentinel_password` (and `sentinel_username`) sign in to the
+    /// sentinels when they have a `requirepass` of their own. Percent-encode `@ : / ? # & %` in
+    /// credentials. Redis Cluster is `redis+cluster://[user:password@]node1:6379,node2:6379`
+    /// (seed nodes; `rediss+cluster://` for TLS), the credentials applying to every node.
+    ///
+    /// ```
+    /// use ha_store_redis::Target;
+    ///
+    /// let t = Target::parse("redis+sentinel://:p%40ss@s1:26379,s2:26379/mymaster?sentinel_password=x")?;
+    /// let Target::Sentinel { sentinels, service, primary, .. } = t else { unreachable!() };
+    /// assert_eq!(sentinels, ["redis://:x@s1:26379", "redis://:x@s2:26379"]);
+    /// assert_eq!((service.as_str(), primary.password.as_deref()), ("mymaster", Some("p@ss")));
+    /// # Ok::<(), ha_store_redis::RedisStoreError>(())
+    /// ```
     ///
     /// # Errors
-    /// [`RedisStoreError::Config`] for another scheme or a Sentinel URL without a service name.
+    /// [`RedisStoreError::Config`] for another scheme, a Sentinel URL without hosts or a
+    /// service name, an unknown query parameter or a `db` that is not a number.
     pub fn parse(url: &str) -> Result<Self, RedisStoreError> {
         let (scheme, rest) = url
             .split_once("://")
@@ -48,26 +92,32 @@ impl Target {
                 } else {
                     "redis"
                 };
-                let (hosts, service) = rest.split_once('/').ok_or_else(|| {
-                    RedisStoreError::Config("sentinel URL needs /<service name>".into())
-                })?;
-                let service = service.trim_matches('/');
-                if service.is_empty() || hosts.is_empty() {
+                parse_sentinel(inner, rest)
+            }
+            "redis+cluster" | "rediss+cluster" => {
+                let inner = scheme.trim_end_matches("+cluster");
+                let rest = rest.trim_end_matches('/');
+                let (login, hosts) = match rest.rsplit_once('@') {
+                    Some((userinfo, hosts)) => (format!("{userinfo}@"), hosts),
+                    None => (String::new(), rest),
+                };
+                if hosts.is_empty() || hosts.contains(['/', '?']) {
                     return Err(RedisStoreError::Config(
-                        "sentinel URL needs hosts and a service name".into(),
+                        "cluster URL: redis+cluster://[user:pass@]node1:6379,node2:6379 \
+                         (seed nodes only: no database, no parameters)"
+                            .into(),
                     ));
                 }
-                Ok(Target::Sentinel {
-                    sentinels: hosts
+                Ok(Target::Cluster(
+                    hosts
                         .split(',')
                         .filter(|h| !h.is_empty())
-                        .map(|h| format!("{inner}://{h}"))
+                        .map(|h| format!("{inner}://{login}{h}"))
                         .collect(),
-                    service: service.to_owned(),
-                })
+                ))
             }
             other => Err(RedisStoreError::Config(format!(
-                "unsupported URL scheme {other:?} (redis, rediss, redis+sentinel)"
+                "unsupported URL scheme {other:?} (redis, rediss, redis+sentinel, redis+cluster)"
             ))),
         }
     }
@@ -80,6 +130,68 @@ impl Target {
             Target::Cluster(nodes) => nodes.iter().any(|u| u.starts_with("rediss")),
         }
     }
+}
+
+/// The part of a Sentinel URL after `scheme://` (see [`Target::parse`]).
+fn parse_sentinel(inner: &str, rest: &str) -> Result<Target, RedisStoreError> {
+    let config = |m: &str| RedisStoreError::Config(format!("sentinel URL: {m}"));
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (userinfo, rest) = match rest.rsplit_once('@') {
+        Some((userinfo, rest)) => (Some(userinfo), rest),
+        None => (None, rest),
+    };
+    let (hosts, service) = rest
+        .split_once('/')
+        .ok_or_else(|| config("needs /<service name>"))?;
+    let service = decode(service.trim_matches('/'));
+    if service.is_empty() || hosts.is_empty() {
+        return Err(config("needs hosts and a service name"));
+    }
+    let mut primary = PrimaryAuth::default();
+    if let Some(userinfo) = userinfo {
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        primary.username = Some(decode(user)).filter(|u| !u.is_empty());
+        primary.password = Some(decode(password)).filter(|p| !p.is_empty());
+    }
+    let (mut sentinel_user, mut sentinel_password) = (String::new(), String::new());
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "db" => {
+                primary.db = decode(value)
+                    .parse()
+                    .map_err(|_| config(&format!("db={value:?} is not a number")))?;
+            }
+            "sentinel_username" => sentinel_user = value.to_owned(),
+            "sentinel_password" => sentinel_password = value.to_owned(),
+            other => {
+                return Err(config(&format!(
+                    "unknown parameter {other:?} (db, sentinel_username, sentinel_password)"
+                )))
+            }
+        }
+    }
+    // Still percent-encoded: the sentinel URLs are parsed again by the client.
+    let sentinel_login = match (sentinel_user.as_str(), sentinel_password.as_str()) {
+        ("", "") => String::new(),
+        (user, password) => format!("{user}:{password}@"),
+    };
+    Ok(Target::Sentinel {
+        sentinels: hosts
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("{inner}://{sentinel_login}{h}"))
+            .collect(),
+        service,
+        primary,
+    })
+}
+
+/// `s` percent-decoded (invalid UTF-8 replaced: a credential is compared as sent).
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Settings of a [`crate::RedisStore`].
@@ -268,9 +380,43 @@ mod tests {
             t,
             Target::Sentinel {
                 sentinels: vec!["redis://s1:26379".into(), "redis://s2:26379".into()],
-                service: "mymaster".into()
+                service: "mymaster".into(),
+                primary: PrimaryAuth::default(),
             }
         );
+        let t = Target::parse(
+            "rediss+sentinel://app:p%40ss%3Aw%2Fd@s1:26379,s2/mymaster?db=2&sentinel_password=s%26x",
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            Target::Sentinel {
+                sentinels: vec![
+                    "rediss://:s%26x@s1:26379".into(),
+                    "rediss://:s%26x@s2".into()
+                ],
+                service: "mymaster".into(),
+                primary: PrimaryAuth {
+                    username: Some("app".into()),
+                    password: Some("p@ss:w/d".into()),
+                    db: 2,
+                },
+            }
+        );
+        assert!(
+            !format!("{t:?}").contains("p@ss"),
+            "no password in Debug: {t:?}"
+        );
+        assert!(Target::parse("redis+sentinel://s1/m?db=x").is_err());
+        assert_eq!(
+            Target::parse("rediss+cluster://:pw@n1:6379,n2:6379/").unwrap(),
+            Target::Cluster(vec![
+                "rediss://:pw@n1:6379".into(),
+                "rediss://:pw@n2:6379".into()
+            ])
+        );
+        assert!(Target::parse("redis+cluster://n1/0").is_err());
+        assert!(Target::parse("redis+sentinel://s1/m?pasword=x").is_err());
         assert!(Target::parse("rediss+sentinel://s1/m").unwrap().uses_tls());
         assert!(Target::parse("redis+sentinel://s1").is_err());
         assert!(Target::parse("http://x").is_err());

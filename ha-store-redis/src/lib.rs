@@ -110,7 +110,7 @@ mod sessions;
 mod slots;
 mod store;
 
-pub use config::{RedisStoreConfig, Target};
+pub use config::{PrimaryAuth, RedisStoreConfig, Target};
 pub use error::RedisStoreError;
 pub use events::RedisEventBus;
 pub use jobs::RedisJobStore;

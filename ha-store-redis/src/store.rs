@@ -75,11 +75,15 @@ impl RedisStore {
                     let manager = manager_for(&client, &config).await?;
                     Ok((Conn::Single(manager), client, None))
                 }
-                Target::Sentinel { sentinels, service } => {
+                Target::Sentinel {
+                    sentinels,
+                    service,
+                    primary,
+                } => {
                     let mut sentinel = SentinelClient::build(
                         sentinels.clone(),
                         service.as_str(),
-                        None,
+                        Some(primary_connection(primary, config.target.uses_tls())),
                         SentinelServerType::Master,
                     )
                     .map_err(|e| RedisStoreError::redis("sentinel", e))?;
@@ -311,4 +315,26 @@ async fn manager_for(
     ConnectionManager::new_with_config(client.clone(), manager_config)
         .await
         .map_err(|e| RedisStoreError::redis("connect", e))
+}
+
+/// How the Sentinel client signs in to the primary it is told about (and to whichever replica
+/// a failover promotes): the URL's credentials and database, TLS when the URL asks for it.
+fn primary_connection(
+    primary: &crate::config::PrimaryAuth,
+    tls: bool,
+) -> redis::sentinel::SentinelNodeConnectionInfo {
+    let mut info = redis::RedisConnectionInfo::default().set_db(primary.db);
+    if let Some(user) = &primary.username {
+        info = info.set_username(user);
+    }
+    if let Some(password) = &primary.password {
+        info = info.set_password(password);
+    }
+    let node =
+        redis::sentinel::SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
+    if tls {
+        node.set_tls_mode(redis::TlsMode::Secure)
+    } else {
+        node
+    }
 }

@@ -17,6 +17,12 @@ struct Sentinel {
 
 impl Sentinel {
     async fn start(primary_port: u16) -> Sentinel {
+        Self::start_with_auth(primary_port, None).await
+    }
+
+    /// A sentinel whose primary needs `auth.0` (`auth-pass`) and which itself needs `auth.1`
+    /// (`requirepass`).
+    async fn start_with_auth(primary_port: u16, auth: Option<(&str, &str)>) -> Sentinel {
         let port = ha_testkit::free_port();
         let dir = std::env::temp_dir().join(ha_testkit::unique("ha-sentinel"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -27,8 +33,11 @@ impl Sentinel {
                 "port {port}\nbind 127.0.0.1\ndir {}\n\
                  sentinel monitor media-ha 127.0.0.1 {primary_port} 1\n\
                  sentinel down-after-milliseconds media-ha 1000\n\
-                 sentinel failover-timeout media-ha 5000\n",
-                dir.display()
+                 sentinel failover-timeout media-ha 5000\n{}",
+                dir.display(),
+                auth.map_or(String::new(), |(primary, own)| format!(
+                    "sentinel auth-pass media-ha {primary}\nrequirepass {own}\n"
+                )),
             ),
         )
         .unwrap();
@@ -41,7 +50,8 @@ impl Sentinel {
             .expect("redis-server (sentinel mode) runs");
         let sentinel = Sentinel { child, port, dir };
         // Wait until it answers for the service.
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let login = auth.map_or(String::new(), |(_, own)| format!(":{own}@"));
+        let client = redis::Client::open(format!("redis://{login}127.0.0.1:{port}")).unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
             let answer: redis::RedisResult<Vec<String>> = async {
@@ -176,4 +186,66 @@ async fn store_follows_a_sentinel_failover() {
         .await
         .unwrap();
     assert!(info.contains("role:master"), "{info}");
+}
+
+/// The common chart default: the primary has a password and so do the sentinels. Credentials
+/// from the URL reach both (percent-decoded), and a wrong primary password is refused at
+/// connect with the store named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_and_primary_with_passwords() {
+    let primary = RedisServer::start().await;
+    let primary_password = "p@ss:w/rd";
+    let mut raw = redis::Client::open(primary.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg(primary_password)
+        .query_async::<()>(&mut raw)
+        .await
+        .unwrap();
+    let sentinel =
+        Sentinel::start_with_auth(primary.port(), Some((primary_password, "s3nt"))).await;
+    let url = |password: &str| {
+        format!(
+            "redis+sentinel://:{password}@127.0.0.1:{}/media-ha?sentinel_password=s3nt",
+            sentinel.port
+        )
+    };
+    let store = RedisStore::connect(
+        RedisStoreConfig::from_url(&url("p%40ss%3Aw%2Frd"))
+            .unwrap()
+            .with_prefix(ha_testkit::unique("sentinel-auth")),
+    )
+    .await
+    .expect("connects through the sentinel to the primary, both with passwords");
+    let leases = store.leases();
+    let lease = leases
+        .try_acquire("k", "a", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(leases.release(&lease).await.unwrap());
+    let bus: Arc<dyn EventBus> = Arc::new(store.events());
+    let mut sub = bus.subscribe().await.unwrap();
+    EventPublisher::new(bus.clone(), "n")
+        .publish("t", serde_json::json!({}))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap();
+    assert!(matches!(got, Some(BusMessage::Event(_))), "{got:?}");
+
+    let refused = RedisStore::connect(
+        RedisStoreConfig::from_url(&url("wrong"))
+            .unwrap()
+            .with_prefix(ha_testkit::unique("sentinel-auth"))
+            .with_connect_timeout(Duration::from_secs(2)),
+    )
+    .await;
+    assert!(refused.is_err(), "a wrong primary password connects");
 }
