@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh            full run (10 s per load phase, 30 s clip, 3 transcode runs; < 20 min)
 #   scripts/bench.sh --quick    a few seconds per figure (12 s clip, 1 run); CI-like time
-#   scripts/bench.sh [--quick] --only redis,pg,transcode,viewers,failover,api,rss   a subset (the other
+#   scripts/bench.sh [--quick] --only redis,pg,transcode,viewers,failover,player,api,rss   a subset (the other
 #                               rows of RESULTS.md are kept, each naming the run that measured it)
 #   scripts/bench.sh --failover-runs N   runs of each failover scenario (default 5; --quick: 2)
 #   scripts/bench.sh --out DIR  write the results somewhere else

@@ -3,7 +3,7 @@
 //!
 //! Run it through `scripts/bench.sh [--quick]`, which builds what it needs in release mode;
 //! directly: `cargo bench --features full --bench compare -- [--quick] [--only
-//! redis,pg,transcode,viewers,failover,api,rss] [--failover-runs N] [--out DIR]`. Writes `RESULTS.md` and `results.json` into `--out` (default `benches/`).
+//! redis,pg,transcode,viewers,failover,player,api,rss] [--failover-runs N] [--out DIR]`. Writes `RESULTS.md` and `results.json` into `--out` (default `benches/`).
 //!
 //! | module | what |
 //! |---|---|
@@ -13,6 +13,7 @@
 //! | [`pg`] | item 4: user-data upsert and item page on Postgres |
 //! | [`transcode`] | item 5: worker vs ffmpeg CLI; item 6: N viewers of one rendition |
 //! | [`failover`] | item 7: stall when the job owner is SIGKILLed / SIGTERMed mid-stream |
+//! | [`player`] | item 7 with a real player: hls.js in chromium through HAProxy, stalls, errors, non-2xx |
 //! | [`merge`] | a partial run (`--only`) keeps the rows it did not measure |
 //! | [`server`] | items 7–8: the reference server under wrk (`api`), RSS per idle session (`rss`) |
 //! | [`report`] | `RESULTS.md` / `results.json` |
@@ -29,6 +30,7 @@ mod load;
 mod merge;
 mod peers;
 mod pg;
+mod player;
 mod redis;
 mod redis_cli;
 mod report;
@@ -137,6 +139,7 @@ const ALL_SECTIONS: &[&str] = &[
     "transcode",
     "viewers",
     "failover",
+    "player",
     "api",
     "rss",
 ];
@@ -174,6 +177,10 @@ fn main() {
     if opts.wants("failover") {
         eprintln!("[harness] item 7: failover stall");
         figures.extend(runtime(Some(2)).block_on(failover::run(&opts)));
+    }
+    if opts.wants("player") {
+        eprintln!("[harness] item 7: failover with a real player");
+        figures.extend(runtime(Some(2)).block_on(player::run(&opts)));
     }
     if opts.wants("api") || opts.wants("rss") {
         figures.extend(server::run(&opts));
