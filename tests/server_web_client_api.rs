@@ -611,3 +611,44 @@ async fn home_and_item_page_endpoints() {
     );
     srv.shutdown(GRACE).await;
 }
+
+#[tokio::test]
+async fn dates_keep_offsets_and_seconds_and_refuse_impossible_ones() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    c.login(ADMIN, ADMIN_PW).await;
+    let (alpha, _) = find_item(&c, "Alpha").await;
+    let (status, data) = c
+        .post(
+            &format!("/UserPlayedItems/{alpha}?DatePlayed=2024-05-01T14:00:30%2B02:00"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{data}");
+    assert_eq!(
+        data["LastPlayedDate"],
+        json!("2024-05-01T12:00:30.0000000Z")
+    );
+    let (_, item) = c.get(&format!("/Items/{alpha}")).await;
+    assert_eq!(
+        item["UserData"]["LastPlayedDate"],
+        json!("2024-05-01T12:00:30.0000000Z")
+    );
+    for bad in ["2024-02-31T00:00:00Z", "2024-05-01T25:00:00Z", "tomorrow"] {
+        let (status, body) = c
+            .post(
+                &format!("/UserPlayedItems/{alpha}?DatePlayed={bad}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(detail(&body).contains("DatePlayed"), "{body}");
+    }
+    // Nothing was changed by the refusals.
+    let (_, item) = c.get(&format!("/Items/{alpha}")).await;
+    assert_eq!(
+        item["UserData"]["LastPlayedDate"],
+        json!("2024-05-01T12:00:30.0000000Z")
+    );
+    srv.shutdown(GRACE).await;
+}

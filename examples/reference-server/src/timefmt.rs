@@ -1,11 +1,16 @@
-//! Wall-clock time as Jellyfin clients read it.
+//! Wall-clock time as Jellyfin clients read and write it, through the `time` crate.
 //!
-//! Why by hand: the stores keep milliseconds since the Unix epoch, and Jellyfin's JSON carries
-//! ISO 8601 UTC strings with seven fractional digits (`2024-05-01T12:00:00.0000000Z`, .NET's
-//! round-trip format). Converting is a dozen lines of calendar arithmetic (Howard Hinnant's
-//! `civil_from_days`), not worth a date library.
+//! The stores keep milliseconds since the Unix epoch; Jellyfin's JSON carries ISO 8601 UTC
+//! strings with seven fractional digits (`2024-05-01T12:00:00.0000000Z`, .NET's round-trip
+//! format), and clients send dates back (`DatePlayed`) as RFC 3339 with any UTC offset. Parsing
+//! is the `time` crate's RFC 3339 parser, so offsets and seconds are honoured
+//! (`14:00:30+02:00` is `12:00:30Z`) and impossible dates (31 February, hour 24) are refused;
+//! a date-time without an offset is taken as UTC, as .NET does for `DateTime` parameters.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
@@ -15,62 +20,39 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// `ms` since the epoch as `YYYY-MM-DDTHH:MM:SS.fffffffZ`.
+/// `ms` since the epoch as `YYYY-MM-DDTHH:MM:SS.fffffffZ` (past year 9999: the largest date
+/// .NET can read).
 pub fn iso8601(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
+    let max = OffsetDateTime::new_utc(
+        time::Date::MAX
+            .replace_year(9999)
+            .unwrap_or(time::Date::MAX),
+        time::Time::MIDNIGHT,
+    );
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .filter(|at| *at <= max)
+        .unwrap_or(max);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}0000Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.nanosecond() / 100
     )
 }
 
-/// Parses what [`iso8601`] writes (and the shorter `…:SSZ` / `…:SS.fffZ` forms). `None` when
-/// the text is not such a date.
+/// Parses an RFC 3339 date-time (any offset; none means UTC) into milliseconds since the epoch.
+/// `None` when the text is not one, names an impossible date, or lies before 1970.
 pub fn parse_iso8601(s: &str) -> Option<u64> {
-    let s = s.trim().trim_end_matches('Z');
-    let (date, time) = s.split_once('T')?;
-    let mut dp = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (y, m, d) = (dp.next()??, dp.next()??, dp.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut tp = hms.splitn(3, ':').map(|p| p.parse::<u64>().ok());
-    let (hh, mm, ss) = (tp.next()??, tp.next()??, tp.next().flatten().unwrap_or(0));
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    let millis: u64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
-    let days = days_from_civil(y, m, d);
-    if days < 0 {
-        return None;
-    }
-    Some((days as u64 * 86_400 + hh * 3600 + mm * 60 + ss) * 1000 + millis)
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let s = s.trim();
+    let at = OffsetDateTime::parse(s, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(&format!("{s}Z"), &Rfc3339))
+        .ok()?;
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 #[cfg(test)]
@@ -82,6 +64,7 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.0000000Z");
         assert_eq!(iso8601(951_827_696_789), "2000-02-29T12:34:56.7890000Z");
         assert_eq!(iso8601(1_714_564_800_000), "2024-05-01T12:00:00.0000000Z");
+        assert!(iso8601(u64::MAX).starts_with("9999-"));
     }
 
     #[test]
@@ -93,7 +76,39 @@ mod tests {
             parse_iso8601("2024-05-01T12:00:00Z"),
             Some(1_714_564_800_000)
         );
-        assert_eq!(parse_iso8601("yesterday"), None);
-        assert_eq!(parse_iso8601("2024-13-01T00:00:00Z"), None);
+        assert_eq!(
+            parse_iso8601("2024-05-01T12:00:00"),
+            Some(1_714_564_800_000),
+            "no offset: UTC"
+        );
+    }
+
+    #[test]
+    fn honours_offsets_and_seconds() {
+        // 14:00:30 at +02:00 is 12:00:30 UTC: neither the offset nor the seconds are dropped.
+        assert_eq!(
+            parse_iso8601("2024-05-01T14:00:30+02:00"),
+            Some(1_714_564_830_000)
+        );
+        assert_eq!(
+            parse_iso8601("2024-05-01T07:00:30.250-05:00"),
+            Some(1_714_564_830_250)
+        );
+    }
+
+    #[test]
+    fn refuses_impossible_and_malformed_dates() {
+        for bad in [
+            "2024-02-31T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-05-01T24:00:00Z",
+            "2024-05-01T12:00Z",
+            "1969-12-31T23:59:59Z",
+            "yesterday",
+            "",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
     }
 }

@@ -98,7 +98,9 @@ fn played_at(uri: &Uri) -> ApiResult<u64> {
         .filter(|d| !d.is_empty())
     {
         Some(d) => parse_iso8601(d).ok_or_else(|| {
-            ApiError::bad_request(format!("DatePlayed {d:?} is not an ISO 8601 date"))
+            ApiError::bad_request(format!(
+                "DatePlayed {d:?} is not an RFC 3339 date-time (with seconds; an offset or Z)"
+            ))
         }),
         None => Ok(now_ms()),
     }
