@@ -5,6 +5,7 @@
 //! revalidated), their MIME types, and paths taken as sent (no case rewriting below `/web/`).
 //! Without one, `/` and `/web/` answer a page with the server's address and how to add the web
 //! client, never a bare 404. The real jellyfin-web build in a browser: `server_web_client.rs`.
+//! Also the item extras its item page asks for (`routes/item_extras.rs`).
 
 use std::path::Path;
 
@@ -202,4 +203,50 @@ async fn a_web_dir_without_index_html_fails_the_start_and_says_why() {
     let text = err.to_string();
     assert!(text.contains("--web-dir"), "{text}");
     assert!(text.contains("no index.html"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_extras_are_empty_and_unknown_items_404() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    assert_eq!(
+        c.get("/Items/0123456789abcdef0123456789abcdef/ThemeMedia")
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let auth = c.login(ADMIN, ADMIN_PW).await;
+    let user = auth["User"]["Id"].as_str().unwrap().to_owned();
+    let (alpha, _) = find_item(&c, "Alpha").await;
+
+    let (status, theme) = c
+        .get(&format!(
+            "/Items/{alpha}/ThemeMedia?userId={user}&inheritFromParent=true"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{theme}");
+    for part in [
+        "ThemeVideosResult",
+        "ThemeSongsResult",
+        "SoundtrackSongsResult",
+    ] {
+        assert_eq!(theme[part]["Items"], serde_json::json!([]), "{theme}");
+        assert_eq!(theme[part]["TotalRecordCount"], 0);
+        assert_eq!(theme[part]["OwnerId"], serde_json::json!(alpha));
+    }
+    let (status, intros) = c.get(&format!("/Users/{user}/Items/{alpha}/Intros")).await;
+    assert_eq!(status, StatusCode::OK, "{intros}");
+    assert_eq!(intros["Items"], serde_json::json!([]));
+    assert_eq!(intros["TotalRecordCount"], 0);
+
+    let unknown = "0123456789abcdef0123456789abcdef";
+    for path in [
+        format!("/Items/{unknown}/ThemeMedia"),
+        format!("/Users/{user}/Items/{unknown}/Intros"),
+        "/Items/not-an-id/ThemeMedia".to_owned(),
+    ] {
+        let (status, body) = c.get(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    srv.shutdown(GRACE).await;
 }

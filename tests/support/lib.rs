@@ -12,6 +12,7 @@
 //! | [`load`] | a generated library, wrk runs and simulated HLS viewers |
 //! | [`safety`] | the lease safety harness: contenders, faults, histories and the checker |
 //! | [`pg_bench`] | the PostgreSQL store the criterion benches run against |
+//! | [`web_client`] | the official jellyfin-web client in Debian's chromium (playwright-core) |
 //!
 //! Backends come from `ha-testkit` (real Redis and PostgreSQL, never mocks).
 
@@ -21,6 +22,7 @@ pub mod in_process;
 pub mod load;
 pub mod pg_bench;
 pub mod safety;
+pub mod web_client;
 
 /// A scratch directory for generated media that outlives one test: `<target>/tmp`, beside the
 /// `<target>/<profile>/deps/` directory the running test binary lives in (what cargo's

@@ -190,6 +190,27 @@ impl Haproxy {
             server_error: n("hrsp_5xx"),
         }
     }
+    /// Responses each replica (a server of the backend, by name) sent through HAProxy so far.
+    pub async fn answers_by_server(&self) -> std::collections::BTreeMap<String, u64> {
+        let rows = self.csv().await.expect("haproxy stats");
+        let header = &rows[0];
+        let columns: Vec<usize> = ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx"]
+            .iter()
+            .filter_map(|name| header.iter().position(|h| h == name))
+            .collect();
+        rows.iter()
+            .skip(1)
+            .filter(|r| r.first().is_some_and(|p| p == "replicas"))
+            .filter(|r| r.get(1).is_some_and(|s| s != "BACKEND"))
+            .map(|r| {
+                let n = columns
+                    .iter()
+                    .filter_map(|&c| r.get(c).and_then(|v| v.parse::<u64>().ok()))
+                    .sum();
+                (r[1].clone(), n)
+            })
+            .collect()
+    }
 }
 
 impl Drop for Haproxy {

@@ -17,11 +17,13 @@
 //! | `library.rs` | `/Library/Refresh` |
 //! | `playback.rs` | PlaybackInfo and HLS (the transcoder seam) |
 //! | `metrics.rs` | `/metrics` (Prometheus text) |
+//! | `item_extras.rs` | `/Items/{id}/ThemeMedia`, `/Users/{uid}/Items/{id}/Intros` (none) |
 //! | `web.rs` | `/`, `/web/…`: the web client or the landing page |
 
 pub mod catalog;
 pub mod display_prefs;
 pub mod images;
+pub mod item_extras;
 pub mod items;
 pub mod library;
 pub mod localization;
@@ -60,15 +62,17 @@ pub fn router() -> Router<AppState> {
         .merge(web::routes())
         .merge(localization::routes())
         .merge(catalog::routes())
+        .merge(item_extras::routes())
 }
 
 /// The path template of every route above, read from the route files themselves (for
 /// case-insensitive matching, see `paths.rs`).
 pub fn templates() -> Vec<&'static str> {
-    const SOURCES: [&str; 16] = [
+    const SOURCES: [&str; 17] = [
         include_str!("catalog.rs"),
         include_str!("display_prefs.rs"),
         include_str!("images.rs"),
+        include_str!("item_extras.rs"),
         include_str!("items.rs"),
         include_str!("library.rs"),
         include_str!("localization.rs"),
