@@ -11,6 +11,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
+/// The longest TTL a session may be given: ten years (of 365.25 days, humantime's `10y`), which
+/// servers use for "no idle limit".
+///
+/// Why not [`crate::lease::validate_ttl`]'s one day: a lease is held by a process that renews
+/// it, a session by a person who may leave a TV alone for a month. Jellyfin never expires a
+/// signed-in device by itself (only a sign-out or an administrator does), and a client signed
+/// out over a weekend is a defect, not a safety margin. Every backend takes TTLs up to this
+/// bound (Redis `PEXPIRE` and PostgreSQL intervals hold it easily).
+pub const MAX_SESSION_TTL: Duration = Duration::from_secs(315_576_000);
+
+/// Validates a session TTL: at least 1 ms, at most [`MAX_SESSION_TTL`].
+///
+/// # Errors
+/// [`Error::Invalid`](crate::Error::Invalid) outside that range.
+pub fn validate_session_ttl(ttl: Duration) -> Result<()> {
+    if ttl < Duration::from_millis(1) || ttl > MAX_SESSION_TTL {
+        return Err(crate::Error::Invalid(format!(
+            "session TTL {ttl:?} outside 1 ms ..= 10 years"
+        )));
+    }
+    Ok(())
+}
+
 /// What a session is playing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NowPlaying {
@@ -53,7 +76,7 @@ pub struct Session {
     pub last_activity_ms: u64,
 }
 
-/// Expiring client sessions.
+/// Expiring client sessions. TTLs go up to [`MAX_SESSION_TTL`] ([`validate_session_ttl`]).
 ///
 /// # Example
 ///

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ha_core::lease::{validate_name, validate_ttl};
+use ha_core::lease::validate_name;
+use ha_core::sessions::validate_session_ttl;
 use ha_core::{NowPlaying, Result, Session, SessionStore};
 use tokio_postgres::types::Json;
 use tokio_postgres::Row;
@@ -133,7 +134,7 @@ fn decode(row: &Row) -> PgResult<Session> {
 impl SessionStore for PgSessionStore {
     async fn put(&self, session: &Session, ttl: Duration) -> Result<()> {
         validate_name("session token hash", &session.token_hash)?;
-        validate_ttl(ttl)?;
+        validate_session_ttl(ttl)?;
         self.store
             .call("put session", async {
                 self.write_session(PUT, "put session", session, ttl)
@@ -144,7 +145,7 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn update(&self, session: &Session, ttl: Duration) -> Result<bool> {
-        validate_ttl(ttl)?;
+        validate_session_ttl(ttl)?;
         self.store
             .call("update session", async {
                 let changed = self
@@ -173,7 +174,7 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn touch(&self, token_hash: &str, ttl: Duration) -> Result<bool> {
-        validate_ttl(ttl)?;
+        validate_session_ttl(ttl)?;
         let ttl_us = micros_ceil(ttl);
         self.store
             .call("touch session", async {

@@ -51,7 +51,7 @@ fn decode(json: Option<String>, touched_ms: Option<String>) -> Result<Option<Ses
 impl SessionStore for RedisSessionStore {
     async fn put(&self, session: &Session, ttl: Duration) -> Result<()> {
         ha_core::lease::validate_name("session token hash", &session.token_hash)?;
-        ha_core::lease::validate_ttl(ttl)?;
+        ha_core::sessions::validate_session_ttl(ttl)?;
         let json =
             serde_json::to_string(session).map_err(|e| ha_core::Error::encode("session", e))?;
         let keys = self.store.keys();
@@ -83,7 +83,7 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn update(&self, session: &Session, ttl: Duration) -> Result<bool> {
-        ha_core::lease::validate_ttl(ttl)?;
+        ha_core::sessions::validate_session_ttl(ttl)?;
         let json =
             serde_json::to_string(session).map_err(|e| ha_core::Error::encode("session", e))?;
         let mut invocation = self.store.scripts().session_update.prepare_invoke();
@@ -117,7 +117,7 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn touch(&self, token_hash: &str, ttl: Duration) -> Result<bool> {
-        ha_core::lease::validate_ttl(ttl)?;
+        ha_core::sessions::validate_session_ttl(ttl)?;
         let mut invocation = self.store.scripts().session_touch.prepare_invoke();
         invocation
             .key(self.store.keys().session(token_hash))

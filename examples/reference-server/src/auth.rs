@@ -242,7 +242,7 @@ impl FromRequestParts<AppState> for Caller {
         // The session may have been signed out since the lookup: a dead one is not served.
         if !stores
             .sessions
-            .touch(&hash, state.config.session_ttl)
+            .touch(&hash, state.config.session_ttl())
             .await?
         {
             return Err(ApiError::unauthorized("invalid or expired access token"));

@@ -117,6 +117,11 @@ pub struct Args {
     /// scrape of every replica.
     #[arg(long, env = "MEDIA_HA_CLUSTER_GAUGE_INTERVAL", value_parser = parse_cluster_gauge_interval, default_value = "15s")]
     pub cluster_gauge_interval: Duration,
+    /// How long a signed-in device may stay unused before it must sign in again (`30d`,
+    /// `12h`; 1 s to 10 years). `none` (the default, as in Jellyfin): a device stays signed in
+    /// until it signs out or an administrator revokes it. Every request restarts the clock.
+    #[arg(long, env = "MEDIA_HA_SESSION_IDLE", value_parser = parse_session_idle, default_value = "none")]
+    pub session_idle: SessionIdle,
     /// Old spelling of `--session-cache`, in milliseconds.
     #[arg(long, env = "MEDIA_HA_SESSION_CACHE_MS", hide = true, conflicts_with = "session_cache",
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
@@ -295,9 +300,12 @@ pub struct Config {
     /// How often the cluster-wide gauges are read by the replica that reports them
     /// (`cluster_gauges.rs`).
     pub cluster_gauge_interval: Duration,
-    /// How long a session lives without use. The stores cap TTLs at one day (`ha_core`'s
-    /// `validate_ttl`), so a client idle for longer signs in again; every request touches it.
-    pub session_ttl: Duration,
+    /// How long a session may stay unused (`None`: no limit, as in Jellyfin; the session
+    /// lives until sign-out or revocation). See [`Config::session_ttl`].
+    pub session_idle: Option<Duration>,
+    /// Most sessions one user keeps; a sign-in beyond it signs out the least recently used
+    /// (`session_limit.rs`; what bounds the session store now that sessions need not expire).
+    pub max_sessions_per_user: usize,
     /// How long a validated session is answered from this replica's memory
     /// (`ha_core::session_cache`; zero: never). The staleness bound of a revocation whose
     /// cluster event was lost.
@@ -337,6 +345,20 @@ pub struct Config {
     pub store_layer: Option<StoreLayer>,
 }
 
+impl Config {
+    /// The TTL sessions are written and touched with: the idle limit, or without one
+    /// [`MAX_SESSION_TTL`](media_ha::core::sessions::MAX_SESSION_TTL) (ten years, renewed by
+    /// every use: in practice never).
+    pub fn session_ttl(&self) -> Duration {
+        self.session_idle
+            .unwrap_or(media_ha::core::sessions::MAX_SESSION_TTL)
+    }
+}
+
+/// `--session-idle`: a duration, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionIdle(pub Option<Duration>);
+
 /// See [`Config::store_layer`].
 pub type StoreLayer = fn(crate::stores::Stores) -> crate::stores::Stores;
 
@@ -367,7 +389,8 @@ impl Config {
             readiness_policy: ReadinessPolicy::StayReady,
             scan_interval: None,
             cluster_gauge_interval: Duration::from_secs(15),
-            session_ttl: Duration::from_secs(24 * 3600),
+            session_idle: None,
+            max_sessions_per_user: crate::session_limit::MAX_SESSIONS_PER_USER,
             session_cache: Duration::from_secs(2),
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
@@ -421,6 +444,7 @@ impl From<Args> for Config {
         config.segment_wait = args.segment_wait;
         config.scan_interval = (!args.scan_interval.is_zero()).then_some(args.scan_interval);
         config.cluster_gauge_interval = args.cluster_gauge_interval;
+        config.session_idle = args.session_idle.0;
         config.session_cache = args
             .session_cache_ms
             .map_or(args.session_cache, Duration::from_millis);
@@ -498,6 +522,23 @@ fn parse_cluster_gauge_interval(s: &str) -> Result<Duration, String> {
 /// `--session-cache`: 0 to 60 s (the staleness bound of a lost revocation).
 fn parse_session_cache(s: &str) -> Result<Duration, String> {
     parse_in_range(s, Duration::ZERO, Duration::from_secs(60))
+}
+
+/// `--session-idle`: `none` (also `off`, `never`, `0`) or 1 s to 10 years.
+fn parse_session_idle(s: &str) -> Result<SessionIdle, String> {
+    let s = s.trim();
+    if ["none", "off", "never", "0", "0s"]
+        .iter()
+        .any(|n| s.eq_ignore_ascii_case(n))
+    {
+        return Ok(SessionIdle(None));
+    }
+    parse_in_range(
+        s,
+        Duration::from_secs(1),
+        media_ha::core::sessions::MAX_SESSION_TTL,
+    )
+    .map(|d| SessionIdle(Some(d)))
 }
 
 /// The host name (from `HOSTNAME` or `/etc/hostname`) plus a short random suffix, so two
@@ -593,6 +634,27 @@ mod tests {
             empty.metrics_token.is_none(),
             "an empty token leaves /metrics open"
         );
+    }
+
+    #[test]
+    fn session_idle_defaults_to_none_and_takes_durations() {
+        let default = Config::from(Args::try_parse_from(["reference-server"]).unwrap());
+        assert_eq!(default.session_idle, None);
+        assert_eq!(
+            default.session_ttl(),
+            media_ha::core::sessions::MAX_SESSION_TTL
+        );
+        let set = |v: &str| {
+            Args::try_parse_from(["reference-server", "--session-idle", v])
+                .map(|a| Config::from(a).session_idle)
+        };
+        assert_eq!(set("30d").unwrap(), Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(set("2s").unwrap(), Some(Duration::from_secs(2)));
+        assert_eq!(set("None").unwrap(), None);
+        assert_eq!(set("0").unwrap(), None);
+        assert!(set("500ms").is_err(), "below 1 s");
+        assert!(set("11years").is_err(), "above 10 years");
+        assert!(set("soon").is_err());
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub mod routes;
 pub mod run;
 pub mod scan;
 pub mod serve;
+pub mod session_limit;
 pub mod signin_brake;
 pub mod startup;
 pub mod state;

@@ -131,6 +131,7 @@ macro_rules! session_store_conformance {
                 sessions_put_get_round_trip,
                 sessions_expire_after_ttl,
                 sessions_touch_extends_ttl,
+                sessions_take_long_ttls,
                 sessions_remove_ends_session,
                 sessions_put_replaces_and_list_shows_live,
                 sessions_count_counts_live_sessions,

@@ -70,6 +70,33 @@ pub async fn sessions_touch_extends_ttl(s: Arc<dyn SessionStore>) {
     assert_eq!(got.user_id, sess.user_id);
 }
 
+/// A session may live far longer than a lease (a device signed in for months): TTLs up to
+/// [`MAX_SESSION_TTL`](crate::sessions::MAX_SESSION_TTL) are taken by put, touch and update;
+/// longer ones are refused.
+pub async fn sessions_take_long_ttls(s: Arc<dyn SessionStore>) {
+    let year = Duration::from_secs(365 * 24 * 3600);
+    let max = crate::sessions::MAX_SESSION_TTL;
+    let sess = session("u1");
+    s.put(&sess, year).await.unwrap();
+    assert!(s.touch(&sess.token_hash, max).await.unwrap());
+    assert!(s.update(&sess, 2 * year).await.unwrap());
+    assert_eq!(
+        s.get(&sess.token_hash).await.unwrap().map(|x| x.id),
+        Some(sess.id.clone())
+    );
+    assert!(s.list().await.unwrap().iter().any(|x| x.id == sess.id));
+    let too_long = max + Duration::from_secs(1);
+    assert!(matches!(
+        s.put(&session("u1"), too_long).await,
+        Err(crate::Error::Invalid(_))
+    ));
+    assert!(matches!(
+        s.touch(&sess.token_hash, too_long).await,
+        Err(crate::Error::Invalid(_))
+    ));
+    assert!(s.remove(&sess.token_hash).await.unwrap());
+}
+
 /// Logout removes the session at once.
 pub async fn sessions_remove_ends_session(s: Arc<dyn SessionStore>) {
     let sess = session("u1");

@@ -140,7 +140,7 @@ fn millis(d: Duration) -> u64 {
 impl SessionStore for MemorySessionStore {
     async fn put(&self, session: &Session, ttl: Duration) -> Result<()> {
         crate::lease::validate_name("session token hash", &session.token_hash)?;
-        crate::lease::validate_ttl(ttl)?;
+        crate::sessions::validate_session_ttl(ttl)?;
         let now = self.clock.now();
         let expires_ms = self.clock.unix_millis().saturating_add(millis(ttl));
         let durable = {
@@ -161,7 +161,7 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn update(&self, session: &Session, ttl: Duration) -> Result<bool> {
-        crate::lease::validate_ttl(ttl)?;
+        crate::sessions::validate_session_ttl(ttl)?;
         let now = self.clock.now();
         let expires_ms = self.clock.unix_millis().saturating_add(millis(ttl));
         let durable = {
@@ -197,7 +197,7 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn touch(&self, token_hash: &str, ttl: Duration) -> Result<bool> {
-        crate::lease::validate_ttl(ttl)?;
+        crate::sessions::validate_session_ttl(ttl)?;
         let now = self.clock.now();
         let now_ms = self.clock.unix_millis();
         let expires_ms = now_ms.saturating_add(millis(ttl));

@@ -231,6 +231,8 @@ impl SessionStore for CachedSessionStore {
     }
 
     async fn touch(&self, token_hash: &str, ttl: Duration) -> Result<bool> {
+        // A skipped touch must refuse what the store would have refused.
+        crate::sessions::validate_session_ttl(ttl)?;
         if self
             .state()
             .may_skip_touch(token_hash, ttl, self.clock.now())

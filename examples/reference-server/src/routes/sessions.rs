@@ -145,7 +145,7 @@ async fn report(
     let live = state
         .stores
         .sessions
-        .update(&session, state.config.session_ttl)
+        .update(&session, state.config.session_ttl())
         .await?;
     if !live {
         return Err(ApiError::unauthorized("the session was signed out"));

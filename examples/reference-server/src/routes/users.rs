@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use media_ha::core::{auth, ids, Device, NewActivity, Session, User};
 use serde_json::{json, Value};
@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/Users/AuthenticateByName", post(authenticate_by_name))
         .route("/Sessions/Logout", post(logout))
+        .route("/Devices", delete(revoke_device))
         .route("/Users/Me", get(me))
         .route("/Users", get(list_users))
         .route("/Users/New", post(create_user))
@@ -144,8 +145,23 @@ async fn authenticate_by_name(
     state
         .stores
         .sessions
-        .put(&session, state.config.session_ttl)
+        .put(&session, state.config.session_ttl())
         .await?;
+    // Sessions do not expire by themselves: the user's count is what bounds the store.
+    match crate::session_limit::enforce(
+        state.stores.sessions.as_ref(),
+        &user.id,
+        &session.token_hash,
+        state.config.max_sessions_per_user,
+    )
+    .await
+    {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(user = %user.name, signed_out = n, "session cap: least recently used sessions signed out")
+        }
+        Err(err) => tracing::warn!(error = %err, "could not apply the per-user session cap"),
+    }
     let device = Device {
         id: device_id,
         user_id: user.id.clone(),
@@ -200,6 +216,38 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Stat
         .remove(&caller.session.token_hash)
         .await?;
     tracing::info!(user = %caller.user.name, session = %caller.session.id, "signed out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /Devices?id=<DeviceId>` (administrators): revokes a device, as Jellyfin's dashboard
+/// does: every session signed in from it is signed out at once, on every replica (the session
+/// cache spreads the revocation). 404 when no session has that device.
+async fn revoke_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> ApiResult<StatusCode> {
+    caller.ensure_admin()?;
+    let query = query_map(uri.query());
+    let device_id = query
+        .get("id")
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::bad_request("id (the DeviceId to revoke) is required"))?;
+    // Stored DeviceIds are cut where they enter (`limits.rs`): cut this one alike.
+    let device_id = &crate::limits::cap(device_id.clone(), crate::limits::MAX_ID);
+    let sessions = state.stores.sessions.list().await?;
+    let mut revoked = 0usize;
+    for session in sessions.iter().filter(|s| &s.device_id == device_id) {
+        if state.stores.sessions.remove(&session.token_hash).await? {
+            revoked += 1;
+        }
+    }
+    if revoked == 0 {
+        return Err(ApiError::not_found(
+            "no session is signed in from this device",
+        ));
+    }
+    tracing::info!(by = %caller.user.name, device = %device_id, sessions = revoked, "device revoked");
     Ok(StatusCode::NO_CONTENT)
 }
 
