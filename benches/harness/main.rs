@@ -3,7 +3,8 @@
 //!
 //! Run it through `scripts/bench.sh [--quick]`, which builds what it needs in release mode;
 //! directly: `cargo bench --features full --bench compare -- [--quick] [--only
-//! redis,pg,transcode,viewers,failover,player,api,rss] [--failover-runs N] [--out DIR]`. Writes `RESULTS.md` and `results.json` into `--out` (default `benches/`).
+//! redis,pg,transcode,viewers,failover,player,api,rss,library] [--failover-runs N] [--out DIR]`.
+//! Writes `RESULTS.md` and `results.json` into `--out` (default `benches/`).
 //!
 //! | module | what |
 //! |---|---|
@@ -16,6 +17,7 @@
 //! | [`player`] | item 7 with a real player: hls.js in chromium through HAProxy, stalls, errors, non-2xx |
 //! | [`merge`] | a partial run (`--only`) keeps the rows it did not measure |
 //! | [`server`] | items 7–8: the reference server under wrk (`api`), RSS per idle session (`rss`) |
+//! | [`library`] | item 9 (issue 19): listings on a generated 50,000-item library, both stores |
 //! | [`report`] | `RESULTS.md` / `results.json` |
 //!
 //! Why one Rust binary that shells out to the peers: both sides are timed by the same clock in
@@ -26,6 +28,7 @@
 
 mod cpu;
 mod failover;
+mod library;
 mod load;
 mod merge;
 mod peers;
@@ -142,6 +145,7 @@ const ALL_SECTIONS: &[&str] = &[
     "player",
     "api",
     "rss",
+    "library",
 ];
 
 fn runtime(threads: Option<usize>) -> tokio::runtime::Runtime {
@@ -184,6 +188,10 @@ fn main() {
     }
     if opts.wants("api") || opts.wants("rss") {
         figures.extend(server::run(&opts));
+    }
+    if opts.wants("library") {
+        eprintln!("[harness] item 9: library scale (issue 19)");
+        figures.extend(runtime(Some(2)).block_on(library::run(&opts)));
     }
 
     // A partial run keeps the rows it did not measure, each saying which run it comes from.

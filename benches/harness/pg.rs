@@ -236,6 +236,7 @@ async fn page_load(repo: Arc<dyn MetadataRepo>, c: usize, secs: Duration) -> Loa
                 recursive: false,
                 kinds: Vec::new(),
                 search_term: None,
+                user: None,
                 sort: ItemSort::Name,
                 descending: false,
                 start_index: ((task + seq as usize) % 9) as u32 * PAGE,

@@ -56,17 +56,20 @@ impl ItemKind {
         }
     }
 
+    /// Every kind.
+    pub const ALL: [ItemKind; 6] = [
+        ItemKind::CollectionFolder,
+        ItemKind::Folder,
+        ItemKind::Movie,
+        ItemKind::Video,
+        ItemKind::Episode,
+        ItemKind::Audio,
+    ];
+
     /// Parses [`as_str`](Self::as_str)'s output (case-insensitively, as Jellyfin clients vary).
     pub fn parse(s: &str) -> Result<Self> {
-        const ALL: [ItemKind; 6] = [
-            ItemKind::CollectionFolder,
-            ItemKind::Folder,
-            ItemKind::Movie,
-            ItemKind::Video,
-            ItemKind::Episode,
-            ItemKind::Audio,
-        ];
-        ALL.into_iter()
+        Self::ALL
+            .into_iter()
             .find(|k| k.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| crate::Error::Invalid(format!("unknown item kind {s:?}")))
     }
@@ -287,6 +290,45 @@ pub enum ItemSort {
     Name,
     /// By date added.
     DateAdded,
+    /// By when [`ItemQuery::user`]'s user last played it; never played sorts first. A listing
+    /// with this order and no `user` is refused as invalid.
+    DatePlayed,
+}
+
+/// One user's marks an item listing filters on, joined in the store so that a page and its
+/// total are right at any library size (filtering a capped listing afterwards is neither).
+/// An item the user never touched is unplayed, not a favourite and not resumable.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserFilter {
+    /// Whose marks.
+    pub user_id: String,
+    /// Only played (`Some(true)`) or unplayed (`Some(false)`) items.
+    pub played: Option<bool>,
+    /// Only favourites (`Some(true)`) or the others (`Some(false)`).
+    pub favorite: Option<bool>,
+    /// Only items started and not finished (`Some(true)`: a position above 0 and not played),
+    /// or the others (`Some(false)`).
+    pub resumable: Option<bool>,
+}
+
+impl UserFilter {
+    /// No filter, only `user_id`'s marks for [`ItemSort::DatePlayed`].
+    pub fn new(user_id: impl Into<String>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Does an item with these marks (`None`: never touched) pass?
+    pub fn matches(&self, data: Option<&UserItemData>) -> bool {
+        let played = data.is_some_and(|d| d.played);
+        let favorite = data.is_some_and(|d| d.is_favorite);
+        let resumable = data.is_some_and(|d| d.position_ticks > 0 && !d.played);
+        self.played.is_none_or(|p| p == played)
+            && self.favorite.is_none_or(|f| f == favorite)
+            && self.resumable.is_none_or(|r| r == resumable)
+    }
 }
 
 /// An item listing request (Jellyfin's `/Items` query).
@@ -301,6 +343,9 @@ pub struct ItemQuery {
     pub kinds: Vec<ItemKind>,
     /// Only items whose name contains this, case-insensitively.
     pub search_term: Option<String>,
+    /// Only items whose marks by this user pass (and whose marks [`ItemSort::DatePlayed`]
+    /// orders by).
+    pub user: Option<UserFilter>,
     /// Order.
     pub sort: ItemSort,
     /// Reverse the order.
@@ -309,6 +354,18 @@ pub struct ItemQuery {
     pub start_index: u32,
     /// At most this many items (`None`: all). Backends cap it at [`MAX_PAGE`].
     pub limit: Option<u32>,
+}
+
+impl ItemQuery {
+    /// Refuses a query no backend can answer: [`ItemSort::DatePlayed`] without a user.
+    pub fn validate(&self) -> Result<()> {
+        if self.sort == ItemSort::DatePlayed && self.user.is_none() {
+            return Err(crate::Error::Invalid(
+                "sorting by date played needs the user whose plays count".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The largest page a listing returns, whatever the caller asks.

@@ -313,7 +313,8 @@ impl PostgresServer {
         cmd
     }
 
-    fn log_path(&self) -> PathBuf {
+    /// The server's log (auto_explain plans, errors).
+    pub fn log_path(&self) -> PathBuf {
         self.dir.path().join("postgres.log")
     }
 

@@ -1,15 +1,19 @@
 //! Jellyfin's `Filters` on item listings (`IsPlayed`, `IsUnplayed`, `IsFavorite`, `IsResumable`,
 //! `IsFolder`, `IsNotFolder`).
 //!
-//! Why apart from the metadata query: most of these are about one user's marks, which the
-//! store's [`ItemQuery`](media_ha::core::ItemQuery) does not join. A filtered listing is
-//! therefore matched after the user's data is attached, and its page is cut afterwards, so
-//! `TotalRecordCount` counts what matches. Clients lean on them: "Continue watching" is
+//! A listing's filters go into the store's query ([`ItemFilters::narrow`]): the marks as a
+//! [`UserFilter`] the store joins, `IsFolder` as item kinds. Filtering after the store had
+//! answered would cut at its page cap (a 50,000-item library lists only 10,000, and an
+//! unplayed film past them never shows) and read every item's marks on each request. Only a
+//! listing by `Ids` (at most 1,000 items, read one by one) is matched afterwards
+//! ([`ItemFilters::matches`]). Clients lean on these filters: "Continue watching" is
 //! `Filters=IsResumable&SortBy=DatePlayed` in `jellyfin-apiclient-python`, and an ignored
 //! filter silently lists the whole library instead. Filter names this server cannot judge
 //! (`Likes`, `Dislikes`) are ignored, as unknown parameters are elsewhere. The boolean
 //! parameters `IsPlayed`, `IsFavorite`, `IsResumable` and `IsFolder` set the same fields
 //! (`listing.rs`), `false` included.
+
+use media_ha::core::{ItemKind, ItemQuery, ItemSort, UserFilter};
 
 use crate::dto::BaseItemDto;
 
@@ -47,6 +51,44 @@ impl ItemFilters {
     /// Filters nothing?
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// `query` narrowed to these filters on `user_id`'s marks, ordered by when that user
+    /// played when `by_date_played`; `None` when nothing can match (`IsFolder` with only
+    /// kinds that are not folders asked for, or the reverse).
+    pub fn narrow(
+        &self,
+        mut query: ItemQuery,
+        user_id: &str,
+        by_date_played: bool,
+    ) -> Option<ItemQuery> {
+        if let Some(folder) = self.folder {
+            let asked = if query.kinds.is_empty() {
+                ItemKind::ALL.to_vec()
+            } else {
+                query.kinds
+            };
+            query.kinds = asked
+                .into_iter()
+                .filter(|k| k.is_folder() == folder)
+                .collect();
+            if query.kinds.is_empty() {
+                return None;
+            }
+        }
+        let marks = UserFilter {
+            played: self.played,
+            favorite: self.favorite,
+            resumable: self.resumable,
+            ..UserFilter::new(user_id)
+        };
+        if marks != UserFilter::new(user_id) || by_date_played {
+            query.user = Some(marks);
+        }
+        if by_date_played {
+            query.sort = ItemSort::DatePlayed;
+        }
+        Some(query)
     }
 
     /// Does `item` (with its user data) pass every filter?
@@ -129,5 +171,36 @@ mod tests {
             [&untouched, &started, &played, &folder].map(|i| not_favorite.matches(i)),
             [true, true, false, true]
         );
+    }
+
+    #[test]
+    fn narrowing_puts_marks_and_folders_into_the_store_query() {
+        let filters = ItemFilters::parse(&["IsUnplayed", "IsNotFolder"]);
+        let query = filters
+            .narrow(ItemQuery::default(), "u1", false)
+            .expect("not empty");
+        assert_eq!(
+            query.user,
+            Some(UserFilter {
+                played: Some(false),
+                ..UserFilter::new("u1")
+            })
+        );
+        assert!(query.kinds.iter().all(|k| !k.is_folder()));
+        assert_eq!(query.kinds.len(), ItemKind::ALL.len() - 2);
+
+        let nothing = ItemFilters::default();
+        let plain = nothing.narrow(ItemQuery::default(), "u1", false).unwrap();
+        assert_eq!(plain, ItemQuery::default(), "no filter, no join");
+        let by_plays = nothing.narrow(ItemQuery::default(), "u1", true).unwrap();
+        assert_eq!(by_plays.sort, ItemSort::DatePlayed);
+        assert_eq!(by_plays.user, Some(UserFilter::new("u1")));
+
+        let films = ItemQuery {
+            kinds: vec![ItemKind::Movie],
+            ..ItemQuery::default()
+        };
+        let folders_among_films = ItemFilters::parse(&["IsFolder"]);
+        assert_eq!(folders_among_films.narrow(films, "u1", false), None);
     }
 }

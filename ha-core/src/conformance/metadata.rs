@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::unique;
 use crate::{
     auth, ids, Device, DisplayPreferences, Error, ImageKind, Item, ItemImage, ItemKind, ItemQuery,
-    ItemSort, MetadataRepo, NewActivity, User, UserItemData,
+    ItemSort, MetadataRepo, NewActivity, User, UserFilter, UserItemData,
 };
 
 fn user(name: &str) -> User {
@@ -154,6 +154,135 @@ pub async fn metadata_items_upsert_and_path_uniqueness(r: Arc<dyn MetadataRepo>)
     assert!(r.delete_item(&film.id).await.unwrap());
     assert!(!r.delete_item(&film.id).await.unwrap());
     assert!(r.get_item_by_path(&film.path).await.unwrap().is_none());
+}
+
+/// Listings filtered by one user's marks (played, favourite, resumable) and ordered by when
+/// that user played: joined in the store, so pages and totals hold at any library size, and
+/// another user's marks never leak in.
+pub async fn metadata_item_queries_filter_on_user_marks(r: Arc<dyn MetadataRepo>) {
+    let viewer = user(&unique("viewer"));
+    let other = user(&unique("other"));
+    r.create_user(&viewer).await.unwrap();
+    r.create_user(&other).await.unwrap();
+    let root = item(None, "Library", ItemKind::CollectionFolder, 1);
+    r.upsert_item(&root).await.unwrap();
+    let films: Vec<Item> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|n| item(Some(&root), n, ItemKind::Movie, 2))
+        .collect();
+    for film in &films {
+        r.upsert_item(film).await.unwrap();
+    }
+    let mark =
+        |who: &User, film: &Item, played: bool, position: i64, at: Option<u64>, fav| UserItemData {
+            played,
+            play_count: u32::from(played),
+            position_ticks: position,
+            last_played_ms: at,
+            is_favorite: fav,
+            ..UserItemData::empty(&who.id, &film.id)
+        };
+    // a: played; b: resumable, played at 200; c: resumable at 300, favourite; d: a favourite
+    // never played; e: untouched by the viewer, but resumable and played for the other user.
+    for data in [
+        mark(&viewer, &films[0], true, 0, Some(100), false),
+        mark(&viewer, &films[1], false, 5_000, Some(200), false),
+        mark(&viewer, &films[2], false, 7_000, Some(300), true),
+        mark(&viewer, &films[3], false, 0, None, true),
+        mark(&other, &films[4], true, 9_000, Some(400), true),
+    ] {
+        r.put_user_data(&data).await.unwrap();
+    }
+    let list = |filter: UserFilter, sort, descending| {
+        let r = Arc::clone(&r);
+        let root = root.id.clone();
+        async move {
+            let page = r
+                .query_items(&ItemQuery {
+                    parent_id: Some(root),
+                    user: Some(filter),
+                    sort,
+                    descending,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let names: Vec<String> = page.items.iter().map(|i| i.name.clone()).collect();
+            assert_eq!(page.total, names.len() as u64);
+            names
+        }
+    };
+    let marks = |played, favorite, resumable| UserFilter {
+        played,
+        favorite,
+        resumable,
+        ..UserFilter::new(&viewer.id)
+    };
+    use ItemSort::{DatePlayed, Name};
+    assert_eq!(
+        list(marks(Some(true), None, None), Name, false).await,
+        ["a"]
+    );
+    assert_eq!(
+        list(marks(Some(false), None, None), Name, false).await,
+        ["b", "c", "d", "e"]
+    );
+    assert_eq!(
+        list(marks(None, Some(true), None), Name, false).await,
+        ["c", "d"]
+    );
+    assert_eq!(
+        list(marks(None, Some(false), None), Name, false).await,
+        ["a", "b", "e"]
+    );
+    // "Continue watching": started, not finished, most recently played first.
+    assert_eq!(
+        list(marks(None, None, Some(true)), DatePlayed, true).await,
+        ["c", "b"]
+    );
+    assert_eq!(
+        list(marks(None, None, Some(false)), Name, false).await,
+        ["a", "d", "e"]
+    );
+    assert_eq!(
+        list(marks(Some(false), Some(true), Some(true)), Name, false).await,
+        ["c"]
+    );
+    // Never played sorts first; ties by id, reversed with the order.
+    let ascending = list(UserFilter::new(&viewer.id), DatePlayed, false).await;
+    assert_eq!(ascending[2..], ["a", "b", "c"]);
+    let mut never: Vec<&Item> = vec![&films[3], &films[4]];
+    never.sort_by(|x, y| x.id.cmp(&y.id));
+    let never: Vec<String> = never.iter().map(|i| i.name.clone()).collect();
+    assert_eq!(ascending[..2], never[..]);
+    let descending = list(UserFilter::new(&viewer.id), DatePlayed, true).await;
+    let reversed: Vec<String> = ascending.iter().rev().cloned().collect();
+    assert_eq!(descending, reversed);
+
+    // Paging a filtered listing counts every match.
+    let page = r
+        .query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            user: Some(marks(Some(false), None, None)),
+            start_index: 1,
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 4);
+    assert_eq!(page.items.len(), 2);
+
+    // Ordering by plays without saying whose is refused.
+    assert!(matches!(
+        r.query_items(&ItemQuery {
+            parent_id: Some(root.id.clone()),
+            sort: DatePlayed,
+            ..Default::default()
+        })
+        .await,
+        Err(Error::Invalid(_))
+    ));
 }
 
 /// Listings: children vs descendants, kind and name filters, both sorts, stable paging.

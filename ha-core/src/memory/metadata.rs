@@ -22,13 +22,14 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::journal::{Durable, Journal, JournalNames, Recovered};
+use super::listing::{self, Match};
 use super::lock;
 use crate::metadata::{
     validate_display_preferences, ACTIVITY_KEEP, DISPLAY_PREFERENCES_PER_USER, MAX_PAGE,
 };
 use crate::{
-    Activity, Device, DisplayPreferences, Error, Item, ItemQuery, ItemSort, MetadataRepo,
-    NewActivity, Page, Result, User, UserItemData,
+    Activity, Device, DisplayPreferences, Error, Item, ItemQuery, MetadataRepo, NewActivity, Page,
+    Result, User, UserItemData,
 };
 
 const NAMES: JournalNames = JournalNames {
@@ -456,46 +457,39 @@ impl MetadataRepo for MemoryMetadataRepo {
     }
 
     async fn query_items(&self, query: &ItemQuery) -> Result<Page<Item>> {
-        let inner = lock(&self.inner);
-        let state = &inner.state;
+        query.validate()?;
         let search = query.search_term.as_ref().map(|s| s.to_lowercase());
-        let mut matched: Vec<&Arc<Item>> = state
-            .items
-            .values()
-            .filter(|item| match (&query.parent_id, query.recursive) {
-                (None, false) => item.parent_id.is_none(),
-                (None, true) => true,
-                (Some(p), false) => item.parent_id.as_deref() == Some(p.as_str()),
-                (Some(p), true) => is_descendant(state, item, p),
-            })
-            .filter(|item| query.kinds.is_empty() || query.kinds.contains(&item.kind))
-            .filter(|item| {
-                search
-                    .as_ref()
-                    .is_none_or(|s| item.name.to_lowercase().contains(s.as_str()))
-            })
-            .collect();
-        matched.sort_by(|a, b| {
-            let primary = match query.sort {
-                ItemSort::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-                ItemSort::DateAdded => a.date_added_ms.cmp(&b.date_added_ms),
-            };
-            let ordering = primary.then_with(|| a.id.cmp(&b.id));
-            if query.descending {
-                ordering.reverse()
-            } else {
-                ordering
-            }
-        });
-        let total = matched.len() as u64;
-        let limit = query.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
-        let items = matched
-            .into_iter()
-            .skip(query.start_index as usize)
-            .take(limit)
-            .map(|i| (**i).clone())
-            .collect();
-        Ok(Page { items, total })
+        let matched: Vec<Match> = {
+            let inner = lock(&self.inner);
+            let state = &inner.state;
+            state
+                .items
+                .values()
+                .filter(|item| match (&query.parent_id, query.recursive) {
+                    (None, false) => item.parent_id.is_none(),
+                    (None, true) => true,
+                    (Some(p), false) => item.parent_id.as_deref() == Some(p.as_str()),
+                    (Some(p), true) => is_descendant(state, item, p),
+                })
+                .filter(|item| query.kinds.is_empty() || query.kinds.contains(&item.kind))
+                .filter(|item| {
+                    search
+                        .as_ref()
+                        .is_none_or(|s| item.name.to_lowercase().contains(s.as_str()))
+                })
+                .filter_map(|item| {
+                    let Some(user) = &query.user else {
+                        return Some(Match::new(query, item, None));
+                    };
+                    let data = state
+                        .user_data
+                        .get(&(user.user_id.clone(), item.id.clone()))
+                        .map(|d| &**d);
+                    user.matches(data).then(|| Match::new(query, item, data))
+                })
+                .collect()
+        };
+        Ok(listing::page(query, matched))
     }
 
     async fn delete_item(&self, id: &str) -> Result<bool> {

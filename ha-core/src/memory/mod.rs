@@ -10,6 +10,7 @@ mod events;
 mod jobs;
 mod journal;
 mod lease;
+mod listing;
 mod metadata;
 mod session_file;
 mod sessions;

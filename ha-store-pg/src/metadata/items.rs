@@ -139,7 +139,7 @@ pub(super) async fn delete(store: &PgStore, id: &str) -> PgResult<bool> {
 /// and its parameters.
 struct Listing<'q> {
     with: &'static str,
-    from: &'static str,
+    from: String,
     filter: String,
     params: Vec<&'q (dyn ToSql + Sync)>,
 }
@@ -147,22 +147,53 @@ struct Listing<'q> {
 impl<'q> Listing<'q> {
     fn new(query: &'q ItemQuery, kinds: &'q Vec<&'static str>, search: &'q Option<String>) -> Self {
         let mut params: Vec<&'q (dyn ToSql + Sync)> = Vec::new();
-        let (with, from, mut filter) = match (&query.parent_id, query.recursive) {
-            (None, false) => ("", "FROM items", "items.parent_id IS NULL".to_owned()),
-            (None, true) => ("", "FROM items", "TRUE".to_owned()),
+        let (with, mut from, mut filter) = match (&query.parent_id, query.recursive) {
+            (None, false) => (
+                "",
+                "FROM items".to_owned(),
+                "items.parent_id IS NULL".to_owned(),
+            ),
+            (None, true) => ("", "FROM items".to_owned(), "TRUE".to_owned()),
             (Some(parent), false) => {
                 params.push(parent);
-                ("", "FROM items", "items.parent_id = $1".to_owned())
+                (
+                    "",
+                    "FROM items".to_owned(),
+                    "items.parent_id = $1".to_owned(),
+                )
             }
             (Some(parent), true) => {
                 params.push(parent);
                 (
                     DESCENDANTS,
-                    "FROM items JOIN tree USING (id)",
+                    "FROM items JOIN tree USING (id)".to_owned(),
                     "TRUE".to_owned(),
                 )
             }
         };
+        if let Some(user) = &query.user {
+            // An item the user never touched has no row: unplayed, no favourite, not started.
+            params.push(&user.user_id);
+            from.push_str(&format!(
+                " LEFT JOIN user_item_data d ON d.item_id = items.id AND d.user_id = ${}",
+                params.len()
+            ));
+            let marks = [
+                (user.played, "COALESCE(d.played, false)"),
+                (user.favorite, "COALESCE(d.is_favorite, false)"),
+                (
+                    user.resumable,
+                    "(COALESCE(d.position_ticks, 0) > 0 AND NOT COALESCE(d.played, false))",
+                ),
+            ];
+            for (wanted, mark) in marks {
+                match wanted {
+                    Some(true) => filter.push_str(&format!(" AND {mark}")),
+                    Some(false) => filter.push_str(&format!(" AND NOT {mark}")),
+                    None => {}
+                }
+            }
+        }
         if !kinds.is_empty() {
             params.push(kinds);
             filter.push_str(&format!(" AND items.kind = ANY(${}::text[])", params.len()));
@@ -192,6 +223,9 @@ impl<'q> Listing<'q> {
 }
 
 pub(super) async fn query(store: &PgStore, query: &ItemQuery) -> PgResult<Page<Item>> {
+    query
+        .validate()
+        .map_err(|e| PgError::Invalid(e.to_string()))?;
     let kinds: Vec<&'static str> = query.kinds.iter().map(|k| k.as_str()).collect();
     let search = query.search_term.as_ref().map(|s| s.to_lowercase());
     let listing = Listing::new(query, &kinds, &search);
@@ -199,6 +233,11 @@ pub(super) async fn query(store: &PgStore, query: &ItemQuery) -> PgResult<Page<I
     let order = match query.sort {
         ItemSort::Name => format!("items.name_key {dir}, items.id {dir}"),
         ItemSort::DateAdded => format!("items.date_added_ms {dir}, items.id {dir}"),
+        // Never played first, as the in-process backend orders `None` before any time.
+        ItemSort::DatePlayed => {
+            let nulls = if query.descending { "LAST" } else { "FIRST" };
+            format!("d.last_played_ms {dir} NULLS {nulls}, items.id {dir}")
+        }
     };
     let limit = i64::from(query.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE));
     let offset = i64::from(query.start_index);

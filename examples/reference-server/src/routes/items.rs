@@ -11,12 +11,11 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::routing::get;
 use axum::{Json, Router};
-use media_ha::core::{Item, ItemKind, ItemQuery, ItemSort, UserItemData};
+use media_ha::core::{Item, ItemKind, ItemQuery, ItemSort, UserFilter, UserItemData};
 
 use crate::auth::{query_map, Caller};
 use crate::dto::{BaseItemDto, QueryResult};
 use crate::error::{ApiError, ApiResult};
-use crate::filters::ItemFilters;
 use crate::listing::{parse_u32, Fields, Listing};
 use crate::routes::playback::item_media_sources;
 use crate::routes::users::resolve_user;
@@ -168,9 +167,16 @@ async fn list(
     if let Some(parent) = &query.parent_id {
         load_item(state, parent).await?;
     }
-    if !listing.filters.is_empty() || listing.by_date_played {
-        return filtered_list(state, user_id, query, &listing).await;
-    }
+    let Some(query) = listing
+        .filters
+        .narrow(query, user_id, listing.by_date_played)
+    else {
+        return Ok(Json(QueryResult {
+            items: Vec::new(),
+            total_record_count: 0,
+            start_index: listing.query.as_ref().map_or(0, |q| q.start_index),
+        }));
+    };
     let page = state.stores.metadata.query_items(&query).await?;
     Ok(Json(QueryResult {
         items: to_dtos_with(state, user_id, &page.items, listing.fields).await?,
@@ -192,44 +198,6 @@ fn page(dtos: Vec<BaseItemDto>, start: u32, limit: Option<u32>) -> QueryResult<B
         total_record_count: total,
         start_index: start,
     }
-}
-
-/// A listing with user-data filters (see `filters.rs`): every match (up to the store's
-/// `MAX_PAGE`), filtered, optionally ordered by when it was played, then paged here.
-async fn filtered_list(
-    state: &AppState,
-    user_id: &str,
-    query: ItemQuery,
-    listing: &Listing,
-) -> ApiResult<Json<QueryResult<BaseItemDto>>> {
-    let filters: &ItemFilters = &listing.filters;
-    let (start, limit) = (query.start_index, query.limit);
-    let everything = ItemQuery {
-        start_index: 0,
-        limit: None,
-        ..query
-    };
-    let all = state.stores.metadata.query_items(&everything).await?;
-    let mut dtos: Vec<BaseItemDto> = to_dtos_with(state, user_id, &all.items, listing.fields)
-        .await?
-        .into_iter()
-        .filter(|d| filters.matches(d))
-        .collect();
-    if listing.by_date_played {
-        // ISO-8601 strings of one format order as their instants; never played sorts first.
-        dtos.sort_by(|a, b| {
-            let ordering = a
-                .user_data
-                .last_played_date
-                .cmp(&b.user_data.last_played_date);
-            if everything.descending {
-                ordering.reverse()
-            } else {
-                ordering
-            }
-        });
-    }
-    Ok(Json(page(dtos, start, limit)))
 }
 
 async fn items(
@@ -359,7 +327,8 @@ async fn user_latest(
     latest_list(&state, &user.id, &query_map(uri.query())).await
 }
 
-/// Items started and not finished, most recently played first ("Continue watching").
+/// Items started and not finished, most recently played first ("Continue watching"): the
+/// store joins the user's marks, so the row is right and cheap at any library size.
 async fn resume_list(
     state: &AppState,
     user_id: &str,
@@ -373,31 +342,21 @@ async fn resume_list(
             ItemKind::Episode,
             ItemKind::Audio,
         ],
+        user: Some(UserFilter {
+            resumable: Some(true),
+            ..UserFilter::new(user_id)
+        }),
+        sort: ItemSort::DatePlayed,
+        descending: true,
+        start_index: parse_u32(params, "startindex")?.unwrap_or(0),
+        limit: parse_u32(params, "limit")?,
         ..ItemQuery::default()
     };
-    let all = state.stores.metadata.query_items(&query).await?;
-    let mut dtos: Vec<BaseItemDto> = to_dtos(state, user_id, &all.items)
-        .await?
-        .into_iter()
-        .filter(|d| d.user_data.playback_position_ticks > 0 && !d.user_data.played)
-        .collect();
-    dtos.sort_by(|a, b| {
-        b.user_data
-            .last_played_date
-            .cmp(&a.user_data.last_played_date)
-    });
-    let total = dtos.len() as u64;
-    let start = parse_u32(params, "startindex")?.unwrap_or(0);
-    let limit = parse_u32(params, "limit")?.unwrap_or(u32::MAX);
-    let items = dtos
-        .into_iter()
-        .skip(start as usize)
-        .take(limit as usize)
-        .collect();
+    let page = state.stores.metadata.query_items(&query).await?;
     Ok(Json(QueryResult {
-        items,
-        total_record_count: total,
-        start_index: start,
+        items: to_dtos(state, user_id, &page.items).await?,
+        total_record_count: page.total,
+        start_index: query.start_index,
     }))
 }
 
