@@ -4,11 +4,13 @@
 //! 16) in Debian's headless chromium plays a transcoded clip through HAProxy (round robin, the
 //! README's settings: `/health/ready` checks, `retry-on` + `redispatch`) in front of two
 //! reference-server processes on Redis + PostgreSQL and one shared transcode directory. Once
-//! the player has fragment 1, the job's owner is SIGKILLed (server and worker: a dead node).
+//! the player has fragment 1, the job's owner is SIGKILLed (server and worker: a dead node), or
+//! SIGTERMed (a rolling restart: the server's default 10 s drain, in which it hands its
+//! transcode over at once and keeps answering while HAProxy's checks take it out of rotation).
 //! The player must not notice: no loading error (a 5xx, a timeout, a dead connection), no fatal
 //! error, every fragment loaded exactly once, the play reaches the end, and the survivor owns
-//! the job. Stalls are printed, never asserted (timing on a shared machine; the bench measures
-//! them).
+//! the job; on SIGTERM the load balancer answers nothing but 2xx. Stalls are printed, never
+//! asserted (timing on a shared machine; the bench measures them).
 //!
 //! `load_balancer_configurations` (ignored: about 7 minutes, figures only) plays the same
 //! scenario through every configuration of the README's load-balancer section and one with
@@ -17,7 +19,8 @@
 //!
 //! Needs chromium, haproxy, nginx, node/npm (`scripts/install-deps.sh`), the npm packages
 //! (`tests/browser/install.sh`, run by the test) and `HA_TEST_REDIS_URL` /
-//! `HA_TEST_DATABASE_URL` (`scripts/services.sh`). About a minute: the clip plays in real time.
+//! `HA_TEST_DATABASE_URL` (`scripts/services.sh`). About a minute each: the clip plays in real
+//! time.
 
 use ha_test_support::browser::haproxy::LbSettings;
 use ha_test_support::browser::nginx::NginxRetry;
@@ -63,16 +66,27 @@ fn describe(o: &BrowserOutcome) -> String {
     )
 }
 
-#[test]
-fn hls_js_plays_through_a_sigkill_of_the_owner_behind_haproxy() {
+/// Plays the clip through HAProxy with the README's settings while the owner goes by `exit`,
+/// and asserts the player noticed nothing.
+fn player_does_not_notice(exit: Exit) -> BrowserOutcome {
+    // One at a time: two players and four replicas at once on a small machine would stall
+    // each other, not show the failover.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ha_core::sync::lock(&ONE_AT_A_TIME);
     require_tools();
     install_player();
     let o = runtime().block_on(async {
+        let mut shared = Shared::from_test_env().await;
+        if exit == Exit::Term {
+            // The server's default drain (10 s), not the cluster tests' 1 s: what a deployment
+            // runs, and longer than HAProxy needs to take the replica out of rotation.
+            shared.extra_args.clear();
+        }
         play_through_owner_exit_in_browser(
-            Shared::from_test_env().await,
+            shared,
             CLIP,
             Lb::Haproxy(LbSettings::recommended()),
-            Exit::Crash,
+            exit,
             BUFFER_SECS,
         )
         .await
@@ -89,6 +103,23 @@ fn hls_js_plays_through_a_sigkill_of_the_owner_behind_haproxy() {
     assert!(
         o.every_fragment_once(),
         "every fragment loaded exactly once: {text}"
+    );
+    o
+}
+
+#[test]
+fn hls_js_plays_through_a_sigkill_of_the_owner_behind_haproxy() {
+    player_does_not_notice(Exit::Crash);
+}
+
+#[test]
+fn hls_js_plays_through_a_sigterm_of_the_owner_behind_haproxy() {
+    let o = player_does_not_notice(Exit::Term);
+    assert_eq!(
+        o.answers.client + o.answers.server_error,
+        0,
+        "a draining replica is left by the load balancer without a single non-2xx: {}",
+        describe(&o)
     );
 }
 

@@ -429,6 +429,97 @@ async fn graceful_shutdown_hands_the_job_over_at_once(s: ManagerStores) {
     b.shutdown(Duration::from_secs(10)).await;
 }
 
+/// A draining owner hands its job to a live replica at once, make-before-break, and keeps
+/// serving: the other replica takes the lease over from it (not from a lapsed liveness record,
+/// not after a release), the draining owner's run stops as soon as it is adopted, it serves the
+/// new owner's segments, and a job nobody runs that is asked of it starts on the live replica.
+async fn a_draining_owner_hands_its_job_over_and_keeps_serving(s: ManagerStores) {
+    let dir = scratch_dir("mgr-handover");
+    let tagged = WorkerCommand::new(env!("CARGO_BIN_EXE_ha-transcode-worker"))
+        .env(WORKER_TAG_VAR, worker_tag("a", &dir));
+    // A long lease: a handover inside it cannot be the expiry path.
+    let long = |node: &str| config(node).with_lease_ttl(Duration::from_secs(30));
+    let a = manager_with(long("a"), &s, Arc::new(SharedDirStorage::new(&dir)), tagged).await;
+    let b = manager(long("b"), &s, &dir).await;
+    for attempt in 0..3 {
+        let mut r = rendition(&source());
+        r.item_id = format!("item-handover-{attempt}");
+        let r = r.keyed();
+        let key = r.job_key();
+        let first = a.segment(&r, 0, &viewer("u1")).await.unwrap();
+        // The owner's worker is frozen so that the job is still running at the handover.
+        let frozen = workers_of("a", &dir);
+        for pid in &frozen {
+            signal(*pid, "-STOP");
+        }
+        let before = s.jobs.get(key.as_str()).await.unwrap().unwrap();
+        if frozen.is_empty()
+            || before
+                .last_segment
+                .is_some_and(|l| l + 1 >= r.segment_count())
+        {
+            for pid in &frozen {
+                signal(*pid, "-CONT");
+            }
+            eprintln!("attempt {attempt}: the job finished before its worker was frozen");
+            continue;
+        }
+        let drained = std::time::Instant::now();
+        a.hand_over();
+        assert!(a.is_draining());
+        let record = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let record = s.jobs.get(key.as_str()).await.unwrap().unwrap();
+                if record.owner_node == "b" {
+                    return record;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the live replica takes the job over without any segment request");
+        eprintln!("handed over {:?} after hand_over", drained.elapsed());
+        assert!(record.token > before.token, "fenced by a newer token");
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while a.local_jobs() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the draining owner stops its run once the job is adopted");
+        // The draining replica still answers, with the new owner's segments.
+        let next = before.last_segment.map_or(0, |l| l + 1);
+        let rest = fetch_all(&[&a], &r, next).await;
+        let all = fetch_all(&[&a, &b], &r, 0).await;
+        assert_eq!(all[0], first);
+        assert_eq!(all.len() - rest.len(), next as usize);
+        assert_stitches(&all, &dir);
+        assert_eq!(b.stats().takeovers, 1);
+        assert_eq!(
+            b.stats().liveness_takeovers,
+            0,
+            "the draining owner is alive"
+        );
+        assert_eq!(
+            (a.stats().jobs_started, a.stats().takeovers),
+            (1, 0),
+            "a draining replica takes no job"
+        );
+        // A job nobody runs, asked of the draining replica, starts on the live one.
+        let mut fresh = rendition(&source());
+        fresh.item_id = format!("item-handover-fresh-{attempt}");
+        let fresh = fresh.keyed();
+        a.segment(&fresh, 0, &viewer("u2")).await.unwrap();
+        let record = s.jobs.get(fresh.job_key().as_str()).await.unwrap().unwrap();
+        assert_eq!(record.owner_node, "b");
+        assert_eq!(a.local_jobs(), 0);
+        a.shutdown(Duration::from_secs(10)).await;
+        b.shutdown(Duration::from_secs(10)).await;
+        return;
+    }
+    panic!("in every attempt the job finished before its worker could be frozen");
+}
+
 async fn a_poison_file_is_refused_after_max_attempts(s: ManagerStores) {
     let dir = scratch_dir("mgr-poison");
     let bad = dir.join("poison.mkv");
@@ -814,6 +905,7 @@ on_every_backend!(
     a_replica_losing_its_lease_is_replaced_and_the_stream_splices,
     an_owner_without_liveness_is_taken_over_before_its_lease_expires,
     graceful_shutdown_hands_the_job_over_at_once,
+    a_draining_owner_hands_its_job_over_and_keeps_serving,
     a_poison_file_is_refused_after_max_attempts,
     per_user_limit_refuses_a_second_job_and_frees_on_stop,
     cleanup_removes_only_unreferenced_job_directories,

@@ -12,16 +12,21 @@
 //!
 //! # What happens
 //!
-//! 1. First SIGTERM or SIGINT: `/health/ready` answers 503 at once (`Draining`), so balancers
+//! 1. First SIGTERM or SIGINT, at once: `/health/ready` answers 503 (`Draining`), so balancers
 //!    that check it take the replica out of rotation; every other request, `/health`
 //!    included, is still answered (`/health` is the liveness probe: failing it would get the
-//!    process restarted, not drained).
+//!    process restarted, not drained). And the transcodes are handed over
+//!    (`ha_transcode::manager`'s `hand_over`): live replicas are asked to take each job over
+//!    now, make-before-break — this replica's worker keeps producing until one has (about
+//!    0.1 s with a peer up; with none, it runs on to step 3), then stops, fenced by the new
+//!    owner's token. The new owners are producing before traffic moves.
 //! 2. For `--shutdown-drain` (default 10 s: HAProxy's `inter 2s fall 3` is 6 s, plus margin)
-//!    the replica serves as before: its transcodes keep running, so viewers routed here or
-//!    waiting on its segments elsewhere see nothing.
-//! 3. Then it stops accepting, stops its transcodes and releases their leases (another replica
-//!    takes each job over at its next segment request, without waiting for a TTL), lets
-//!    in-flight responses finish for up to `--shutdown-grace` and exits.
+//!    the replica serves as before: published segments from storage, the others waited for
+//!    (shared transcode directory) or fetched from their new owner (node-local); it never takes
+//!    a job itself any more (a job nobody runs is offered to the live replicas instead).
+//! 3. Then it stops accepting, stops what transcodes it still has (none, unless no live replica
+//!    took them) and releases their leases, lets in-flight responses finish for up to
+//!    `--shutdown-grace` and exits.
 //!
 //! A second SIGTERM or SIGINT at any point exits at once (an operator's Ctrl-C twice, or an
 //! orchestrator that gave up waiting); the transcode workers follow within milliseconds
@@ -36,13 +41,17 @@ use super::Server;
 /// Exit status after a second signal cut the drain short (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: u8 = 130;
 
-/// Marks this replica as draining: `/health/ready` fails from now on.
+/// Marks this replica as draining: `/health/ready` fails from now on, and its transcodes are
+/// handed over to live replicas.
 pub fn start(state: &AppState) {
     if !state.draining.swap(true, Ordering::SeqCst) {
         tracing::info!(
             drain = ?state.config.shutdown_drain,
-            "draining: readiness fails, requests are still served"
+            "draining: readiness fails, transcodes are handed over, requests are still served"
         );
+        if let Some(transcoder) = &state.transcoder {
+            transcoder.drain();
+        }
     }
 }
 

@@ -508,6 +508,10 @@ impl Transcoder for ManagerTranscoder {
         }
     }
 
+    fn drain(&self) {
+        self.manager.hand_over();
+    }
+
     async fn shutdown(&self, within: Duration) {
         self.manager.shutdown(within).await;
     }

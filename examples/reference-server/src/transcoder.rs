@@ -100,6 +100,9 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug + 'static {
             "this replica accepts no forwarded requests",
         ))
     }
+    /// The drain started (SIGTERM, `drain.rs`): hand this replica's jobs to live replicas now,
+    /// keep serving, take no job any more. Default: nothing to hand over.
+    fn drain(&self) {}
     /// Graceful shutdown (called once HTTP has stopped): stop this replica's jobs and release
     /// their leases so other replicas take over at once. Default: nothing to do.
     async fn shutdown(&self, within: std::time::Duration) {

@@ -2,12 +2,13 @@
 //!
 //! # What travels, and why
 //!
-//! Replicas tell each other four things: a viewer far from the owner's run wants it moved
+//! Replicas tell each other five things: a viewer far from the owner's run wants it moved
 //! ([`TranscodeEvent::Seek`]), a viewer on another replica still watches
 //! ([`TranscodeEvent::Ping`]), a node owns a job now ([`TranscodeEvent::Owned`]) or its
-//! tenure ended ([`TranscodeEvent::Ended`]), and a segment was published
-//! ([`TranscodeEvent::SegmentReady`]). The last three are what a request waiting on another
-//! replica reacts to: it re-checks at once instead of at its next poll (the poll is only a
+//! tenure ended ([`TranscodeEvent::Ended`]), a segment was published
+//! ([`TranscodeEvent::SegmentReady`]), and a draining node asks a live one to take a job
+//! ([`TranscodeEvent::HandOver`], `handover.rs`). Owned, Ended and SegmentReady are what a
+//! request waiting on another replica reacts to: it re-checks at once instead of at its next poll (the poll is only a
 //! slow fallback for a lost message). Events are serde-tagged JSON on the
 //! [`TOPIC`] topic, so a payload either decodes into one variant or is ignored; nothing is
 //! parsed field by field.
@@ -17,15 +18,16 @@ use std::sync::Arc;
 use ha_core::{BusMessage, EventBus, EventPublisher};
 use serde::{Deserialize, Serialize};
 
+use super::handover::{self, HandOver};
 use super::keys::JobKey;
 use super::plan::Hold;
-use super::Inner;
+use super::{Inner, Rendition};
 
 /// The event bus topic every transcode event travels on.
 pub(crate) const TOPIC: &str = "transcode";
 
 /// One message between transcode managers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum TranscodeEvent {
     /// A viewer waits for `segment`, far from the owner's run: move the run there if the hold
@@ -61,6 +63,16 @@ pub(crate) enum TranscodeEvent {
         how: JobEnd,
         failure: Option<String>,
     },
+    /// `node` is draining: a live replica should take the job over now, from its holder
+    /// `node` (or free), at the first segment from `from` on that is missing; `user` is who the
+    /// job counts against. The rendition travels along: the job may have no record yet.
+    HandOver {
+        key: JobKey,
+        node: String,
+        from: u32,
+        user: String,
+        rendition: Box<Rendition>,
+    },
 }
 
 /// How a tenure ended ([`TranscodeEvent::Ended`]).
@@ -87,7 +99,8 @@ impl TranscodeEvent {
             | Self::Ping { key, .. }
             | Self::Owned { key, .. }
             | Self::SegmentReady { key, .. }
-            | Self::Ended { key, .. } => key,
+            | Self::Ended { key, .. }
+            | Self::HandOver { key, .. } => key,
         }
     }
 }
@@ -147,19 +160,45 @@ pub(crate) fn handle(inner: &Arc<Inner>, msg: BusMessage) {
             return;
         }
     };
-    match &event {
-        TranscodeEvent::Owned { key, .. }
-        | TranscodeEvent::SegmentReady { key, .. }
-        | TranscodeEvent::Ended { key, .. } => inner.waiters.notify(key),
+    match event {
+        TranscodeEvent::Owned { key, node, .. } => {
+            inner.waiters.notify(&key);
+            // A draining node's job was adopted (handover.rs): its run is fenced already, so
+            // stop it now rather than at the next lease renewal.
+            if inner.is_draining() && node != inner.config.node_id() {
+                if let Some(job) = inner.local.get(&key) {
+                    job.hand_off();
+                }
+            }
+        }
+        TranscodeEvent::HandOver {
+            key,
+            node,
+            from,
+            user,
+            rendition,
+        } => {
+            let ho = HandOver {
+                key,
+                node,
+                from,
+                user,
+                rendition: *rendition,
+            };
+            tokio::spawn(handover::adopt(inner.clone(), ho));
+        }
+        TranscodeEvent::SegmentReady { key, .. } | TranscodeEvent::Ended { key, .. } => {
+            inner.waiters.notify(&key)
+        }
         TranscodeEvent::Ping {
             key,
             segment,
             viewer,
         } => {
-            if let Some(job) = inner.local.get(key) {
+            if let Some(job) = inner.local.get(&key) {
                 let now = inner.clock.now();
                 job.touch(now);
-                job.note_request(viewer, *segment, inner.config.reach(), now);
+                job.note_request(&viewer, segment, inner.config.reach(), now);
             }
         }
         TranscodeEvent::Seek {
@@ -167,14 +206,14 @@ pub(crate) fn handle(inner: &Arc<Inner>, msg: BusMessage) {
             segment: at,
             viewer,
         } => {
-            let Some(job) = inner.local.get(key) else {
+            let Some(job) = inner.local.get(&key) else {
                 return;
             };
             let now = inner.clock.now();
             let run = job.run();
-            if *at < run.start || *at > run.next.saturating_add(inner.config.reach()) {
+            if at < run.start || at > run.next.saturating_add(inner.config.reach()) {
                 job.touch(now);
-                let (run_age, others_near) = job.tenure(viewer, now);
+                let (run_age, others_near) = job.tenure(&viewer, now);
                 let hold = Hold {
                     run_age,
                     others_near,
@@ -183,7 +222,7 @@ pub(crate) fn handle(inner: &Arc<Inner>, msg: BusMessage) {
                 };
                 // Held: the asking replica asks again while its viewer waits.
                 if hold.allows_move() {
-                    job.request_restart(*at);
+                    job.request_restart(at);
                 }
             }
         }
@@ -218,6 +257,20 @@ mod tests {
         let json = serde_json::to_value(&ended).unwrap();
         assert_eq!(json["how"], "handed_over");
         assert_eq!(ended.key(), &key);
+        let rendition = super::super::rendition::tests::rendition();
+        let handover = TranscodeEvent::HandOver {
+            key: rendition.job_key(),
+            node: "a".into(),
+            from: 4,
+            user: "u".into(),
+            rendition: Box::new(rendition),
+        };
+        let json = serde_json::to_value(&handover).unwrap();
+        assert_eq!(json["kind"], "hand_over");
+        assert_eq!(
+            serde_json::from_value::<TranscodeEvent>(json).unwrap(),
+            handover
+        );
         // A payload of another shape (or a bad key) is not an event.
         for bad in [
             serde_json::json!({"kind": "seek", "key": key.as_str()}),

@@ -130,7 +130,12 @@ mod tests {
             SystemClock::shared(),
             KeeperConfig::default(),
         );
-        let (job, _restarts) = super::super::local::new_local_job(0, tokio::time::Instant::now());
+        let hand_over = super::super::handover::HandOverInfo {
+            rendition: super::super::rendition::tests::rendition(),
+            user: "u".into(),
+        };
+        let (job, _restarts) =
+            super::super::local::new_local_job(0, tokio::time::Instant::now(), hand_over);
         let bus = Arc::new(MemoryEventBus::new());
         let gate = FencedGate {
             key: JobKey::parse(KEY).unwrap(),

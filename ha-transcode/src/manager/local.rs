@@ -1,9 +1,10 @@
 //! A job this node owns: its lease keeper, its current run, and the task that drives both.
 //!
 //! One task per owned job selects over: the run ending, the lease being lost, a restart request
-//! (a viewer seeked far ahead), the idle timer, slot renewals and shutdown. Whatever ends the
-//! task, it cleans up the same way: cancel the run, give back slots, release the lease (unless
-//! it was lost), drop the job from the local table.
+//! (a viewer seeked far ahead), the idle timer, slot renewals, the job being adopted by a live
+//! replica while this one drains (`handover.rs`) and shutdown. Whatever ends the task, it
+//! cleans up the same way: cancel the run, give back slots, release the lease (unless it was
+//! lost or handed over), drop the job from the local table.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,11 +13,12 @@ use std::time::Duration;
 
 use ha_core::sync::lock;
 use ha_core::{JobClaim, JobState, KeeperStatus, LeaseKeeper, SlotChange, SlotKeeper};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant;
 
 use super::events::{JobEnd, TranscodeEvent};
 use super::gate::FencedGate;
+use super::handover::HandOverInfo;
 use super::keys::JobKey;
 use super::plan::LocalRun;
 use super::runner::RunOutcome;
@@ -36,6 +38,10 @@ pub(crate) struct LocalJob {
     run_started: Mutex<Instant>,
     /// Viewers that asked for a segment within the current run's reach, and when last.
     users: Mutex<HashMap<String, Instant>>,
+    /// What a draining node tells the replica that takes the job over.
+    hand_over: HandOverInfo,
+    /// Set when a live replica took the job over from this draining node.
+    handed_off: Notify,
 }
 
 impl LocalJob {
@@ -63,6 +69,17 @@ impl LocalJob {
 
     fn last_fetch(&self) -> Instant {
         *lock(&self.last_fetch)
+    }
+
+    /// What a replica taking the job over needs to know.
+    pub(crate) fn hand_over_info(&self) -> &HandOverInfo {
+        &self.hand_over
+    }
+
+    /// A live replica owns the job now (this node drains): the driving task stops the run
+    /// without releasing the lease, which is no longer this node's.
+    pub(crate) fn hand_off(&self) {
+        self.handed_off.notify_one();
     }
 
     /// Asks the driving task to restart the run at `at` (dropped when restarts queue up).
@@ -121,6 +138,14 @@ impl LocalJobs {
 
     pub(crate) fn len(&self) -> usize {
         lock(&self.jobs).len()
+    }
+
+    /// Every job, as it is now.
+    pub(crate) fn snapshot(&self) -> Vec<(JobKey, Arc<LocalJob>)> {
+        lock(&self.jobs)
+            .iter()
+            .map(|(k, j)| (k.clone(), j.clone()))
+            .collect()
     }
 
     pub(crate) fn insert(&self, key: JobKey, job: Arc<LocalJob>) {
@@ -182,6 +207,8 @@ enum End {
     Failed(Failure),
     Idle,
     LeaseLost,
+    /// A live replica took the job over from this draining node (`handover.rs`).
+    HandedOff,
     /// The publish gate refused a segment because this tenure is over (the record was taken
     /// over, or vanished with the store's data): not the job's fault, so not a failure.
     TenureOver(ha_core::Error),
@@ -282,6 +309,11 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
                         log_slot_change(&change);
                     }
                 }
+                () = owned.job.handed_off.notified() => {
+                    running.cancel();
+                    let _ = running.wait().await;
+                    break 'runs End::HandedOff;
+                }
                 _ = shutdown.changed() => {
                     running.cancel();
                     let _ = running.wait().await;
@@ -303,7 +335,7 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
         // Lost: somebody else owns the record now. Shutdown: leave it Running so a survivor
         // resumes it at once.
         End::LeaseLost | End::TenureOver(_) => (None, JobEnd::LeaseLost),
-        End::Shutdown => (None, JobEnd::HandedOver),
+        End::Shutdown | End::HandedOff => (None, JobEnd::HandedOver),
     };
     if let Some(state) = state {
         if let Err(e) = inner
@@ -332,7 +364,8 @@ pub(crate) async fn drive(inner: Arc<Inner>, mut owned: Owned) {
     owned.slots.release_all(inner.slots.as_ref()).await;
     // Only this tenure's entry: a newer run of the key may already be registered.
     inner.local.remove_if(&key, &owned.job);
-    if !matches!(end, End::LeaseLost) {
+    // Not after a handoff either: the lease is the new owner's (releasing would be refused).
+    if !matches!(end, End::LeaseLost | End::HandedOff) {
         owned.keeper.shutdown().await;
     }
     // Requests waiting here look again now (the lease is free, or somebody else's).
@@ -372,7 +405,11 @@ fn log_slot_change(change: &SlotChange) {
     }
 }
 
-pub(crate) fn new_local_job(start: u32, now: Instant) -> (Arc<LocalJob>, mpsc::Receiver<u32>) {
+pub(crate) fn new_local_job(
+    start: u32,
+    now: Instant,
+    hand_over: HandOverInfo,
+) -> (Arc<LocalJob>, mpsc::Receiver<u32>) {
     let (restart, restarts) = mpsc::channel(4);
     (
         Arc::new(LocalJob {
@@ -382,6 +419,8 @@ pub(crate) fn new_local_job(start: u32, now: Instant) -> (Arc<LocalJob>, mpsc::R
             restart,
             run_started: Mutex::new(now),
             users: Mutex::new(HashMap::new()),
+            hand_over,
+            handed_off: Notify::new(),
         }),
         restarts,
     )

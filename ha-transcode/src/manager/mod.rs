@@ -25,6 +25,10 @@
 //!   request for a job whose owner's record lapsed takes the job over at once with
 //!   [`LeaseManager::take_over`] (fenced by the new token, as any takeover) instead of waiting
 //!   for the job lease to expire.
+//! - **Handover before shutdown.** [`TranscodeManager::hand_over`] (the start of a drain) asks
+//!   live replicas to take each job over now, make-before-break: the draining node keeps
+//!   running and serving until one does, fenced from the moment it did, and takes no job itself
+//!   any more (`handover`).
 //! - **Graceful shutdown.** [`TranscodeManager::shutdown`] stops accepting jobs, stops the
 //!   workers and releases the leases, so survivors take over at once.
 //!
@@ -43,6 +47,7 @@ mod config;
 mod error;
 mod events;
 mod gate;
+mod handover;
 mod keys;
 mod local;
 mod node_local;
@@ -121,6 +126,8 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     stats: stats::Stats,
     accepting: AtomicBool,
+    /// Set by [`TranscodeManager::hand_over`]: this node takes no job any more (`handover`).
+    draining: AtomicBool,
     /// Rate limits for cluster messages: (kind, key) → last sent.
     sent: Mutex<HashMap<(&'static str, String), Instant>>,
     /// Owners the server could not reach (node-local storage): node → when reported.
@@ -209,6 +216,7 @@ impl TranscodeManager {
                 shutdown,
                 stats: stats::Stats::default(),
                 accepting: AtomicBool::new(true),
+                draining: AtomicBool::new(false),
                 sent: Mutex::new(HashMap::new()),
                 unreachable: Mutex::new(HashMap::new()),
                 liveness: Mutex::new(None),

@@ -172,11 +172,12 @@ impl Rendition {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::spec::RateControl;
 
-    fn rendition() -> Rendition {
+    /// A small MPEG-TS rendition (other modules' tests use it too).
+    pub(crate) fn rendition() -> Rendition {
         Rendition {
             item_id: "item".into(),
             source: "/media/a.mkv".into(),

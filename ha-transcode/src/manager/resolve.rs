@@ -28,6 +28,7 @@ use super::events::TranscodeEvent;
 use super::keys::{self, JobKey};
 use super::node_local::SegmentLocation;
 use super::plan::{self, Action, Facts, Hold};
+use super::start::Take;
 use super::{store_err, Rendition, StorageScope, TranscodeManager, Viewer};
 use super::{Result, SegmentError};
 use crate::hls::naming::segment_file_name_for;
@@ -133,9 +134,17 @@ impl TranscodeManager {
                         attempts,
                     })
                 }
+                Action::Start { from, .. } if inner.is_draining() => {
+                    // Never taken here while draining: a live replica is asked to, and this
+                    // request waits for it (`handover.rs`).
+                    self.ask_to_adopt(rendition, key, from, viewer).await;
+                }
                 Action::Start { from, takeover } => {
-                    let stale = suspect.as_ref().and_then(Suspect::dead);
-                    self.start_local(rendition, key, from, takeover, viewer, stale)
+                    let take = suspect
+                        .as_ref()
+                        .and_then(Suspect::dead)
+                        .map_or(Take::Free, Take::FromDead);
+                    self.start_local(rendition, key, from, takeover, viewer, take)
                         .await?;
                     if local_job.is_none() && inner.local.contains(key) {
                         // Started here: look again, now subscribed to the new run's progress.

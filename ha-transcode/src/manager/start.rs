@@ -1,8 +1,9 @@
 //! Taking a job: lease first, then capacity slots, then the fenced claim, then the run.
 //!
-//! The lease is acquired when it is free, or taken over from a holder whose liveness record
-//! lapsed (`stale`): a compare-and-swap on its token, so of several replicas suspecting the
-//! same holder exactly one wins, and the old holder is fenced from then on.
+//! The lease is acquired when it is free, or taken over ([`Take`]) from a holder whose liveness
+//! record lapsed or that is draining and asked for it (`handover.rs`): a compare-and-swap on its
+//! token, so of several replicas taking the same holder's job exactly one wins, and the old
+//! holder is fenced from then on. A draining node takes nothing.
 
 use std::sync::atomic::Ordering;
 
@@ -10,11 +11,23 @@ use ha_core::{JobClaim, KeeperConfig, Lease, LeaseKeeper};
 use tracing::Instrument;
 
 use super::events::TranscodeEvent;
+use super::handover::HandOverInfo;
 use super::keys::{self, JobKey};
 use super::local;
 use super::{store_err, Rendition, TranscodeManager, Viewer};
 use super::{Result, SegmentError};
 use crate::spec::HardwarePreference;
+
+/// How the job lease is to be had.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Take<'a> {
+    /// Nobody holds it: acquire it.
+    Free,
+    /// Its holder's liveness record lapsed: take it over.
+    FromDead(&'a Lease),
+    /// Its holder drains and asked for the job to be taken (`handover.rs`): take it over.
+    FromDraining(&'a Lease),
+}
 
 impl TranscodeManager {
     pub(super) async fn start_local(
@@ -24,12 +37,16 @@ impl TranscodeManager {
         from: u32,
         takeover: bool,
         viewer: &Viewer,
-        stale: Option<&Lease>,
+        take: Take<'_>,
     ) -> Result<()> {
         let inner = &self.inner;
         let config = &inner.config;
         if !inner.accepting.load(Ordering::SeqCst) {
             return Err(SegmentError::ShuttingDown);
+        }
+        if inner.is_draining() {
+            // Never taken here while draining: a live replica is asked to (`handover.rs`).
+            return Ok(());
         }
         if inner.local.len() >= config.max_local_jobs() as usize {
             return Err(SegmentError::CapacityExhausted {
@@ -44,14 +61,14 @@ impl TranscodeManager {
         // or a crowd), only the winner goes on to take slots; the others wait for its job.
         // Slots first would let every loser hold a per-user slot for a moment, and one user's
         // simultaneous requests for the *same* rendition would be refused as over the limit.
-        let acquired = match stale {
-            Some(stale) => {
+        let acquired = match take {
+            Take::FromDead(stale) | Take::FromDraining(stale) => {
                 inner
                     .leases
                     .take_over(stale, config.node_id(), config.lease_ttl())
                     .await
             }
-            None => {
+            Take::Free => {
                 inner
                     .leases
                     .try_acquire(&keys::lease(key), config.node_id(), config.lease_ttl())
@@ -62,10 +79,17 @@ impl TranscodeManager {
             Some(lease) => lease,
             None => return Ok(()), // somebody else won the race: wait for them
         };
-        if let Some(stale) = stale {
-            inner.stats.took_over_by_liveness();
-            tracing::info!(%key, dead = %stale.holder, replaced = %stale.token, token = %lease.token,
-                "owner's liveness record lapsed: job lease taken over");
+        match take {
+            Take::FromDead(stale) => {
+                inner.stats.took_over_by_liveness();
+                tracing::info!(%key, dead = %stale.holder, replaced = %stale.token, token = %lease.token,
+                    "owner's liveness record lapsed: job lease taken over");
+            }
+            Take::FromDraining(stale) => {
+                tracing::info!(%key, draining = %stale.holder, replaced = %stale.token, token = %lease.token,
+                    "owner drains: job lease taken over");
+            }
+            Take::Free => {}
         }
         let slot_ttl = config.lease_ttl() * 3;
         let mut slots = ha_core::SlotKeeper::default();
@@ -130,7 +154,11 @@ impl TranscodeManager {
             KeeperConfig::default(),
         );
         inner.stats.started(takeover);
-        let (job, restarts) = local::new_local_job(from, inner.clock.now());
+        let hand_over = HandOverInfo {
+            rendition: rendition.clone(),
+            user: viewer.user_id.clone(),
+        };
+        let (job, restarts) = local::new_local_job(from, inner.clock.now(), hand_over);
         inner.local.insert(key.clone(), job.clone());
         // Other requests waiting here look again, and now wait on the run's progress.
         inner.waiters.notify(key);
