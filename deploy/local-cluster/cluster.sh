@@ -15,7 +15,8 @@
 # Settings (environment): MEDIA_HA_CLUSTER_DIR (run directory, default <repo>/.local-cluster),
 # MEDIA_HA_CLUSTER_PORT_BASE (default 18000; ports base .. base+41 are used, see `ports` below),
 # MEDIA_HA_SERVER_BIN (the server binary; default target/{release,debug}/media-ha-server),
-# MEDIA_HA_CLUSTER_CLIP_SECS (length of the generated clip, default 60),
+# MEDIA_HA_CLUSTER_CLIP_SECS (length of the generated clip, default 60) or MEDIA_HA_CLUSTER_MEDIA
+# (a library directory to serve instead), MEDIA_HA_CLUSTER_ADMIN_PASSWORD (default: generated),
 # MEDIA_HA_CLUSTER_TRANSCODES (node-local, the base manifests' default, or shared).
 # Anything else in the caller's environment reaches the replicas (e.g. RUST_LOG).
 #
@@ -109,7 +110,7 @@ SENTINEL_PASSWORD=$(rnd)
 PG_PASSWORD=$(rnd)
 PG_SUPERUSER_PASSWORD=$(rnd)
 CLUSTER_SECRET=$(rnd)$(rnd)
-ADMIN_PASSWORD=$(rnd)
+ADMIN_PASSWORD=${MEDIA_HA_CLUSTER_ADMIN_PASSWORD:-$(rnd)}
 EOF
         umask 022
     fi
@@ -298,8 +299,11 @@ server_bin() {
     die "no media-ha-server binary: cargo build --release -p media-ha-server (or set MEDIA_HA_SERVER_BIN)"
 }
 
+media_dir() { echo "${MEDIA_HA_CLUSTER_MEDIA:-$run/media}"; }
+
 make_media() {
     local clip="$run/media/Clip.mkv"
+    [[ -n ${MEDIA_HA_CLUSTER_MEDIA:-} ]] && return 0
     [[ -f $clip ]] && return 0
     mkdir -p "$run/media"
     # MPEG-2/MP2 in Matroska: no client direct-plays it, so every play is a transcode.
@@ -338,7 +342,7 @@ start_replica() {
             MEDIA_HA_TRANSCODE_STORAGE="$transcodes" \
             MEDIA_HA_CLUSTER_SECRET="$CLUSTER_SECRET" \
             MEDIA_HA_DATA="$dir/config" \
-            MEDIA_HA_MEDIA="$run/media" \
+            MEDIA_HA_MEDIA="$(media_dir)" \
             RUST_LOG="${RUST_LOG:-info}" \
             TMPDIR="$dir/tmp"
         setsid "$bin" </dev/null >>"$dir/server.log" 2>&1 &

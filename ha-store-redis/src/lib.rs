@@ -79,10 +79,16 @@
 //! - **Eviction.** A lease evicted under memory pressure is a lease silently lost. Run Redis
 //!   with `maxmemory-policy noeviction` (writes fail loudly instead), or a `volatile-*` policy
 //!   if the instance also caches; never `allkeys-*`: it may evict a live lease or job record.
-//! - **Sentinel**: the primary is looked up at connect and again after connection failures
-//!   (or `READONLY` from a demoted primary); when it moved, the store switches its connection
-//!   and its subscribers to the new one (tested against a real sentinel failover). Calls in
-//!   flight during a failover fail (`Unavailable`) and should be retried.
+//! - **Sentinel**: the primary is looked up at connect, again after connection failures
+//!   (or `READONLY` from a demoted primary) and every [`SENTINEL_POLL`] (0.5 s): an old
+//!   primary that is still up keeps accepting writes until the sentinels demote it (about 11 s
+//!   after a `SENTINEL FAILOVER` here) and loses them when it resynchronises, so waiting for a
+//!   failure is not enough. When it moved, the store switches its connection and its
+//!   subscribers to the new one (tested against real sentinel failovers, the old primary
+//!   killed or left running). Calls in flight during a failover fail (`Unavailable`) and
+//!   should be retried. Replication is asynchronous: writes the old primary acknowledged in
+//!   the last moments before the promotion can still be lost; fencing tokens (from the clock,
+//!   never reused) keep a stale holder's writes out regardless.
 //! - **TLS** (`rediss://`, rustls with the *ring* provider): the system trust store by default,
 //!   or a private CA / client certificate through [`RedisStoreConfig::tls_root_cert`] and
 //!   [`RedisStoreConfig::tls_client_cert`] (standalone targets; tested against a TLS server).
@@ -118,7 +124,7 @@ pub use lease::RedisLeaseManager;
 pub use scripts::source as lua_source;
 pub use sessions::RedisSessionStore;
 pub use slots::RedisSlotLimiter;
-pub use store::RedisStore;
+pub use store::{RedisStore, SENTINEL_POLL};
 
 // The README's example (the crates.io front page) is compiled as a doc test, so it stays true.
 #[cfg(doctest)]

@@ -15,6 +15,9 @@ use crate::keys::Keys;
 use crate::scripts::Scripts;
 use crate::{RedisEventBus, RedisJobStore, RedisLeaseManager, RedisSessionStore, RedisSlotLimiter};
 
+/// How often a store on Sentinel asks whether the primary moved (see `watch_primary`).
+pub const SENTINEL_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A connection to one Redis deployment, and the factory of its backends.
 ///
 /// Cloning is cheap; every backend made from one store (and from its clones) shares one
@@ -125,7 +128,7 @@ impl RedisStore {
                     what: "connect",
                     after: deadline,
                 })??;
-        Ok(Self {
+        let store = Self {
             inner: Arc::new(Inner {
                 conn: RwLock::new(conn),
                 primary: std::sync::Mutex::new(format!(
@@ -139,7 +142,9 @@ impl RedisStore {
                 config,
                 incarnation_start_us: AtomicU64::new(0),
             }),
-        })
+        };
+        store.watch_primary();
+        Ok(store)
     }
 
     /// A [`ha_core::LeaseManager`] on this store.
@@ -267,39 +272,78 @@ impl RedisStore {
             return;
         }
         let store = self.clone();
+        tokio::spawn(async move { store.follow_primary().await });
+    }
+
+    /// Under Sentinel, asks the sentinels every [`SENTINEL_POLL`] whether the primary moved, for
+    /// as long as the store lives (a clone of it: every backend holds one).
+    ///
+    /// Why not only after a failure: a failover does not always fail this connection. With the
+    /// old primary still up (`SENTINEL FAILOVER`, a partition that isolates only it), it keeps
+    /// accepting writes until the sentinels demote it, which took about 11 s here; every lease
+    /// renewal and job write it accepted in that time is discarded when it resynchronises from
+    /// the new primary, while the other replicas already write there (measured: a job lease
+    /// reported lost, and renewed leases overlapping, by tests/cluster_failover.rs). Polling
+    /// bounds that window to the poll interval plus the sentinels' own promotion time.
+    fn watch_primary(&self) {
+        if self.inner.sentinel.is_none() {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
-            let Some(sentinel) = &store.inner.sentinel else {
-                return;
-            };
-            // One re-resolution at a time; the others skip.
-            let Ok(mut sentinel) = sentinel.try_lock() else {
-                return;
-            };
-            let client = match sentinel.async_get_client().await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "sentinel master lookup failed");
+            let mut tick = tokio::time::interval(SENTINEL_POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else {
                     return;
-                }
-            };
-            // A primary that merely restarted keeps its address: its manager reconnects alone.
-            let addr = format!("{:?}", client.get_connection_info().addr());
-            {
-                let current = ha_core::sync::lock(&store.inner.primary);
-                if *current == addr {
-                    return;
-                }
-            }
-            match manager_for(&client, &store.inner.config).await {
-                Ok(manager) => {
-                    tracing::info!(%addr, "redis primary moved (sentinel failover); switching");
-                    *ha_core::sync::write(&store.inner.conn) = Conn::Single(manager);
-                    *ha_core::sync::write(&store.inner.pubsub) = client;
-                    *ha_core::sync::lock(&store.inner.primary) = addr;
-                }
-                Err(e) => tracing::warn!(error = %e, "connecting to the sentinel primary failed"),
+                };
+                RedisStore { inner }.follow_primary().await;
             }
         });
+    }
+
+    /// Asks the sentinels for the primary and switches the connection and the subscribers'
+    /// client to it when it is not the one in use. One lookup at a time; others skip.
+    async fn follow_primary(&self) {
+        let Some(sentinel) = &self.inner.sentinel else {
+            return;
+        };
+        let Ok(mut sentinel) = sentinel.try_lock() else {
+            return;
+        };
+        // Bounded: a hung sentinel or primary must not hold the lookup lock for good.
+        let lookup = sentinel.async_get_client();
+        let client = match tokio::time::timeout(self.inner.config.connect_timeout, lookup).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "sentinel master lookup failed");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("sentinel master lookup timed out");
+                return;
+            }
+        };
+        // A primary that merely restarted keeps its address: its manager reconnects alone.
+        let addr = format!("{:?}", client.get_connection_info().addr());
+        {
+            let current = ha_core::sync::lock(&self.inner.primary);
+            if *current == addr {
+                return;
+            }
+        }
+        match manager_for(&client, &self.inner.config).await {
+            Ok(manager) => {
+                tracing::info!(%addr, "redis primary moved (sentinel failover); switching");
+                *ha_core::sync::write(&self.inner.conn) = Conn::Single(manager);
+                *ha_core::sync::write(&self.inner.pubsub) = client;
+                *ha_core::sync::lock(&self.inner.primary) = addr;
+                self.inner.incarnation_start_us.store(0, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "connecting to the sentinel primary failed"),
+        }
     }
 }
 

@@ -249,3 +249,110 @@ async fn sentinel_and_primary_with_passwords() {
     .await;
     assert!(refused.is_err(), "a wrong primary password connects");
 }
+
+/// A failover that never fails the store's connection: the old primary stays up and stays a
+/// primary (here nobody demotes it; after `SENTINEL FAILOVER` the sentinels do, about 11 s
+/// later), so only asking the sentinels finds the new one. Until the store does, its writes go
+/// to a node whose data the new primary does not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_follows_a_new_primary_while_the_old_one_still_accepts_writes() {
+    let old = RedisServer::start().await;
+    let new = RedisServer::start().await;
+    let sentinel = Sentinel::start(old.port()).await;
+    let url = format!("redis+sentinel://127.0.0.1:{}/media-ha", sentinel.port);
+    let prefix = ha_testkit::unique("moved");
+    let store = RedisStore::connect(
+        RedisStoreConfig::from_url(&url)
+            .unwrap()
+            .with_prefix(prefix.clone()),
+    )
+    .await
+    .unwrap();
+    let leases = store.leases();
+    leases
+        .try_acquire("before", "a", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let keys_on = |server: &RedisServer, pattern: String| {
+        let url = server.url();
+        async move {
+            let mut raw = redis::Client::open(url)
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap();
+            redis::cmd("KEYS")
+                .arg(pattern)
+                .query_async::<Vec<String>>(&mut raw)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        keys_on(&old, format!("*{prefix}*lease:before}}"))
+            .await
+            .len(),
+        1
+    );
+
+    // The sentinels now name `new` as the primary; `old` is untouched and still a primary.
+    let mut raw = redis::Client::open(format!("redis://127.0.0.1:{}", sentinel.port))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("SENTINEL")
+        .arg("REMOVE")
+        .arg("media-ha")
+        .query_async::<()>(&mut raw)
+        .await
+        .unwrap();
+    redis::cmd("SENTINEL")
+        .arg("MONITOR")
+        .arg("media-ha")
+        .arg("127.0.0.1")
+        .arg(new.port())
+        .arg(1)
+        .query_async::<()>(&mut raw)
+        .await
+        .unwrap();
+
+    // Each attempt takes a lease of its own; the store must start writing to `new` by itself.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    for n in 0.. {
+        let key = format!("after-{n}");
+        leases
+            .try_acquire(&key, "a", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        if keys_on(&new, format!("*{prefix}*lease:{key}}}"))
+            .await
+            .len()
+            == 1
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the store still writes to the old primary"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(
+            &mut redis::Client::open(old.url())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        info.contains("role:master"),
+        "the old primary was never demoted: {info}"
+    );
+}

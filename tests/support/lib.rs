@@ -9,6 +9,7 @@
 //! | [`in_process`] | reference servers started in-process on free ports over a tiny generated library, and a small Jellyfin-style client |
 //! | [`cluster`] | reference-server *processes* (replicas) on shared stores, players, kills and rolling restarts, frame-exact stitching |
 //! | [`browser`] | hls.js in Debian chromium through HAProxy in front of replica processes |
+//! | [`local_cluster`] | `deploy/local-cluster/cluster.sh` driven from a test: the whole deployment on one machine, its failovers, HAProxy's answers, the replicas' lease history |
 //! | [`load`] | a generated library, wrk runs and simulated HLS viewers |
 //! | [`safety`] | the lease safety harness: contenders, faults, histories and the checker |
 //! | [`pg_bench`] | the PostgreSQL store the criterion benches run against |
@@ -20,6 +21,7 @@ pub mod browser;
 pub mod cluster;
 pub mod in_process;
 pub mod load;
+pub mod local_cluster;
 pub mod pg_bench;
 pub mod safety;
 pub mod web_client;

@@ -30,7 +30,7 @@ use super::history::{now_us, Entry, Event, Op, Outcome, Recorder};
 
 /// Where server processes write their histories (a directory).
 pub const HISTORY_DIR_VAR: &str = "HA_TEST_HISTORY_DIR";
-/// The node id a server process records under (its `--node-id`).
+/// The node id a server process records under (its `--node-id`); unset: `MEDIA_HA_NODE_ID`.
 pub const HISTORY_NODE_VAR: &str = "HA_TEST_HISTORY_NODE";
 
 /// The store layer for [`media_ha_server::run::main_with`]: `Some` when [`HISTORY_DIR_VAR`]
@@ -43,7 +43,10 @@ pub fn layer_from_env() -> Option<media_ha_server::config::StoreLayer> {
 /// when the history file cannot be created: a test asked for it.
 pub fn record_stores(mut stores: Stores) -> Stores {
     let dir = PathBuf::from(std::env::var_os(HISTORY_DIR_VAR).expect("history directory set"));
-    let node = std::env::var(HISTORY_NODE_VAR).unwrap_or_else(|_| "server".to_owned());
+    // A replica started by deploy/local-cluster/cluster.sh names itself in MEDIA_HA_NODE_ID.
+    let node = std::env::var(HISTORY_NODE_VAR)
+        .or_else(|_| std::env::var("MEDIA_HA_NODE_ID"))
+        .unwrap_or_else(|_| "server".to_owned());
     let path = dir.join(format!("{node}-{}.jsonl", std::process::id()));
     let recorder = Recorder::to_file(&path).expect("history file writable");
     let tap = Tap {
