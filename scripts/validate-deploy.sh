@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Lints and validates everything under deploy/: the container image definition and the
-# Kubernetes manifests. scripts/test.sh runs it; it takes about 15 s once the tools are there.
+# Lints and validates everything under deploy/: the container image definition, the
+# load-balancer configurations and the Kubernetes manifests. scripts/test.sh runs it; it takes
+# about 15 s once the tools are there.
 #
 #   ./scripts/validate-deploy.sh
 #
 # 1. hadolint on deploy/container/Containerfile (warnings fail), and checkov's Dockerfile checks.
+#    deploy/load-balancer/: `haproxy -c` on haproxy.cfg, `nginx -t` on nginx.conf (the files the
+#    browser failover tests run), and every setting line of the README's HAProxy and nginx
+#    examples must be a line of those files (so the README cannot drift from what is tested).
 # 2. Each Kubernetes overlay rendered with kustomize (`kubectl kustomize`, when kubectl is on
 #    PATH: no registry ships kustomize, so without kubectl the overlays are not rendered and this
 #    says so; the files are still validated one by one).
@@ -64,6 +68,44 @@ mkdir -p "$WORK/dockerfile"
 cp deploy/container/Containerfile "$WORK/dockerfile/Dockerfile" # checkov knows it by this name
 log "checkov (dockerfile)"
 "$BIN/checkov" -d "$WORK/dockerfile" --framework dockerfile --compact --quiet --skip-download
+
+# --- load-balancer configurations ------------------------------------------------------------
+LB="$ROOT/deploy/load-balancer"
+log "haproxy -c deploy/load-balancer/haproxy.cfg"
+haproxy -c -q -f "$LB/haproxy.cfg"
+log "nginx -t deploy/load-balancer/nginx.conf"
+mkdir -p "$WORK/nginx"
+nginx -t -q -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$LB/nginx.conf" -g "pid $WORK/nginx/nginx.pid;" || {
+    cat "$WORK/nginx/error.log" 2>/dev/null
+    exit 1
+}
+log "README load-balancer examples are lines of deploy/load-balancer/"
+"$BIN/python" - "$ROOT/README.md" "$LB" <<'PY'
+import os, re, sys
+readme, lb = sys.argv[1], sys.argv[2]
+text = open(readme).read()
+def settings(lines):
+    out = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(re.sub(r"\s+", " ", line))
+    return out
+bad = []
+for lang, name in (("haproxy", "haproxy.cfg"), ("nginx", "nginx.conf")):
+    blocks = re.findall(r"```" + lang + r"\n(.*?)```", text, re.S)
+    if not blocks:
+        bad.append(f"README.md has no ```{lang} example")
+        continue
+    have = set(settings(open(os.path.join(lb, name))))
+    for block in blocks:
+        for line in settings(block.splitlines()):
+            if line not in have:
+                bad.append(f"README ```{lang}: {line!r} is not a line of deploy/load-balancer/{name}")
+if bad:
+    print("\n".join(bad))
+    sys.exit(1)
+PY
 
 # --- Kubernetes manifests --------------------------------------------------------------------
 # Full resources: every YAML file under base/ and overlays/ that a kustomization lists under

@@ -1,5 +1,12 @@
 //! HAProxy, round robin over the replicas, health-checking `/health/ready` (what the README
 //! tells load balancers to check), with the README's failover settings or none of them.
+//!
+//! The configuration is `deploy/load-balancer/haproxy.cfg`, the file the README points users
+//! to, with only the addresses changed: the frontend's `bind` (a free loopback port), the
+//! `server` lines (the replicas, with the file's server options), and a stats listener appended
+//! for the counts. [`LbSettings::none`] also replaces the backend's retry and check lines.
+//! Anything else in the file is what the test runs, so the file and the tested configuration
+//! cannot drift apart.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -45,27 +52,96 @@ impl LbSettings {
         }
     }
 
-    /// The `backend` settings lines, as the README shows them.
-    pub fn backend_lines(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "    balance roundrobin");
-        let _ = writeln!(s, "    option httpchk GET /health/ready");
-        let _ = writeln!(s, "    http-check expect status 200");
-        if self.retry_elsewhere {
-            let _ = writeln!(s, "    retries 2");
-            let _ = writeln!(s, "    option redispatch 1");
-            let _ = writeln!(s, "    retry-on conn-failure empty-response junk-response");
-        }
-        let _ = writeln!(
-            s,
-            "    default-server inter {}ms fall {} rise {}",
-            self.inter.as_millis(),
+    /// The backend's `default-server` line for these check settings.
+    fn default_server_line(&self) -> String {
+        format!(
+            "default-server inter {} fall {} rise {}",
+            haproxy_duration(self.inter),
             self.fall,
             self.rise
-        );
-        s
+        )
     }
 }
+
+/// `1s`, or `1500ms` when not whole seconds.
+fn haproxy_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// The deployable configuration (`deploy/load-balancer/haproxy.cfg`).
+pub const DEPLOY_CONFIG: &str = include_str!("../../../deploy/load-balancer/haproxy.cfg");
+
+/// Lines of the backend that make a refused or unanswered request go to another replica.
+const RETRY_LINES: [&str; 3] = ["retries ", "option redispatch", "retry-on "];
+
+/// [`DEPLOY_CONFIG`] with its frontend bound to `127.0.0.1:port`, its servers replaced by
+/// `servers` (name, `host:port`) with the file's server options, and `settings` applied to the
+/// backend (the file's lines are kept when they are [`LbSettings::recommended`], which they must
+/// say). Panics when the file lost a line this needs (a bind, a server, a `default-server`).
+pub fn config_for(port: u16, servers: &[(String, String)], settings: LbSettings) -> String {
+    let recommended = settings == LbSettings::recommended();
+    let mut out = String::new();
+    let (mut binds, mut defaults, mut servers_done) = (0, 0, false);
+    for line in DEPLOY_CONFIG.lines() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        if trimmed.starts_with("bind ") {
+            binds += 1;
+            let _ = writeln!(out, "{indent}bind 127.0.0.1:{port}");
+        } else if let Some(rest) = trimmed.strip_prefix("server ") {
+            if !servers_done {
+                servers_done = true;
+                // `server <name> <address> <options…>`: the options are the file's.
+                let options: Vec<&str> = rest.split_whitespace().skip(2).collect();
+                for (name, addr) in servers {
+                    let _ = writeln!(out, "{indent}server {name} {addr} {}", options.join(" "));
+                }
+            }
+        } else if trimmed.starts_with("default-server ") {
+            defaults += 1;
+            let file_line = trimmed.split('#').next().unwrap_or("").trim();
+            if recommended {
+                assert_eq!(
+                    file_line,
+                    settings.default_server_line(),
+                    "deploy/load-balancer/haproxy.cfg and LbSettings::recommended() disagree"
+                );
+                let _ = writeln!(out, "{line}");
+            } else {
+                let _ = writeln!(out, "{indent}{}", settings.default_server_line());
+            }
+        } else if RETRY_LINES.iter().any(|l| trimmed.starts_with(l)) {
+            if settings.retry_elsewhere {
+                let _ = writeln!(out, "{line}");
+            }
+        } else {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    assert!(
+        binds == 1 && defaults == 1 && servers_done,
+        "deploy/load-balancer/haproxy.cfg needs one bind, one default-server and server lines"
+    );
+    if recommended {
+        for l in RETRY_LINES {
+            assert!(
+                DEPLOY_CONFIG
+                    .lines()
+                    .any(|line| line.trim_start().starts_with(l)),
+                "deploy/load-balancer/haproxy.cfg lost its `{}` line",
+                l.trim()
+            );
+        }
+    }
+    out
+}
+
+/// The backend's name in [`DEPLOY_CONFIG`].
+const BACKEND: &str = "media_ha";
 
 /// Answers HAProxy's frontend sent, by class (its stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -94,17 +170,16 @@ impl Haproxy {
         let dir = tempfile::tempdir().expect("a directory for haproxy.cfg");
         let port = ha_testkit::free_port();
         let stats_port = ha_testkit::free_port();
-        let mut cfg = format!(
-            "global\n    maxconn 512\n\ndefaults\n    mode http\n    timeout connect 1s\n    \
-             timeout client 60s\n    timeout server 60s\n    timeout check 1s\n\n\
-             frontend players\n    bind 127.0.0.1:{port}\n    default_backend replicas\n\n\
-             backend replicas\n{}",
-            settings.backend_lines()
-        );
-        for r in replicas {
-            let addr = r.base.trim_start_matches("http://");
-            let _ = writeln!(cfg, "    server {} {addr} check", r.node);
-        }
+        let servers: Vec<(String, String)> = replicas
+            .iter()
+            .map(|r| {
+                (
+                    r.node.clone(),
+                    r.base.trim_start_matches("http://").to_owned(),
+                )
+            })
+            .collect();
+        let mut cfg = config_for(port, &servers, settings);
         let _ = write!(
             cfg,
             "\nlisten stats\n    bind 127.0.0.1:{stats_port}\n    stats enable\n    stats uri /stats\n"
@@ -159,7 +234,7 @@ impl Haproxy {
         Some(
             rows.iter()
                 .skip(1)
-                .filter(|r| r.first().is_some_and(|p| p == "replicas"))
+                .filter(|r| r.first().is_some_and(|p| p == BACKEND))
                 .filter(|r| r.get(1).is_some_and(|s| s != "BACKEND"))
                 .filter(|r| r.get(status).is_some_and(|s| s == "UP"))
                 .count(),
@@ -200,7 +275,7 @@ impl Haproxy {
             .collect();
         rows.iter()
             .skip(1)
-            .filter(|r| r.first().is_some_and(|p| p == "replicas"))
+            .filter(|r| r.first().is_some_and(|p| p == BACKEND))
             .filter(|r| r.get(1).is_some_and(|s| s != "BACKEND"))
             .map(|r| {
                 let n = columns
@@ -233,4 +308,51 @@ fn check_config(path: &Path) {
         path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn servers() -> Vec<(String, String)> {
+        vec![
+            ("r1".into(), "127.0.0.1:9001".into()),
+            ("r2".into(), "127.0.0.1:9002".into()),
+        ]
+    }
+
+    #[test]
+    fn the_deployed_file_is_run_with_only_its_addresses_changed() {
+        let cfg = config_for(8100, &servers(), LbSettings::recommended());
+        assert!(cfg.contains("    bind 127.0.0.1:8100\n"), "{cfg}");
+        assert!(
+            cfg.contains("    server r1 127.0.0.1:9001 check\n"),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains("    server r2 127.0.0.1:9002 check\n"),
+            "{cfg}"
+        );
+        assert!(!cfg.contains("10.0.0."), "{cfg}");
+        // Every other line of the file is there as it is.
+        for line in DEPLOY_CONFIG.lines() {
+            let t = line.trim_start();
+            if !(t.starts_with("bind ") || t.starts_with("server ")) {
+                assert!(cfg.lines().any(|l| l == line), "lost {line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn none_drops_the_retries_and_uses_haproxy_check_defaults() {
+        let cfg = config_for(8100, &servers(), LbSettings::none());
+        assert!(
+            !cfg.contains("retry-on") && !cfg.contains("redispatch") && !cfg.contains("retries")
+        );
+        assert!(
+            cfg.contains("default-server inter 2s fall 3 rise 2"),
+            "{cfg}"
+        );
+        assert!(cfg.contains("option httpchk GET /health/ready"), "{cfg}");
+    }
 }
