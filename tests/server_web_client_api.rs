@@ -1,7 +1,8 @@
 //! What the official clients (jellyfin-web 10.11, `@jellyfin/sdk` 1.0) need around sign-in:
-//! a 10.11 version everywhere a client reads it, display preferences per user and client kept
-//! in the stores (across replicas on Redis + PostgreSQL), session capabilities, the endpoint
-//! and bitrate probes; and each of them answering bad input with a 4xx and a JSON message.
+//! a 10.11 version everywhere a client reads it, display preferences per user and client and
+//! the user configuration kept in the stores (across replicas on Redis + PostgreSQL), session
+//! capabilities, the endpoint and bitrate probes; and each of them answering bad input with a
+//! 4xx and a JSON message.
 
 use media_ha_server as server;
 
@@ -176,6 +177,114 @@ async fn display_preferences_per_user_and_client() {
 }
 
 #[tokio::test]
+async fn user_configuration_is_kept_and_returned() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    let auth = c.login(ADMIN, ADMIN_PW).await;
+    let admin_id = auth["User"]["Id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        auth["User"]["Configuration"]["SubtitleMode"],
+        json!("Default")
+    );
+
+    // Posted as jellyfin-web's settings page posts it: the whole object it read, changed.
+    let mut posted = auth["User"]["Configuration"].clone();
+    posted["SubtitleMode"] = json!("Always");
+    posted["AudioLanguagePreference"] = json!("fre");
+    posted["OrderedViews"] = json!(["f137a2dd21bbc1b99aa5c0f6bf02a805"]);
+    posted["PlayDefaultAudioTrack"] = json!(false);
+    posted["SomethingNew"] = json!({ "ignored": true });
+    let path = format!("/Users/{admin_id}/Configuration");
+    assert_eq!(
+        c.post(&path, posted.clone()).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, me) = c.get("/Users/Me").await;
+    let kept = &me["Configuration"];
+    assert_eq!(kept["SubtitleMode"], json!("Always"));
+    assert_eq!(kept["AudioLanguagePreference"], json!("fre"));
+    assert_eq!(kept["OrderedViews"], posted["OrderedViews"]);
+    assert_eq!(kept["PlayDefaultAudioTrack"], json!(false));
+    assert!(kept.get("SomethingNew").is_none(), "unknown fields dropped");
+    assert_eq!(
+        c.get(&format!("/Users/{admin_id}")).await.1["Configuration"],
+        *kept
+    );
+
+    // Bad input: 400 naming the field, nothing changed.
+    for (body, field) in [
+        (json!({ "SubtitleMode": 3 }), "SubtitleMode"),
+        (
+            json!({ "PlayDefaultAudioTrack": "no" }),
+            "PlayDefaultAudioTrack",
+        ),
+        (json!({ "OrderedViews": vec!["x"; 65] }), "OrderedViews"),
+    ] {
+        let (status, err) = c.post(&path, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(detail(&err).contains(field), "{err}");
+    }
+    assert_eq!(c.post_raw(&path, "[1]").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(c.get("/Users/Me").await.1["Configuration"], *kept);
+
+    // Kept across a restart (the in-process store's journal).
+    let data = srv.state().config.data_dir.clone();
+    srv.shutdown(GRACE).await;
+    let srv = start(&data).await;
+    let mut c = Client::new(&srv);
+    c.login(ADMIN, ADMIN_PW).await;
+    assert_eq!(c.get("/Users/Me").await.1["Configuration"], *kept);
+
+    // Only the user themself or an administrator writes a user's configuration.
+    let (_, bob_dto) = c
+        .post("/Users/New", json!({ "Name": "bob", "Password": "pw" }))
+        .await;
+    let bob_id = bob_dto["Id"].as_str().unwrap().to_owned();
+    let mut bob = Client::new(&srv);
+    bob.login("bob", "pw").await;
+    assert_eq!(
+        bob.post(&path, json!({ "SubtitleMode": "None" })).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        bob.post(
+            &format!("/Users/Configuration?userId={admin_id}"),
+            json!({ "SubtitleMode": "None" })
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(c.get("/Users/Me").await.1["Configuration"], *kept);
+    // Bob's own (the 10.9 spelling, no userId: the caller), and the admin's write of his.
+    assert_eq!(
+        bob.post("/Users/Configuration", json!({ "SubtitleMode": "Smart" }))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        bob.get("/Users/Me").await.1["Configuration"]["SubtitleMode"],
+        json!("Smart")
+    );
+    assert_eq!(
+        c.post(
+            &format!("/Users/{bob_id}/Configuration"),
+            json!({ "SubtitleMode": "OnlyForced" })
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        bob.get("/Users/Me").await.1["Configuration"]["SubtitleMode"],
+        json!("OnlyForced")
+    );
+    assert_eq!(c.get("/Users/Me").await.1["Configuration"], *kept);
+    srv.shutdown(GRACE).await;
+}
+
+#[tokio::test]
 async fn display_preferences_bad_input() {
     let (srv, _data) = start_fresh().await;
     let mut c = Client::new(&srv);
@@ -304,6 +413,19 @@ async fn display_preferences_on_any_replica() {
     let (status, body) = on_b.post_raw(path, r#"{"CustomPrefs": 1}"#).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(!detail(&body).is_empty());
+    // The user configuration too: written through A, read through B.
+    let (_, me) = on_a.get("/Users/Me").await;
+    let config_path = format!("/Users/{}/Configuration", me["Id"].as_str().unwrap());
+    assert_eq!(
+        on_a.post(&config_path, json!({ "SubtitleMode": "Always" }))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        on_b.get("/Users/Me").await.1["Configuration"]["SubtitleMode"],
+        json!("Always")
+    );
     a.shutdown(GRACE).await;
     b.shutdown(GRACE).await;
 }

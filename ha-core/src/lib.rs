@@ -79,7 +79,7 @@ pub use lease::{FencingToken, Lease, LeaseManager};
 pub use liveness::{LivenessConfig, LivenessKeeper};
 pub use metadata::{
     Activity, Device, DisplayPreferences, ImageKind, Item, ItemImage, ItemKind, ItemQuery,
-    ItemSort, MetadataRepo, NewActivity, Page, User, UserFilter, UserItemData,
+    ItemSort, MetadataRepo, NewActivity, Page, User, UserConfiguration, UserFilter, UserItemData,
 };
 pub use sessions::{NowPlaying, Session, SessionStore};
 pub use slot_keeper::{SlotChange, SlotHealth, SlotKeeper};

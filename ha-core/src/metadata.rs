@@ -259,6 +259,42 @@ pub fn validate_display_preferences(prefs: &DisplayPreferences) -> Result<()> {
     Ok(())
 }
 
+/// One user's configuration (Jellyfin's `UserConfiguration`: audio and subtitle language
+/// preferences, subtitle mode, ordered and excluded views, ...), posted to
+/// `/Users/{id}/Configuration` by the client's settings pages and returned in the user DTO.
+///
+/// The document is the server's JSON, opaque to the stores, which keep one per user, at most
+/// [`MAX_USER_CONFIGURATION_BYTES`] long, deleted with the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserConfiguration {
+    /// The user.
+    pub user_id: String,
+    /// The document, JSON text.
+    pub json: String,
+    /// Last written, ms since the Unix epoch.
+    pub updated_ms: u64,
+}
+
+/// The largest user configuration kept, in bytes (Jellyfin's is well under 1 KiB; the lists of
+/// ordered and excluded views grow with the libraries).
+pub const MAX_USER_CONFIGURATION_BYTES: usize = 64 * 1024;
+
+/// Checks what every backend checks before storing a user configuration.
+///
+/// # Errors
+/// [`Error::Invalid`](crate::Error::Invalid) for an empty, over-long or control-character user
+/// id, and for a document over [`MAX_USER_CONFIGURATION_BYTES`].
+pub fn validate_user_configuration(config: &UserConfiguration) -> Result<()> {
+    crate::lease::validate_name("user id", &config.user_id)?;
+    if config.json.len() > MAX_USER_CONFIGURATION_BYTES {
+        return Err(crate::Error::Invalid(format!(
+            "user configuration of {} bytes (at most {MAX_USER_CONFIGURATION_BYTES})",
+            config.json.len()
+        )));
+    }
+    Ok(())
+}
+
 /// An activity-log entry to append.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewActivity {
@@ -454,6 +490,13 @@ pub trait MetadataRepo: Send + Sync + fmt::Debug + 'static {
     /// an unknown user, [`Error::Conflict`](crate::Error::Conflict) for a new document past
     /// [`DISPLAY_PREFERENCES_PER_USER`].
     async fn put_display_preferences(&self, prefs: &DisplayPreferences) -> Result<()>;
+
+    /// A user's configuration, if one was ever stored.
+    async fn get_user_configuration(&self, user_id: &str) -> Result<Option<UserConfiguration>>;
+    /// Inserts or replaces a user's configuration; deleting the user deletes it.
+    /// [`Error::Invalid`](crate::Error::Invalid) as [`validate_user_configuration`] says,
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown user.
+    async fn put_user_configuration(&self, config: &UserConfiguration) -> Result<()>;
 
     /// Inserts or replaces a device (by id).
     async fn upsert_device(&self, device: &Device) -> Result<()>;

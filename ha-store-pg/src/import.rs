@@ -11,7 +11,7 @@ use ha_core::Result;
 
 use crate::convert::{opt_to_i64, to_i64};
 use crate::error::{PgError, PgResult};
-use crate::metadata::{devices, display_prefs, items, user_data, users};
+use crate::metadata::{devices, display_prefs, items, user_config, user_data, users};
 use crate::PgMetadataRepo;
 
 /// How many rows of each kind an import wrote.
@@ -29,6 +29,8 @@ pub struct ImportReport {
     pub activity: u64,
     /// Display-preference documents inserted or updated.
     pub display_preferences: u64,
+    /// User configurations inserted or updated.
+    pub user_configurations: u64,
 }
 
 const UPSERT_USER: &str = "\
@@ -145,6 +147,15 @@ async fn import(store: &crate::PgStore, snap: &MetadataSnapshot) -> PgResult<Imp
         let updated = to_i64("updated_ms", p.updated_ms)?;
         report.display_preferences += tx
             .execute(&stmt, &[&p.user_id, &p.id, &p.client, &p.json, &updated])
+            .await
+            .map_err(db)?;
+    }
+
+    let stmt = tx.prepare_cached(user_config::UPSERT).await.map_err(db)?;
+    for c in &snap.user_configurations {
+        let updated = to_i64("updated_ms", c.updated_ms)?;
+        report.user_configurations += tx
+            .execute(&stmt, &[&c.user_id, &c.json, &updated])
             .await
             .map_err(db)?;
     }

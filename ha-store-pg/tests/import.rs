@@ -6,7 +6,7 @@ mod common;
 use ha_core::memory::{MemoryMetadataRepo, MetadataSnapshot};
 use ha_core::{
     ids, Device, DisplayPreferences, Error, Item, ItemKind, ItemQuery, MetadataRepo, NewActivity,
-    User, UserItemData,
+    User, UserConfiguration, UserItemData,
 };
 use ha_store_pg::{import_snapshot, ImportReport};
 
@@ -57,6 +57,13 @@ async fn fill(repo: &MemoryMetadataRepo) -> (User, Item) {
         client: "emby".into(),
         json: r#"{"CustomPrefs":{"homesection0":"resume"}}"#.into(),
         updated_ms: 7,
+    })
+    .await
+    .unwrap();
+    repo.put_user_configuration(&UserConfiguration {
+        user_id: user.id.clone(),
+        json: r#"{"SubtitleMode":"Always"}"#.into(),
+        updated_ms: 8,
     })
     .await
     .unwrap();
@@ -114,6 +121,7 @@ async fn import_moves_everything_once() {
             devices: 1,
             activity: 3,
             display_preferences: 1,
+            user_configurations: 1,
         }
     );
     // Again: upserts rewrite the same rows, activity is not duplicated.
@@ -149,6 +157,14 @@ async fn import_moves_everything_once() {
             .unwrap()
             .as_ref(),
         snapshot.display_preferences.first()
+    );
+    assert_eq!(snapshot.user_configurations.len(), 1);
+    assert_eq!(
+        repo.get_user_configuration(&user.id)
+            .await
+            .unwrap()
+            .as_ref(),
+        snapshot.user_configurations.first()
     );
     let activity = repo.recent_activity(100).await.unwrap();
     let mut expected = snapshot.activity.clone();

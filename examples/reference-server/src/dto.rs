@@ -282,7 +282,7 @@ fn image_tags(item: &Item) -> Value {
 }
 
 /// Jellyfin's `UserDto`.
-pub fn user_dto(user: &User, server_id: &str) -> Value {
+pub fn user_dto(user: &User, server_id: &str, configuration: Value) -> Value {
     json!({
         "Name": user.name,
         "ServerId": server_id,
@@ -291,22 +291,7 @@ pub fn user_dto(user: &User, server_id: &str) -> Value {
         "HasConfiguredPassword": true,
         "HasConfiguredEasyPassword": false,
         "EnableAutoLogin": false,
-        "Configuration": {
-            "PlayDefaultAudioTrack": true,
-            "SubtitleLanguagePreference": "",
-            "DisplayMissingEpisodes": false,
-            "GroupedFolders": [],
-            "SubtitleMode": "Default",
-            "DisplayCollectionsView": false,
-            "EnableLocalPassword": false,
-            "OrderedViews": [],
-            "LatestItemsExcludes": [],
-            "MyMediaExcludes": [],
-            "HidePlayedInLatest": true,
-            "RememberAudioSelections": true,
-            "RememberSubtitleSelections": true,
-            "EnableNextEpisodeAutoPlay": true
-        },
+        "Configuration": configuration,
         "Policy": {
             "IsAdministrator": user.is_admin,
             "IsHidden": true,

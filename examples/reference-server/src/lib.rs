@@ -94,6 +94,7 @@ pub mod telemetry;
 pub mod timefmt;
 pub mod transcoder;
 pub mod triage;
+pub mod user_config;
 pub mod web;
 
 use std::net::SocketAddr;

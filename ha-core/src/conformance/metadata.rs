@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::unique;
 use crate::{
     auth, ids, Device, DisplayPreferences, Error, ImageKind, Item, ItemImage, ItemKind, ItemQuery,
-    ItemSort, MetadataRepo, NewActivity, User, UserFilter, UserItemData,
+    ItemSort, MetadataRepo, NewActivity, User, UserConfiguration, UserFilter, UserItemData,
 };
 
 fn user(name: &str) -> User {
@@ -579,6 +579,68 @@ pub async fn metadata_display_preferences_per_user_and_client(r: Arc<dyn Metadat
     assert!(r.delete_user(&u.id).await.unwrap());
     assert_eq!(get(&u, "usersettings", "emby").await, None);
     assert_eq!(get(&u, "view-2", "emby").await, None);
+}
+
+/// User configuration: one document per user, replaced in place, bounded, deleted with the user.
+pub async fn metadata_user_configuration_per_user(r: Arc<dyn MetadataRepo>) {
+    use crate::metadata::MAX_USER_CONFIGURATION_BYTES;
+    let u = user(&unique("config"));
+    r.create_user(&u).await.unwrap();
+    let other = user(&unique("config-other"));
+    r.create_user(&other).await.unwrap();
+    let config = |user: &User, json: &str, at: u64| UserConfiguration {
+        user_id: user.id.clone(),
+        json: json.to_owned(),
+        updated_ms: at,
+    };
+    assert_eq!(r.get_user_configuration(&u.id).await.unwrap(), None);
+    let mine = config(
+        &u,
+        r#"{"SubtitleMode":"Always","OrderedViews":["a","b"]}"#,
+        1,
+    );
+    r.put_user_configuration(&mine).await.unwrap();
+    let theirs = config(&other, r#"{"SubtitleMode":"None"}"#, 2);
+    r.put_user_configuration(&theirs).await.unwrap();
+    assert_eq!(r.get_user_configuration(&u.id).await.unwrap(), Some(mine));
+    assert_eq!(
+        r.get_user_configuration(&other.id).await.unwrap(),
+        Some(theirs.clone())
+    );
+    // Replaced in place.
+    let changed = config(&u, r#"{"SubtitleMode":"Smart"}"#, 3);
+    r.put_user_configuration(&changed).await.unwrap();
+    assert_eq!(
+        r.get_user_configuration(&u.id).await.unwrap(),
+        Some(changed)
+    );
+
+    // Bad input.
+    let huge = config(&u, &"x".repeat(MAX_USER_CONFIGURATION_BYTES + 1), 4);
+    assert!(matches!(
+        r.put_user_configuration(&huge).await,
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        r.put_user_configuration(&config(&user(""), "{}", 4)).await,
+        Err(Error::NotFound(_))
+    ));
+    let nameless = UserConfiguration {
+        user_id: String::new(),
+        ..theirs.clone()
+    };
+    assert!(matches!(
+        r.put_user_configuration(&nameless).await,
+        Err(Error::Invalid(_))
+    ));
+
+    // Deleted with the user.
+    assert!(r.delete_user(&u.id).await.unwrap());
+    assert_eq!(r.get_user_configuration(&u.id).await.unwrap(), None);
+    assert_eq!(
+        r.get_user_configuration(&other.id).await.unwrap(),
+        Some(theirs)
+    );
 }
 
 /// Activity: ids increase; the newest come first.

@@ -195,6 +195,7 @@ macro_rules! metadata_repo_conformance {
                 metadata_user_data_round_trip_and_cascade,
                 metadata_devices_by_user_newest_first,
                 metadata_display_preferences_per_user_and_client,
+                metadata_user_configuration_per_user,
                 metadata_activity_ids_increase_newest_first,
                 metadata_hostile_strings_round_trip,
             ]

@@ -25,11 +25,12 @@ use super::journal::{Durable, Journal, JournalNames, Recovered};
 use super::listing::{self, Match};
 use super::lock;
 use crate::metadata::{
-    validate_display_preferences, ACTIVITY_KEEP, DISPLAY_PREFERENCES_PER_USER, MAX_PAGE,
+    validate_display_preferences, validate_user_configuration, ACTIVITY_KEEP,
+    DISPLAY_PREFERENCES_PER_USER, MAX_PAGE,
 };
 use crate::{
     Activity, Device, DisplayPreferences, Error, Item, ItemQuery, MetadataRepo, NewActivity, Page,
-    Result, User, UserItemData,
+    Result, User, UserConfiguration, UserItemData,
 };
 
 const NAMES: JournalNames = JournalNames {
@@ -59,6 +60,9 @@ pub struct MetadataSnapshot {
     /// Display preferences (absent from snapshots written before they existed).
     #[serde(default)]
     pub display_preferences: Vec<DisplayPreferences>,
+    /// User configurations (absent from snapshots written before they existed).
+    #[serde(default)]
+    pub user_configurations: Vec<UserConfiguration>,
 }
 
 impl MetadataSnapshot {
@@ -80,6 +84,7 @@ enum Change {
     PutDevice(Device),
     PutActivity(Activity),
     PutDisplayPreferences(DisplayPreferences),
+    PutUserConfiguration(UserConfiguration),
 }
 
 /// Display preferences are keyed by (user, id, client).
@@ -97,6 +102,7 @@ struct State {
     devices: HashMap<String, Arc<Device>>,
     activity: Vec<Arc<Activity>>,
     display_preferences: HashMap<PrefsKey, Arc<DisplayPreferences>>,
+    user_configurations: HashMap<String, Arc<UserConfiguration>>,
 }
 
 /// A snapshot's worth of shared values, taken under the lock and serialised elsewhere; it
@@ -108,6 +114,7 @@ struct SnapshotCopy {
     devices: Vec<Arc<Device>>,
     activity: Vec<Arc<Activity>>,
     display_preferences: Vec<Arc<DisplayPreferences>>,
+    user_configurations: Vec<Arc<UserConfiguration>>,
 }
 
 /// Serialises a list of shared values as the plain list.
@@ -129,6 +136,8 @@ impl SnapshotCopy {
         self.devices.sort_by(|a, b| a.id.cmp(&b.id));
         self.display_preferences
             .sort_by(|a, b| (&a.user_id, &a.id, &a.client).cmp(&(&b.user_id, &b.id, &b.client)));
+        self.user_configurations
+            .sort_by(|a, b| a.user_id.cmp(&b.user_id));
         #[derive(Serialize)]
         struct Out<'a> {
             version: u32,
@@ -138,6 +147,7 @@ impl SnapshotCopy {
             devices: Shared<'a, Device>,
             activity: Shared<'a, Activity>,
             display_preferences: Shared<'a, DisplayPreferences>,
+            user_configurations: Shared<'a, UserConfiguration>,
         }
         serde_json::to_vec(&Out {
             version: 1,
@@ -147,6 +157,7 @@ impl SnapshotCopy {
             devices: Shared(&self.devices),
             activity: Shared(&self.activity),
             display_preferences: Shared(&self.display_preferences),
+            user_configurations: Shared(&self.user_configurations),
         })
         .map_err(|e| Error::encode("metadata snapshot", e))
     }
@@ -163,6 +174,7 @@ impl State {
                 self.user_data.retain(|(user, _), _| user != id);
                 self.display_preferences
                     .retain(|(user, _, _), _| user != id);
+                self.user_configurations.remove(id);
             }
             Change::PutItem(i) => {
                 self.items.insert(i.id.clone(), Arc::new(i.clone()));
@@ -181,6 +193,10 @@ impl State {
             Change::PutDisplayPreferences(p) => {
                 self.display_preferences
                     .insert(prefs_key(&p.user_id, &p.id, &p.client), Arc::new(p.clone()));
+            }
+            Change::PutUserConfiguration(c) => {
+                self.user_configurations
+                    .insert(c.user_id.clone(), Arc::new(c.clone()));
             }
             Change::PutActivity(a) => {
                 if self.activity.last().is_none_or(|last| last.id < a.id) {
@@ -203,6 +219,7 @@ impl State {
             devices: self.devices.values().cloned().collect(),
             activity: self.activity.clone(),
             display_preferences: self.display_preferences.values().cloned().collect(),
+            user_configurations: self.user_configurations.values().cloned().collect(),
         }
     }
 
@@ -219,6 +236,11 @@ impl State {
                 .values()
                 .map(|v| (**v).clone())
                 .collect(),
+            user_configurations: self
+                .user_configurations
+                .values()
+                .map(|v| (**v).clone())
+                .collect(),
         };
         snap.users.sort_by(|a, b| a.id.cmp(&b.id));
         snap.items.sort_by(|a, b| a.id.cmp(&b.id));
@@ -227,6 +249,8 @@ impl State {
         snap.devices.sort_by(|a, b| a.id.cmp(&b.id));
         snap.display_preferences
             .sort_by(|a, b| (&a.user_id, &a.id, &a.client).cmp(&(&b.user_id, &b.id, &b.client)));
+        snap.user_configurations
+            .sort_by(|a, b| a.user_id.cmp(&b.user_id));
         snap
     }
 
@@ -249,6 +273,9 @@ impl State {
         }
         for p in snap.display_preferences {
             state.apply(&Change::PutDisplayPreferences(p));
+        }
+        for c in snap.user_configurations {
+            state.apply(&Change::PutUserConfiguration(c));
         }
         state
     }
@@ -580,6 +607,26 @@ impl MetadataRepo for MemoryMetadataRepo {
                 }
             }
             Self::commit(&mut inner, Change::PutDisplayPreferences(prefs.clone()))?
+        };
+        durable.wait().await
+    }
+
+    async fn get_user_configuration(&self, user_id: &str) -> Result<Option<UserConfiguration>> {
+        Ok(lock(&self.inner)
+            .state
+            .user_configurations
+            .get(user_id)
+            .map(|c| (**c).clone()))
+    }
+
+    async fn put_user_configuration(&self, config: &UserConfiguration) -> Result<()> {
+        validate_user_configuration(config)?;
+        let durable = {
+            let mut inner = lock(&self.inner);
+            if !inner.state.users.contains_key(&config.user_id) {
+                return Err(Error::NotFound(format!("user {}", config.user_id)));
+            }
+            Self::commit(&mut inner, Change::PutUserConfiguration(config.clone()))?
         };
         durable.wait().await
     }

@@ -1,5 +1,5 @@
 //! [`MetadataRepo`] on PostgreSQL: users, library items, per-user item data, display
-//! preferences, devices and the activity log.
+//! preferences, user configurations, devices and the activity log.
 //!
 //! One submodule per table, each holding its SQL as constants next to the code that binds it.
 //! Every statement is parameterised and prepared once per connection. Semantics follow the
@@ -15,13 +15,14 @@ pub(crate) mod activity;
 pub(crate) mod devices;
 pub(crate) mod display_prefs;
 pub(crate) mod items;
+pub(crate) mod user_config;
 pub(crate) mod user_data;
 pub(crate) mod users;
 
 use async_trait::async_trait;
 use ha_core::{
     Activity, Device, DisplayPreferences, Item, ItemQuery, MetadataRepo, NewActivity, Page, Result,
-    User, UserItemData,
+    User, UserConfiguration, UserItemData,
 };
 
 use crate::PgStore;
@@ -158,6 +159,24 @@ impl MetadataRepo for PgMetadataRepo {
             .call(
                 "put display preferences",
                 display_prefs::put(&self.store, prefs),
+            )
+            .await
+    }
+
+    async fn get_user_configuration(&self, user_id: &str) -> Result<Option<UserConfiguration>> {
+        self.store
+            .call(
+                "get user configuration",
+                user_config::get(&self.store, user_id),
+            )
+            .await
+    }
+
+    async fn put_user_configuration(&self, config: &UserConfiguration) -> Result<()> {
+        self.store
+            .call(
+                "put user configuration",
+                user_config::put(&self.store, config),
             )
             .await
     }

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
-use media_ha::core::{auth, ids, Device, NewActivity, Session, User};
+use media_ha::core::{auth, ids, Device, NewActivity, Session, User, UserConfiguration};
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
@@ -38,34 +38,66 @@ pub fn routes() -> Router<AppState> {
         .route("/Users/Configuration", post(configuration_q))
 }
 
-/// `POST /Users/{id}/Configuration` (and the 10.9 `/Users/Configuration?userId=`): a user's
-/// playback and display settings, posted by jellyfin-web's settings pages. The caller may post
-/// their own (an administrator anyone's); the body must be a JSON object (400 otherwise). The
-/// settings are acknowledged, not kept: every user gets the configuration `user_dto` lists
-/// (per-client display settings are kept, through `/DisplayPreferences`).
+/// `POST /Users/{id}/Configuration` (and the 10.9 `/Users/Configuration?userId=`, whose user
+/// defaults to the caller): a user's playback and display settings, posted by jellyfin-web's
+/// settings pages, kept in the metadata store and returned in the user DTO's `Configuration`.
+/// Only the user themself or an administrator may write them (403 otherwise). The body must
+/// be a JSON object whose known fields have their types (400 naming the field; see
+/// `user_config.rs`); unknown fields are ignored, and a post replaces the whole configuration.
 async fn configuration(
     State(state): State<AppState>,
     caller: Caller,
     Path(user_id): Path<String>,
-    JsonBody(_body): JsonBody<serde_json::Map<String, Value>>,
+    JsonBody(body): JsonBody<serde_json::Map<String, Value>>,
 ) -> ApiResult<StatusCode> {
-    resolve_user(&state, &caller, &user_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let user = resolve_user(&state, &caller, &user_id).await?;
+    store_configuration(&state, &user, &body).await
 }
 
 async fn configuration_q(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    JsonBody(_body): JsonBody<serde_json::Map<String, Value>>,
+    JsonBody(body): JsonBody<serde_json::Map<String, Value>>,
 ) -> ApiResult<StatusCode> {
-    if let Some(raw) = query_map(uri.query())
+    let user = match query_map(uri.query())
         .get("userid")
         .filter(|u| !u.is_empty())
     {
-        resolve_user(&state, &caller, raw).await?;
-    }
+        Some(raw) => resolve_user(&state, &caller, raw).await?,
+        None => caller.user.clone(),
+    };
+    store_configuration(&state, &user, &body).await
+}
+
+async fn store_configuration(
+    state: &AppState,
+    user: &User,
+    body: &serde_json::Map<String, Value>,
+) -> ApiResult<StatusCode> {
+    let doc = crate::user_config::normalize(body).map_err(ApiError::bad_request)?;
+    let config = UserConfiguration {
+        user_id: user.id.clone(),
+        json: Value::Object(doc).to_string(),
+        updated_ms: now_ms(),
+    };
+    state
+        .stores
+        .metadata
+        .put_user_configuration(&config)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The user DTO with the user's stored configuration.
+async fn user_view(state: &AppState, user: &User) -> ApiResult<Value> {
+    let stored = state
+        .stores
+        .metadata
+        .get_user_configuration(&user.id)
+        .await?;
+    let configuration = crate::user_config::effective(stored.as_ref().map(|c| c.json.as_str()));
+    Ok(user_dto(user, &state.server_id, configuration))
 }
 
 /// Verifies against a hash of nothing in particular, so that "no such user" takes as long as
@@ -184,7 +216,7 @@ async fn authenticate_by_name(
     }
     tracing::info!(user = %user.name, session = %session.id, client = %session.client, "signed in");
     Ok(Json(json!({
-        "User": user_dto(&user, &state.server_id),
+        "User": user_view(&state, &user).await?,
         "SessionInfo": session_dto(&session, &state.server_id, None),
         "AccessToken": token,
         "ServerId": state.server_id,
@@ -251,8 +283,8 @@ async fn revoke_device(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(state): State<AppState>, caller: Caller) -> Json<Value> {
-    Json(user_dto(&caller.user, &state.server_id))
+async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(user_view(&state, &caller.user).await?))
 }
 
 async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Value>>> {
@@ -261,12 +293,11 @@ async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<
     } else {
         vec![caller.user.clone()]
     };
-    Ok(Json(
-        users
-            .iter()
-            .map(|u| user_dto(u, &state.server_id))
-            .collect(),
-    ))
+    let mut out = Vec::with_capacity(users.len());
+    for user in &users {
+        out.push(user_view(&state, user).await?);
+    }
+    Ok(Json(out))
 }
 
 /// `POST /Users/New` (administrators): a new, non-administrator user.
@@ -294,7 +325,7 @@ async fn create_user(
     };
     state.stores.metadata.create_user(&user).await?;
     tracing::info!(user = %user.name, by = %caller.user.name, "user created");
-    Ok(Json(user_dto(&user, &state.server_id)))
+    Ok(Json(user_view(&state, &user).await?))
 }
 
 async fn get_user(
@@ -303,7 +334,7 @@ async fn get_user(
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let user = resolve_user(&state, &caller, &user_id).await?;
-    Ok(Json(user_dto(&user, &state.server_id)))
+    Ok(Json(user_view(&state, &user).await?))
 }
 
 /// The user a path or query names, as the caller may see it: themself, or anyone for an
