@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs hls.js and playwright-core (pinned in package.json) into tests/browser/node_modules,
-# once: the browser test and the player-patience probe call it. Idempotent and quiet when done.
-# The browser is Debian's /usr/bin/chromium (scripts/install-deps.sh), never a downloaded one.
+# Installs the npm packages pinned in a test's package.json into its node_modules, once:
+#   install.sh          tests/browser: hls.js and playwright-core (the browser tests, the
+#                       player-patience probe)
+#   install.sh DIR      DIR's package.json (tests/sdk_client: @jellyfin/sdk and axios)
+# Idempotent and quiet when done (a stamp named by the package.json's hash). The browser is
+# Debian's /usr/bin/chromium (scripts/install-deps.sh), never a downloaded one.
 set -euo pipefail
-cd "$(dirname "$0")"
+cd "${1:-$(dirname "$0")}"
 stamp=node_modules/.installed-$(sha256sum package.json | cut -c1-16)
 if [[ -f $stamp ]]; then
     exit 0

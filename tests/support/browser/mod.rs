@@ -59,12 +59,20 @@ pub fn require_tools() {
 
 /// Installs hls.js and playwright-core into `tests/browser/node_modules` unless done.
 pub fn install_player() {
+    install_node_packages(&browser_dir());
+}
+
+/// Installs the npm packages `dir/package.json` pins into `dir/node_modules` unless done
+/// (`tests/browser/install.sh DIR`: one installer for every Node test).
+pub fn install_node_packages(dir: &std::path::Path) {
     let out = Command::new(browser_dir().join("install.sh"))
+        .arg(dir)
         .output()
         .expect("run tests/browser/install.sh");
     assert!(
         out.status.success(),
-        "tests/browser/install.sh failed: {}",
+        "tests/browser/install.sh {} failed: {}",
+        dir.display(),
         String::from_utf8_lossy(&out.stderr)
     );
 }
