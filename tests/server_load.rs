@@ -17,7 +17,12 @@
 //!
 //! Asserted: every replica answered requests in every phase, wrk counted no socket error, no
 //! timeout (10 s) and no status ≥ 400, every viewer received every segment, no request failed,
-//! and a progress report is read back. Latencies (p50/p99) are printed (`--nocapture`), never
+//! and a progress report is read back. One answer is not a failure, because it is the server's
+//! documented answer and players retry it: a segment request answered `503` with the segment
+//! wait's `Retry-After: 1` (the segment is being made but took longer than `--segment-wait`,
+//! e.g. while the debug transcode starts under this load); viewers retry it after 1 s, as
+//! hls.js does, at most `MAX_SEGMENT_RETRIES` times per segment, and the count is printed. Any
+//! other 5xx, and that 503 on any other request, is an error (`tests/support/load/viewers.rs`). Latencies (p50/p99) are printed (`--nocapture`), never
 //! asserted: the machine is shared, and performance figures come from the bench harness
 //! (`scripts/bench.sh`, release build). This test runs the debug build.
 //!
@@ -296,7 +301,8 @@ fn two_replicas_under_load_answer_without_errors() {
         let stats = watch(audience, plan.viewers, plan.viewer_secs).await;
         println!(
             "load [HLS viewers] {} viewers, {} passes, {} segments ({} kB), {} requests in {:.1} \
-             s, p50 {:.1} ms, p99 {:.1} ms; errors: {}",
+             s, p50 {:.1} ms, p99 {:.1} ms; errors: {}; segment requests answered 503 + \
+             Retry-After (segment wait) and retried: {}",
             plan.viewers,
             stats.passes,
             stats.segments,
@@ -305,7 +311,8 @@ fn two_replicas_under_load_answer_without_errors() {
             started.elapsed().as_secs_f64(),
             stats.percentile(50.0),
             stats.percentile(99.0),
-            stats.error_count
+            stats.error_count,
+            stats.segment_retries
         );
         let tails: String = replicas.iter().map(Replica::log_tail).collect();
         assert_eq!(
