@@ -187,6 +187,31 @@ fn parse_sentinel(inner: &str, rest: &str) -> Result<Target, RedisStoreError> {
     })
 }
 
+/// `url` without the query parameter `name`, and its value (percent-decoded; the last one if
+/// repeated).
+fn take_query_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((key, v)) if key == name => {
+                value = Some(decode(v));
+                false
+            }
+            _ => *pair != name,
+        })
+        .collect();
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, value)
+}
+
 /// `s` percent-decoded (invalid UTF-8 replaced: a credential is compared as sent).
 fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
@@ -268,12 +293,44 @@ impl RedisStoreConfig {
         }
     }
 
-    /// Defaults for a URL (see [`Target::parse`]).
+    /// Defaults for a URL (see [`Target::parse`]). `rediss://` and `rediss+sentinel://` also
+    /// take `tls_ca_file=<path to a PEM CA>`:
+    /// that CA, read now, is trusted instead of the system trust store (for the sentinels and
+    /// the data nodes alike), as [`with_tls_root_cert`](Self::with_tls_root_cert) does.
+    ///
+    /// ```no_run
+    /// use ha_store_redis::RedisStoreConfig;
+    ///
+    /// let config = RedisStoreConfig::from_url(
+    ///     "rediss+sentinel://:pw@s1:26379,s2:26379/mymaster?sentinel_password=x&tls_ca_file=/etc/redis/ca.pem",
+    /// )?;
+    /// # Ok::<(), ha_store_redis::RedisStoreError>(())
+    /// ```
     ///
     /// # Errors
-    /// [`RedisStoreError::Config`] for an unsupported URL.
+    /// [`RedisStoreError::Config`] for an unsupported URL, a CA file on a URL without TLS, or a
+    /// CA file that cannot be read (the message names it).
     pub fn from_url(url: &str) -> Result<Self, RedisStoreError> {
-        Ok(Self::new(Target::parse(url)?))
+        let (url, ca_file) = take_query_param(url, "tls_ca_file");
+        let config = Self::new(Target::parse(&url)?);
+        let Some(path) = ca_file else {
+            return Ok(config);
+        };
+        if matches!(config.target, Target::Cluster(_)) {
+            return Err(RedisStoreError::Config(
+                "tls_ca_file is not supported for redis+cluster:// (standalone and Sentinel only)"
+                    .into(),
+            ));
+        }
+        if !config.target.uses_tls() {
+            return Err(RedisStoreError::Config(
+                "tls_ca_file needs a TLS URL (rediss:// or rediss+sentinel://)".into(),
+            ));
+        }
+        let pem = std::fs::read(&path).map_err(|e| {
+            RedisStoreError::Config(format!("cannot read tls_ca_file {path:?}: {e}"))
+        })?;
+        Ok(config.with_tls_root_cert(pem))
     }
 
     /// Namespace of every key and channel (several deployments can share one Redis).
@@ -418,6 +475,26 @@ mod tests {
         assert!(Target::parse("redis+cluster://n1/0").is_err());
         assert!(Target::parse("redis+sentinel://s1/m?pasword=x").is_err());
         assert!(Target::parse("rediss+sentinel://s1/m").unwrap().uses_tls());
+        assert_eq!(
+            take_query_param(
+                "rediss://h/?a=1&tls_ca_file=%2Fx%20y.pem&b=2",
+                "tls_ca_file"
+            ),
+            (
+                "rediss://h/?a=1&b=2".to_owned(),
+                Some("/x y.pem".to_owned())
+            )
+        );
+        assert_eq!(
+            take_query_param("rediss://h/?tls_ca_file=/ca.pem", "tls_ca_file"),
+            ("rediss://h/".to_owned(), Some("/ca.pem".to_owned()))
+        );
+        assert!(RedisStoreConfig::from_url("redis://h/?tls_ca_file=/ca.pem").is_err());
+        let missing = RedisStoreConfig::from_url("rediss://h/?tls_ca_file=/nonexistent/ca.pem");
+        assert!(
+            matches!(&missing, Err(RedisStoreError::Config(m)) if m.contains("/nonexistent/ca.pem")),
+            "{missing:?}"
+        );
         assert!(Target::parse("redis+sentinel://s1").is_err());
         assert!(Target::parse("http://x").is_err());
         assert!(Target::parse("rediss://h:6380").unwrap().uses_tls());

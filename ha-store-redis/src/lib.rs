@@ -90,8 +90,11 @@
 //!   the last moments before the promotion can still be lost; fencing tokens (from the clock,
 //!   never reused) keep a stale holder's writes out regardless.
 //! - **TLS** (`rediss://`, rustls with the *ring* provider): the system trust store by default,
-//!   or a private CA / client certificate through [`RedisStoreConfig::tls_root_cert`] and
-//!   [`RedisStoreConfig::tls_client_cert`] (standalone targets; tested against a TLS server).
+//!   or a private CA / client certificate through [`RedisStoreConfig::with_tls_root_cert`]
+//!   (or `tls_ca_file=<path>` in the URL) and [`RedisStoreConfig::with_tls_client_cert`].
+//!   Standalone and Sentinel (`rediss+sentinel://`: the CA and client certificate serve the
+//!   sentinel connections and the data-node connections alike); tested against a TLS server
+//!   and against TLS-only sentinels, primary and replica with passwords, across a failover.
 //! - **Cluster**: compiles and is routed by hash tags, but is not tested here; `list` indexes of
 //!   jobs and sessions live in one slot each.
 //!

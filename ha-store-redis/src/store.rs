@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelServerType};
-use redis::RedisResult;
+use redis::{IntoConnectionInfo, RedisResult};
 
 use crate::config::{RedisStoreConfig, Target};
 use crate::conn::Conn;
@@ -83,13 +83,8 @@ impl RedisStore {
                     service,
                     primary,
                 } => {
-                    let mut sentinel = SentinelClient::build(
-                        sentinels.clone(),
-                        service.as_str(),
-                        Some(primary_connection(primary, config.target.uses_tls())),
-                        SentinelServerType::Master,
-                    )
-                    .map_err(|e| RedisStoreError::redis("sentinel", e))?;
+                    let mut sentinel = sentinel_client(sentinels, service, primary, &config)
+                        .map_err(|e| RedisStoreError::redis("sentinel", e))?;
                     let client = sentinel
                         .async_get_client()
                         .await
@@ -359,6 +354,56 @@ async fn manager_for(
     ConnectionManager::new_with_config(client.clone(), manager_config)
         .await
         .map_err(|e| RedisStoreError::redis("connect", e))
+}
+
+/// The Sentinel client: from the sentinels' URLs, or, with TLS material (a private CA,
+/// `tls_ca_file`), through the builder, the only way to hand the CA to both the sentinel
+/// connections and the data-node connections.
+fn sentinel_client(
+    sentinels: &[String],
+    service: &str,
+    primary: &crate::config::PrimaryAuth,
+    config: &RedisStoreConfig,
+) -> RedisResult<SentinelClient> {
+    let tls = config.target.uses_tls();
+    let Some(material) = config.tls.as_ref().filter(|_| tls) else {
+        return SentinelClient::build(
+            sentinels.to_vec(),
+            service,
+            Some(primary_connection(primary, tls)),
+            SentinelServerType::Master,
+        );
+    };
+    let infos = sentinels
+        .iter()
+        .map(|u| u.as_str().into_connection_info())
+        .collect::<RedisResult<Vec<_>>>()?;
+    let mut builder = redis::sentinel::SentinelClientBuilder::new(
+        infos.iter().map(|i| i.addr().clone()),
+        service,
+        SentinelServerType::Master,
+    )?
+    .set_client_to_sentinel_tls_mode(redis::TlsMode::Secure)
+    .set_client_to_sentinel_certificates(material.certificates())
+    .set_client_to_redis_tls_mode(redis::TlsMode::Secure)
+    .set_client_to_redis_certificates(material.certificates())
+    .set_client_to_redis_db(primary.db);
+    // Every sentinel URL carries the same sentinel credentials (`Target::parse`).
+    if let Some(first) = infos.first().map(|i| i.redis_settings()) {
+        if let Some(user) = first.username() {
+            builder = builder.set_client_to_sentinel_username(user);
+        }
+        if let Some(password) = first.password() {
+            builder = builder.set_client_to_sentinel_password(password);
+        }
+    }
+    if let Some(user) = &primary.username {
+        builder = builder.set_client_to_redis_username(user);
+    }
+    if let Some(password) = &primary.password {
+        builder = builder.set_client_to_redis_password(password);
+    }
+    builder.build()
 }
 
 /// How the Sentinel client signs in to the primary it is told about (and to whichever replica

@@ -8,6 +8,8 @@ use ha_core::{BusMessage, EventBus, EventPublisher, LeaseManager};
 use ha_store_redis::{RedisStore, RedisStoreConfig, Target};
 use ha_testkit::RedisServer;
 
+mod common;
+
 /// A sentinel process, killed on drop.
 struct Sentinel {
     child: Child,
@@ -355,4 +357,224 @@ async fn store_follows_a_new_primary_while_the_old_one_still_accepts_writes() {
         info.contains("role:master"),
         "the old primary was never demoted: {info}"
     );
+}
+
+/// A TLS-only `redis-server` (data node or sentinel) with the test CA's server certificate; its
+/// working directory and process go on drop.
+struct TlsProcess {
+    child: Child,
+    port: u16,
+}
+
+impl TlsProcess {
+    fn start(dir: &std::path::Path, name: &str, extra: &str, sentinel: bool) -> TlsProcess {
+        let port = ha_testkit::free_port();
+        let own = dir.join(name);
+        std::fs::create_dir_all(&own).unwrap();
+        let conf = own.join("redis.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port 0\ntls-port {port}\nbind 127.0.0.1\ndir {own}\n\
+                 tls-cert-file {d}/server.crt\ntls-key-file {d}/server.key\n\
+                 tls-ca-cert-file {d}/ca.crt\ntls-auth-clients no\ntls-replication yes\n\
+                 save \"\"\nappendonly no\n{extra}",
+                own = own.display(),
+                d = dir.display(),
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new("redis-server");
+        cmd.arg(&conf);
+        if sentinel {
+            cmd.arg("--sentinel");
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs");
+        TlsProcess { child, port }
+    }
+}
+
+impl Drop for TlsProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sentinel with TLS everywhere and a private CA given as a file in the URL
+/// (`rediss+sentinel://…&tls_ca_file=`): the sentinels and the data nodes listen on TLS only,
+/// with passwords; the store finds the primary, works, follows a `SENTINEL FAILOVER` to the
+/// TLS replica, and without the CA it does not connect at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_and_primary_over_tls_with_a_private_ca_file() {
+    let dir = std::env::temp_dir().join(ha_testkit::unique("ha-sentinel-tls"));
+    std::fs::create_dir_all(&dir).unwrap();
+    common::make_test_ca(&dir);
+    let auth = "requirepass pw\nmasterauth pw\n";
+    let primary = TlsProcess::start(&dir, "primary", auth, false);
+    let replica = TlsProcess::start(
+        &dir,
+        "replica",
+        &format!("{auth}replicaof 127.0.0.1 {}\n", primary.port),
+        false,
+    );
+    let sentinel = TlsProcess::start(
+        &dir,
+        "sentinel",
+        &format!(
+            "sentinel monitor media-ha 127.0.0.1 {} 1\nsentinel auth-pass media-ha pw\n\
+             sentinel down-after-milliseconds media-ha 1000\n\
+             sentinel failover-timeout media-ha 5000\nrequirepass spw\n",
+            primary.port
+        ),
+        true,
+    );
+    let ca_file = dir.join("ca.crt");
+    let url = |ca: bool| {
+        format!(
+            "rediss+sentinel://:pw@127.0.0.1:{}/media-ha?sentinel_password=spw{}",
+            sentinel.port,
+            if ca {
+                format!("&tls_ca_file={}", ca_file.display())
+            } else {
+                String::new()
+            }
+        )
+    };
+    let prefix = ha_testkit::unique("sentinel-tls");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let store = loop {
+        let config = RedisStoreConfig::from_url(&url(true))
+            .unwrap()
+            .with_prefix(prefix.clone())
+            .with_op_timeout(Duration::from_secs(1));
+        match RedisStore::connect(config).await {
+            Ok(store) => break store,
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no TLS connection through the sentinel: {e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let leases = store.leases();
+    let lease = leases
+        .try_acquire("k", "a", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(leases.release(&lease).await.unwrap());
+    let bus: Arc<dyn EventBus> = Arc::new(store.events());
+    let mut sub = bus.subscribe().await.unwrap();
+    EventPublisher::new(bus.clone(), "n")
+        .publish("t", serde_json::json!({}))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap();
+    assert!(matches!(got, Some(BusMessage::Event(_))), "{got:?}");
+
+    // A raw TLS connection with the same CA, to the sentinel and to the replica.
+    let ca = std::fs::read(&ca_file).unwrap();
+    let raw = |url: String| {
+        let ca = ca.clone();
+        async move {
+            redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca),
+                },
+            )
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+        }
+    };
+    // The replica must be in sync before a failover can pick it.
+    let mut to_replica = raw(format!("rediss://:pw@127.0.0.1:{}", replica.port)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut to_replica)
+            .await
+            .unwrap();
+        if info.contains("master_link_status:up") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica never synced: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut to_sentinel = raw(format!("rediss://:spw@127.0.0.1:{}", sentinel.port)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg("media-ha")
+        .query_async::<()>(&mut to_sentinel)
+        .await
+        .is_err()
+    {
+        // "NOGOODSLAVE" until the sentinel has seen the replica in the primary's INFO.
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failover accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The store moves to the promoted replica over TLS with the same CA.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for n in 0.. {
+        let key = format!("after-{n}");
+        let acquired = leases.try_acquire(&key, "a", Duration::from_secs(30)).await;
+        // A fresh connection each time: the promotion may drop the old ones.
+        let mut to_replica = raw(format!("rediss://:pw@127.0.0.1:{}", replica.port)).await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("*{prefix}*lease:{key}}}"))
+            .query_async(&mut to_replica)
+            .await
+            .unwrap_or_default();
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut to_replica)
+            .await
+            .unwrap_or_default();
+        let role = info
+            .lines()
+            .find(|l| l.starts_with("role:"))
+            .unwrap_or("")
+            .to_owned();
+        if matches!(acquired, Ok(Some(_))) && keys.len() == 1 && role.contains("master") {
+            break;
+        }
+        let last = format!("{acquired:?}, keys {keys:?}, replica {role}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the store never wrote to the promoted replica: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Without the CA the sentinels' certificate is not trusted: no fallback to plain text.
+    let untrusted = RedisStore::connect(
+        RedisStoreConfig::from_url(&url(false))
+            .unwrap()
+            .with_prefix(prefix)
+            .with_connect_timeout(Duration::from_secs(2)),
+    )
+    .await;
+    assert!(untrusted.is_err(), "connected without the CA");
+    drop((primary, replica, sentinel));
+    let _ = std::fs::remove_dir_all(&dir);
 }
