@@ -774,3 +774,69 @@ async fn dates_keep_offsets_and_seconds_and_refuse_impossible_ones() {
     );
     srv.shutdown(GRACE).await;
 }
+
+/// Defects seen in the web client: "Continue listening" listed films (the resume row ignored
+/// `MediaTypes`), and audio choices read "Audio undefined" (no `DisplayTitle` on streams).
+#[tokio::test]
+async fn resume_row_by_media_type_and_stream_titles() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    c.login(ADMIN, ADMIN_PW).await;
+    let (alpha, runtime) = find_item(&c, "Alpha").await;
+    let report = json!({ "ItemId": alpha, "PositionTicks": runtime / 2 });
+    for path in ["/Sessions/Playing", "/Sessions/Playing/Stopped"] {
+        assert_eq!(c.post(path, report.clone()).await.0, StatusCode::NO_CONTENT);
+    }
+    let (_, me) = c.get("/Users/Me").await;
+    let user = me["Id"].as_str().unwrap().to_owned();
+    let names = |v: &Value| -> Vec<String> {
+        v["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["Name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // As jellyfin-web's home asks for each row (both spellings of the path).
+    for path in [
+        "/UserItems/Resume?".to_owned(),
+        format!("/Users/{user}/Items/Resume?Recursive=true&EnableTotalRecordCount=false&"),
+    ] {
+        let (status, video) = c.get(&format!("{path}MediaTypes=Video&Limit=12")).await;
+        assert_eq!(status, StatusCode::OK, "{video}");
+        assert_eq!(names(&video), ["Alpha"]);
+        let (_, audio) = c.get(&format!("{path}mediaTypes=Audio")).await;
+        assert_eq!(
+            names(&audio),
+            Vec::<String>::new(),
+            "no films in Continue listening"
+        );
+        let (_, books) = c.get(&format!("{path}MediaTypes=Book")).await;
+        assert_eq!(names(&books), Vec::<String>::new());
+        let (_, all) = c.get(&path).await;
+        assert_eq!(names(&all), ["Alpha"]);
+    }
+    let (status, _) = c.get("/UserItems/Resume?MediaTypes=Vid%20eo").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Every stream has Jellyfin's DisplayTitle (Alpha: H.264 video, AAC audio).
+    let (_, item) = c.get(&format!("/Items/{alpha}")).await;
+    let streams = item["MediaSources"][0]["MediaStreams"].as_array().unwrap();
+    let title = |kind: &str| {
+        streams
+            .iter()
+            .find(|s| s["Type"] == json!(kind))
+            .and_then(|s| s["DisplayTitle"].as_str())
+            .unwrap_or_else(|| panic!("a {kind} DisplayTitle in {streams:?}"))
+            .to_owned()
+    };
+    let audio = title("Audio");
+    assert!(audio.starts_with("AAC - "), "{audio}");
+    assert!(
+        audio.contains("ch") || audio.contains("Mono") || audio.contains("Stereo"),
+        "{audio}"
+    );
+    let video = title("Video");
+    assert!(video.contains("H264"), "{video}");
+    srv.shutdown(GRACE).await;
+}

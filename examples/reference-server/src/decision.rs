@@ -237,6 +237,27 @@ pub fn media_streams(item: &Item) -> Vec<Value> {
                 map.insert("SampleRate".into(), json!(audio.sample_rate));
                 map.insert("ChannelLayout".into(), json!(audio.channel_layout));
             }
+            let facts = crate::stream_title::StreamFacts {
+                language: s.language.as_deref(),
+                title: s.title.as_deref(),
+                codec: &s.codec,
+                profile: s.profile.as_deref(),
+                channels: s.audio.as_ref().map(|a| a.channels),
+                channel_layout: s.audio.as_ref().and_then(|a| a.channel_layout.as_deref()),
+                size: s.video.as_ref().map(|v| (v.width, v.height)),
+                interlaced: s.video.as_ref().is_some_and(|v| v.interlaced),
+                range: s.video.as_ref().map(|v| v.range_type.as_str()),
+                is_default: s.is_default,
+                is_forced: s.is_forced,
+            };
+            let title = match s.kind {
+                StreamKind::Video => crate::stream_title::video(&facts),
+                StreamKind::Audio => crate::stream_title::audio(&facts),
+                _ => crate::stream_title::subtitle(&facts),
+            };
+            if let Some(map) = v.as_object_mut() {
+                map.insert("DisplayTitle".into(), json!(title));
+            }
             v
         })
         .collect()

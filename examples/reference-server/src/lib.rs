@@ -90,6 +90,7 @@ pub mod signin_brake;
 pub mod startup;
 pub mod state;
 pub mod stores;
+pub mod stream_title;
 pub mod telemetry;
 pub mod timefmt;
 pub mod transcoder;

@@ -114,6 +114,31 @@ fn media_kinds(names: &[&str]) -> Vec<ItemKind> {
     out
 }
 
+/// The playable kinds a resume row may list, narrowed by `IncludeItemTypes`, `MediaTypes`
+/// (jellyfin-web asks for `MediaTypes=Video` and, for "Continue listening", `MediaTypes=Audio`)
+/// and `ExcludeItemTypes`. Empty: nothing can match.
+pub fn resume_kinds(params: &HashMap<String, String>) -> ApiResult<Vec<ItemKind>> {
+    let include = names(params, "includeitemtypes")?;
+    let exclude = kinds(&names(params, "excludeitemtypes")?);
+    let media = names(params, "mediatypes")?;
+    let mut allowed = vec![
+        ItemKind::Movie,
+        ItemKind::Video,
+        ItemKind::Episode,
+        ItemKind::Audio,
+    ];
+    if !include.is_empty() {
+        let include = kinds(&include);
+        allowed.retain(|k| include.contains(k));
+    }
+    if !media.is_empty() {
+        let media = media_kinds(&media);
+        allowed.retain(|k| media.contains(k));
+    }
+    allowed.retain(|k| !exclude.contains(k));
+    Ok(allowed)
+}
+
 /// A boolean parameter (`true`/`false`, any case; empty is false).
 pub fn parse_bool(params: &HashMap<String, String>, key: &str) -> ApiResult<Option<bool>> {
     match params.get(key).map(|v| v.to_ascii_lowercase()) {
@@ -311,6 +336,18 @@ mod tests {
             .query
             .is_none());
         assert!(parse("MediaTypes=Photo").unwrap().query.is_none());
+        let resume = |q: &str| resume_kinds(&query_map(Some(q))).unwrap();
+        assert_eq!(resume("MediaTypes=Audio"), [ItemKind::Audio]);
+        assert_eq!(
+            resume("mediaTypes=Video"),
+            [ItemKind::Movie, ItemKind::Video, ItemKind::Episode]
+        );
+        assert_eq!(resume("").len(), 4);
+        assert!(resume("MediaTypes=Book").is_empty());
+        assert_eq!(
+            resume("IncludeItemTypes=Episode&ExcludeItemTypes=Movie"),
+            [ItemKind::Episode]
+        );
         let q = parse("MediaTypes=Video&ExcludeItemTypes=Episode")
             .unwrap()
             .query

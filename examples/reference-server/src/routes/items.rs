@@ -334,21 +334,26 @@ async fn resume_list(
     user_id: &str,
     params: &HashMap<String, String>,
 ) -> ApiResult<Json<QueryResult<BaseItemDto>>> {
+    let kinds = crate::listing::resume_kinds(params)?;
+    let start_index = parse_u32(params, "startindex")?.unwrap_or(0);
+    if kinds.is_empty() {
+        // No kind fits (an empty kind list would mean every kind to the store).
+        return Ok(Json(QueryResult {
+            items: Vec::new(),
+            total_record_count: 0,
+            start_index,
+        }));
+    }
     let query = ItemQuery {
         recursive: true,
-        kinds: vec![
-            ItemKind::Movie,
-            ItemKind::Video,
-            ItemKind::Episode,
-            ItemKind::Audio,
-        ],
+        kinds,
         user: Some(UserFilter {
             resumable: Some(true),
             ..UserFilter::new(user_id)
         }),
         sort: ItemSort::DatePlayed,
         descending: true,
-        start_index: parse_u32(params, "startindex")?.unwrap_or(0),
+        start_index,
         limit: parse_u32(params, "limit")?,
         ..ItemQuery::default()
     };

@@ -37,6 +37,16 @@ const CULTURES: [(&str, &str, &[&str]); 12] = [
     ("Spanish", "es", &["spa"]),
 ];
 
+/// The name of a language by its ISO 639-1 or 639-2 code (any case), for the cultures above.
+pub fn language_name(code: &str) -> Option<&'static str> {
+    CULTURES
+        .iter()
+        .find(|(_, two, threes)| {
+            two.eq_ignore_ascii_case(code) || threes.iter().any(|t| t.eq_ignore_ascii_case(code))
+        })
+        .map(|(name, _, _)| *name)
+}
+
 /// (display name, ISO 3166-1 alpha-2, alpha-3).
 const COUNTRIES: [(&str, &str, &str); 12] = [
     ("Australia", "AU", "AUS"),
