@@ -356,42 +356,24 @@ start_haproxy() {
     local dir="$run/haproxy" i
     alive "$dir/pid" && return 0
     mkdir -p "$dir"
-    # The README's settings ("Load balancer configuration"): /health/ready checks, a dead
-    # connection retried elsewhere, never a 503; the server timeout above --segment-wait.
-    {
-        cat <<EOF
-global
-    maxconn 1024
-
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 60s
-    timeout server 60s
-    timeout check 2s
-
-frontend players
-    bind 127.0.0.1:$lb_port
-    default_backend media_ha
-
-backend media_ha
-    balance roundrobin
-    option httpchk GET /health/ready
-    http-check expect status 200
-    retries 2
-    option redispatch 1
-    retry-on conn-failure empty-response junk-response
-    default-server inter 1s fall 2 rise 2
-EOF
-        for i in 1 2 3; do echo "    server r$i 127.0.0.1:$(replica_port $i) check"; done
-        cat <<EOF
+    # deploy/load-balancer/haproxy.cfg, the README's settings as a whole file (`/health/ready`
+    # checks, a dead connection retried elsewhere, never a 503), with only the bind address and
+    # the server lines changed, and a stats listener added.
+    local servers="" template="$repo/deploy/load-balancer/haproxy.cfg"
+    for i in 1 2 3; do servers+="    server r$i 127.0.0.1:$(replica_port $i) check"$'\n'; done
+    LB_BIND="    bind 127.0.0.1:$lb_port" LB_SERVERS="$servers" awk '
+        /^    bind / { print ENVIRON["LB_BIND"]; next }
+        /^    server / { if (!done) { printf "%s", ENVIRON["LB_SERVERS"]; done = 1 }; next }
+        { print }' "$template" >"$dir/haproxy.cfg"
+    grep -q "^    bind 127.0.0.1:$lb_port\$" "$dir/haproxy.cfg" && grep -q "^    server r3 " "$dir/haproxy.cfg" ||
+        die "$template no longer has the bind and server lines this script replaces"
+    cat >>"$dir/haproxy.cfg" <<EOF
 
 listen stats
     bind 127.0.0.1:$stats_port
     stats enable
     stats uri /stats
 EOF
-    } >"$dir/haproxy.cfg"
     haproxy -c -q -f "$dir/haproxy.cfg" || die "haproxy refused $dir/haproxy.cfg"
     haproxy -D -p "$dir/pid" -f "$dir/haproxy.cfg" >>"$dir/haproxy.log" 2>&1
 }
