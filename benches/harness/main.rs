@@ -3,7 +3,7 @@
 //!
 //! Run it through `scripts/bench.sh [--quick]`, which builds what it needs in release mode;
 //! directly: `cargo bench --features full --bench compare -- [--quick] [--only
-//! redis,pg,transcode,viewers,failover,player,api,rss,library] [--failover-runs N] [--out DIR]`.
+//! redis,pg,transcode,viewers,failover,player,api,rss,library,web] [--failover-runs N] [--out DIR]`.
 //! Writes `RESULTS.md` and `results.json` into `--out` (default `benches/`).
 //!
 //! | module | what |
@@ -16,7 +16,7 @@
 //! | [`failover`] | item 7: stall when the job owner is SIGKILLed / SIGTERMed mid-stream |
 //! | [`player`] | item 7 with a real player: hls.js in chromium through HAProxy, stalls, errors, non-2xx |
 //! | [`merge`] | a partial run (`--only`) keeps the rows it did not measure |
-//! | [`server`] | items 7–8: the reference server under wrk (`api`), RSS per idle session (`rss`) |
+//! | [`server`] | items 7–8: the reference server under wrk (`api`), RSS per idle session (`rss`); item 10 (issue 15): posters and `/socket` fan-out (`web`) |
 //! | [`library`] | item 9 (issue 19): listings on a generated 50,000-item library, both stores |
 //! | [`report`] | `RESULTS.md` / `results.json` |
 //!
@@ -146,6 +146,7 @@ const ALL_SECTIONS: &[&str] = &[
     "api",
     "rss",
     "library",
+    "web",
 ];
 
 fn runtime(threads: Option<usize>) -> tokio::runtime::Runtime {
@@ -186,7 +187,7 @@ fn main() {
         eprintln!("[harness] item 7: failover with a real player");
         figures.extend(runtime(Some(2)).block_on(player::run(&opts)));
     }
-    if opts.wants("api") || opts.wants("rss") {
+    if opts.wants("api") || opts.wants("rss") || opts.wants("web") {
         figures.extend(server::run(&opts));
     }
     if opts.wants("library") {

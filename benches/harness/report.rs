@@ -23,7 +23,7 @@ pub enum Better {
 /// One row of the table (read back by `merge` for partial runs).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Figure {
-    /// Issue item (1–8; 9: library scale, issue 19) this row belongs to.
+    /// Issue item (1–8; 9: library scale, issue 19; 10: the web client, issue 15) this row belongs to.
     pub item: u8,
     /// What is measured.
     pub name: String,

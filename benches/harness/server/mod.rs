@@ -7,6 +7,7 @@
 //! | [`setup`] | starts 1 or 2 replicas over a generated library and signs in |
 //! | [`api`] | wrk against the hot endpoints vs `GET /health` of the same servers |
 //! | [`rss`] | VmRSS (and Redis memory) before/after 1,000 sign-ins |
+//! | [`web`] | item 10 (issue 15): cached poster vs `/health`, first extraction, `/socket` fan-out |
 //!
 //! The replica processes, the library and the wrk runner are the tests' own (the
 //! `ha-test-support` crate's `cluster` and `load`), so the harness and `tests/server_load.rs`
@@ -18,11 +19,12 @@ use ha_test_support::load::{library, wrk};
 mod api;
 mod rss;
 mod setup;
+mod web;
 
 use crate::report::Figure;
 use crate::Opts;
 
-/// Runs the sections of items 7–8 that `opts` asks for (`api`, `rss`).
+/// Runs the sections of items 7–8 and 10 that `opts` asks for (`api`, `rss`, `web`).
 pub fn run(opts: &Opts) -> Vec<Figure> {
     let rt = crate::runtime(Some(2));
     let dir = tempfile::tempdir().expect("temp dir");
@@ -41,6 +43,10 @@ pub fn run(opts: &Opts) -> Vec<Figure> {
     if opts.wants("rss") {
         eprintln!("[harness] item 8: RSS per 1,000 idle sessions");
         figures.extend(rss::run(&rt, &media, &stores));
+    }
+    if opts.wants("web") {
+        eprintln!("[harness] item 10: artwork and the live channel (issue 15)");
+        figures.extend(web::run(opts, &rt, &media, &stores));
     }
     figures
 }
