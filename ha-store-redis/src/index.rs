@@ -9,7 +9,8 @@
 //! expires on its own TTL.
 //!
 //! [`list`] is that read, shared by every store with a `list`: the index, then every record it
-//! names in one pipeline, then the prune of the members whose record is gone. [`remove`] is the
+//! names in one pipeline (on Cluster, where a pipeline must stay in one slot, one call per
+//! record), then the prune of the members whose record is gone. [`remove`] is the
 //! other side: the record, then its member.
 
 use redis::{Cmd, Value};
@@ -44,11 +45,22 @@ pub(crate) async fn list<T>(
     if members.is_empty() {
         return Ok(Vec::new());
     }
-    let mut pipe = redis::pipe();
-    for (member, _) in &members {
-        pipe.add_command(fetch(member));
-    }
-    let replies: Vec<Vec<Value>> = store.call(what, pipe.query_async(&mut conn)).await?;
+    let replies: Vec<Vec<Value>> = if store.is_cluster() {
+        // The records are in many slots and a Cluster pipeline must stay in one
+        // (`CROSSSLOT`): one call per record instead, in order.
+        let mut replies = Vec::with_capacity(members.len());
+        for (member, _) in &members {
+            let cmd = fetch(member);
+            replies.push(store.call(what, cmd.query_async(&mut conn)).await?);
+        }
+        replies
+    } else {
+        let mut pipe = redis::pipe();
+        for (member, _) in &members {
+            pipe.add_command(fetch(member));
+        }
+        store.call(what, pipe.query_async(&mut conn)).await?
+    };
     let mut records = Vec::with_capacity(members.len());
     let mut gone = Vec::new();
     for ((member, score), reply) in members.into_iter().zip(replies) {
