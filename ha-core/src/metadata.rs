@@ -356,6 +356,12 @@ impl UserFilter {
         }
     }
 
+    /// Can only items this user has marks for pass (a filter asks for played, favourite or
+    /// resumable)? Backends then start from the user's marks instead of the library.
+    pub fn needs_marks(&self) -> bool {
+        [self.played, self.favorite, self.resumable].contains(&Some(true))
+    }
+
     /// Does an item with these marks (`None`: never touched) pass?
     pub fn matches(&self, data: Option<&UserItemData>) -> bool {
         let played = data.is_some_and(|d| d.played);

@@ -3,48 +3,69 @@
 //! # Why this shape
 //!
 //! A library of 50,000 items is a normal home library, and a listing runs on every page a
-//! client opens, so two things matter: the repo's lock is held only to collect the matches
-//! (reference counts, not copies), and ordering computes each item's sort key once and
-//! partially sorts only the part of the order a page needs (`select_nth_unstable`), instead of
-//! lower-casing two names per comparison of a full sort.
+//! client opens, so: the repo's lock is held only to collect the matches (reference counts,
+//! not copies); a listing that needs a user's marks starts from that user's marks, not from
+//! the library; names are compared case-insensitively without allocating (ASCII byte-wise,
+//! otherwise char by char: the order of `str::to_lowercase` keys except for a word-final
+//! Greek sigma); and only the part of the order a page needs is sorted
+//! (`select_nth_unstable`).
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::metadata::MAX_PAGE;
-use crate::{Item, ItemQuery, ItemSort, Page, UserItemData};
+use crate::{Item, ItemQuery, ItemSort, Page};
 
-/// What an item is ordered by, computed once per listed item.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum SortKey {
-    Text(String),
-    Number(Option<u64>),
-}
-
-/// One match: its sort key, then its id (ties are broken by id so paging is stable).
+/// One match, with what ordering it may need.
 pub(super) struct Match {
-    key: SortKey,
     item: Arc<Item>,
+    /// When the query's user last played it.
+    played_ms: Option<u64>,
 }
 
 impl Match {
-    /// `item` (with `data`, its marks by the query's user, if any) as `query` orders it.
-    pub(super) fn new(query: &ItemQuery, item: &Arc<Item>, data: Option<&UserItemData>) -> Self {
-        let key = match query.sort {
-            ItemSort::Name => SortKey::Text(item.name.to_lowercase()),
-            ItemSort::DateAdded => SortKey::Number(Some(item.date_added_ms)),
-            ItemSort::DatePlayed => SortKey::Number(data.and_then(|d| d.last_played_ms)),
-        };
+    /// `item`, last played by the query's user at `played_ms`.
+    pub(super) fn new(item: &Arc<Item>, played_ms: Option<u64>) -> Self {
         Self {
-            key,
             item: Arc::clone(item),
+            played_ms,
         }
     }
 
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key
-            .cmp(&other.key)
-            .then_with(|| self.item.id.cmp(&other.item.id))
+    /// `sort`'s order, ties broken by id so paging is stable.
+    fn cmp(&self, other: &Self, sort: ItemSort) -> Ordering {
+        let primary = match sort {
+            ItemSort::Name => cmp_ignoring_case(&self.item.name, &other.item.name),
+            ItemSort::DateAdded => self.item.date_added_ms.cmp(&other.item.date_added_ms),
+            ItemSort::DatePlayed => self.played_ms.cmp(&other.played_ms),
+        };
+        primary.then_with(|| self.item.id.cmp(&other.item.id))
+    }
+}
+
+/// Orders `a` and `b` as their lower-cased forms order, without building them.
+fn cmp_ignoring_case(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .cmp(b.chars().flat_map(char::to_lowercase))
+    }
+}
+
+/// Does `name` contain `needle` (already lower-cased), ignoring case?
+pub(super) fn contains_ignoring_case(name: &str, needle: &str) -> bool {
+    if name.is_ascii() && needle.is_ascii() {
+        needle.is_empty()
+            || name
+                .as_bytes()
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    } else {
+        name.to_lowercase().contains(needle)
     }
 }
 
@@ -52,7 +73,7 @@ impl Match {
 pub(super) fn page(query: &ItemQuery, mut matched: Vec<Match>) -> Page<Item> {
     let total = matched.len() as u64;
     let order = |a: &Match, b: &Match| {
-        let ordering = a.cmp(b);
+        let ordering = a.cmp(b, query.sort);
         if query.descending {
             ordering.reverse()
         } else {
@@ -107,10 +128,7 @@ mod tests {
     }
 
     fn list(query: &ItemQuery, items: &[Arc<Item>]) -> Page<Item> {
-        page(
-            query,
-            items.iter().map(|i| Match::new(query, i, None)).collect(),
-        )
+        page(query, items.iter().map(|i| Match::new(i, None)).collect())
     }
 
     #[test]
@@ -151,6 +169,18 @@ mod tests {
             item("c", "Beta", 0),
         ];
         assert_eq!(ids(&list(&ItemQuery::default(), &items)), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn case_is_ignored_in_order_and_search_without_allocating() {
+        assert_eq!(cmp_ignoring_case("abc", "ABD"), Ordering::Less);
+        assert_eq!(cmp_ignoring_case("Zeta", "alpha"), Ordering::Greater);
+        assert_eq!(cmp_ignoring_case("ÉTÉ", "été"), Ordering::Equal);
+        assert_eq!(cmp_ignoring_case("Ab", "abc"), Ordering::Less);
+        assert!(contains_ignoring_case("The Night Storm", "storm"));
+        assert!(contains_ignoring_case("Anything", ""));
+        assert!(!contains_ignoring_case("Rain", "storm"));
+        assert!(contains_ignoring_case("L'ÉTÉ Indien", "été"));
     }
 
     #[test]

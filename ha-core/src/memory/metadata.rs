@@ -489,9 +489,23 @@ impl MetadataRepo for MemoryMetadataRepo {
         let matched: Vec<Match> = {
             let inner = lock(&self.inner);
             let state = &inner.state;
-            state
-                .items
-                .values()
+            // The user's marks by item, once per listing (not a lookup with owned keys per item).
+            let marks: HashMap<&str, &UserItemData> = match &query.user {
+                Some(user) => state
+                    .user_data
+                    .values()
+                    .filter(|d| d.user_id == user.user_id)
+                    .map(|d| (d.item_id.as_str(), &**d))
+                    .collect(),
+                None => HashMap::new(),
+            };
+            let candidates: Box<dyn Iterator<Item = &Arc<Item>>> = match &query.user {
+                Some(user) if user.needs_marks() => {
+                    Box::new(marks.keys().filter_map(|id| state.items.get(*id)))
+                }
+                _ => Box::new(state.items.values()),
+            };
+            candidates
                 .filter(|item| match (&query.parent_id, query.recursive) {
                     (None, false) => item.parent_id.is_none(),
                     (None, true) => true,
@@ -502,17 +516,12 @@ impl MetadataRepo for MemoryMetadataRepo {
                 .filter(|item| {
                     search
                         .as_ref()
-                        .is_none_or(|s| item.name.to_lowercase().contains(s.as_str()))
+                        .is_none_or(|s| listing::contains_ignoring_case(&item.name, s))
                 })
                 .filter_map(|item| {
-                    let Some(user) = &query.user else {
-                        return Some(Match::new(query, item, None));
-                    };
-                    let data = state
-                        .user_data
-                        .get(&(user.user_id.clone(), item.id.clone()))
-                        .map(|d| &**d);
-                    user.matches(data).then(|| Match::new(query, item, data))
+                    let data = marks.get(item.id.as_str()).copied();
+                    let passes = query.user.as_ref().is_none_or(|u| u.matches(data));
+                    passes.then(|| Match::new(item, data.and_then(|d| d.last_played_ms)))
                 })
                 .collect()
         };

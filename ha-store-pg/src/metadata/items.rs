@@ -173,9 +173,13 @@ impl<'q> Listing<'q> {
         };
         if let Some(user) = &query.user {
             // An item the user never touched has no row: unplayed, no favourite, not started.
+            // When a filter needs a mark (played, favourite, resumable) only items with a row
+            // can match, and an inner join lets the planner start from the user's rows (the
+            // resume row reads a few dozen, not the library); otherwise a left join.
             params.push(&user.user_id);
             from.push_str(&format!(
-                " LEFT JOIN user_item_data d ON d.item_id = items.id AND d.user_id = ${}",
+                " {} JOIN user_item_data d ON d.item_id = items.id AND d.user_id = ${}",
+                if user.needs_marks() { "INNER" } else { "LEFT" },
                 params.len()
             ));
             let marks = [
@@ -244,24 +248,40 @@ pub(super) async fn query(store: &PgStore, query: &ItemQuery) -> PgResult<Page<I
     let mut params = listing.params.clone();
     params.push(&offset);
     params.push(&limit);
-    let sql = format!(
-        "{} ORDER BY {order} OFFSET ${} LIMIT ${}",
-        listing.select(&format!("{COLUMNS}, count(*) OVER () AS total")),
-        params.len() - 1,
-        params.len()
-    );
+    let count_sql = listing.select("count(*) AS total");
     let conn = store.conn("query items").await?;
-    let rows = conn.query(&sql, &params).await?;
-    let total = match rows.first() {
-        Some(row) => to_u64("total", col(row, "total")?)?,
-        // An empty page says nothing about the total: count separately (rare: past the end).
-        None if offset > 0 => {
-            let sql = listing.select("count(*) AS total");
-            let row = conn.query_one(&sql, &listing.params).await?;
-            to_u64("total", col(&row, "total")?)?
-        }
-        None => 0,
+    let (rows, total) = if query.recursive && query.parent_id.is_some() {
+        // The descendants' recursive CTE is the costly part: compute it once, with the total
+        // as a window over it (an empty page past the end counts separately).
+        let sql = format!(
+            "{} ORDER BY {order} OFFSET ${} LIMIT ${}",
+            listing.select(&format!("{COLUMNS}, count(*) OVER () AS total")),
+            params.len() - 1,
+            params.len()
+        );
+        let rows = conn.query(&sql, &params).await?;
+        let total = match rows.first() {
+            Some(row) => col(row, "total")?,
+            None => col(&conn.query_one(&count_sql, &listing.params).await?, "total")?,
+        };
+        (rows, total)
+    } else {
+        // The page and the total as two statements pipelined on one connection (one round
+        // trip): the page alone follows an index in order and stops after `offset + limit`
+        // rows, where a window count in it would read and sort every match.
+        let page_sql = format!(
+            "{} ORDER BY {order} OFFSET ${} LIMIT ${}",
+            listing.select(COLUMNS),
+            params.len() - 1,
+            params.len()
+        );
+        let (rows, total) = tokio::try_join!(
+            conn.query(&page_sql, &params),
+            conn.query_one(&count_sql, &listing.params)
+        )?;
+        (rows, col(&total, "total")?)
     };
+    let total = to_u64("total", total)?;
     let items = rows.iter().map(decode).collect::<PgResult<_>>()?;
     Ok(Page { items, total })
 }
