@@ -1,8 +1,8 @@
 //! The official Jellyfin web client (jellyfin-web 10.11, unchanged) served at `/web/` and used
 //! in Debian's chromium as a person uses it (`tests/web_client/flow.cjs`): sign in, home rows
 //! with artwork, the library, an item, play it directly, lower the quality so that it is
-//! transcoded (HLS through hls.js), stop, the resume row with its position, resume from it,
-//! mark it played, sign out — on one node, and on two replica processes sharing Redis and
+//! transcoded (HLS through hls.js), seek forward past the buffer, stop, the resume row with its
+//! position, resume from it, mark it played, sign out — on one node, and on two replica processes sharing Redis and
 //! PostgreSQL behind HAProxy (round robin, no stickiness), where a socket on each replica
 //! receives the browser's played mark whichever replica took it.
 //!
@@ -32,6 +32,8 @@ use tokio_tungstenite::tungstenite::Message;
 const FILM: &str = "Alpha";
 /// Seconds played directly, then transcoded.
 const SECONDS: u32 = 10;
+/// Seconds to seek forward in the transcoded stream (the film is 60 s).
+const SEEK: u32 = 15;
 /// The quality picked in the player (720 kbps, below the film's 2 Mbps: a transcode).
 const QUALITY: u64 = 720_000;
 
@@ -139,6 +141,7 @@ fn flow(base: &str, user: &str, password: &str, shots: PathBuf) -> Flow {
         film: FILM.to_owned(),
         shots,
         seconds: SECONDS,
+        seek_seconds: SEEK,
         quality: QUALITY,
     }
 }
@@ -186,7 +189,7 @@ fn check_flow(r: &Value) -> String {
     };
     let steps = r["steps"].as_array().expect("steps");
     assert!(
-        steps.len() == 11 && steps.iter().all(|s| s["ok"] == true) && r["error"].is_null(),
+        steps.len() == 12 && steps.iter().all(|s| s["ok"] == true) && r["error"].is_null(),
         "the flow did not finish:\n{}",
         summary()
     );
@@ -265,11 +268,17 @@ fn check_flow(r: &Value) -> String {
         "a Transcode report: {}",
         r["reports"]
     );
-    // Stopped where it was; the resume row showed it and playback resumed from there.
+    // Seeked forward past the buffer: played on from the target through HLS.
+    let target = facts["seek"]["target"].as_f64().unwrap_or(f64::MAX);
+    let seeked = facts["seeked"]["time"].as_f64().unwrap_or(0.0);
+    assert!(target >= end + f64::from(SEEK), "{facts}");
+    assert!(seeked >= target + 2.0, "{facts}");
+    // Stopped where it was (past the seek); the resume row showed it and playback resumed
+    // from there.
     let stopped = facts["stoppedTicks"]
         .as_i64()
         .expect("stopped at a position");
-    assert!(stopped > i64::from(SECONDS) * 2 * 10_000_000, "{facts}");
+    assert!(stopped as f64 >= target * 10_000_000.0, "{facts}");
     let progress = facts["resumeRow"]["progress"].as_str().unwrap_or_default();
     let percent: f64 = progress.trim_end_matches('%').parse().unwrap_or(0.0);
     assert!(percent > 0.0 && percent < 100.0, "{facts}");

@@ -116,6 +116,8 @@ pub struct Flow {
     pub shots: PathBuf,
     /// Seconds to play directly, then transcoded.
     pub seconds: u32,
+    /// How far to seek forward in the transcoded stream (then play 2 s on).
+    pub seek_seconds: u32,
     /// The quality (bits per second) chosen in the player to force a transcode.
     pub quality: u64,
 }
@@ -133,6 +135,7 @@ pub async fn run(flow: &Flow) -> Value {
         "nodeModules": node_modules(),
         "directSeconds": flow.seconds,
         "transcodeSeconds": flow.seconds,
+        "seekSeconds": flow.seek_seconds,
         "quality": flow.quality.to_string(),
     });
     let file = tempfile::NamedTempFile::new().expect("a config file");

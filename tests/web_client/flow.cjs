@@ -1,13 +1,13 @@
 // Drives the official jellyfin-web client, served by the server under test at /web/, in Debian's
 // chromium through playwright-core, the way a person uses it: sign in, home rows with artwork,
 // the library, an item, play it directly, lower the quality so that it is transcoded (HLS
-// through hls.js), stop, find it in the resume row and resume from there, mark it played, sign
+// through hls.js), seek forward past what is buffered, stop, find it in the resume row and resume from there, mark it played, sign
 // out. tests/server_web_client.rs runs it and checks what it prints.
 //
 //   node flow.cjs CONFIG.json
 //
 // CONFIG: { base, user, password, film, shots, chromium, nodeModules, directSeconds,
-//           transcodeSeconds, quality }
+//           transcodeSeconds, seekSeconds, quality }
 //
 // It asserts little itself: it waits for what a person would wait for (each step has a time
 // limit), and prints one line `RESULT {json}` with the steps, every API response (method, path,
@@ -290,6 +290,28 @@ async function run(ctx) {
       80000,
     );
     facts.switchedAt = before;
+  });
+
+  await step('seek forward in the transcode', 90000, async () => {
+    // What the OSD's position slider does on release: set the element's time, here past what
+    // hls.js has buffered, so the segments there are requested (and transcoded) afresh.
+    const from = facts.transcoded.time;
+    const target = from + cfg.seekSeconds;
+    await page.evaluate((t) => {
+      const v = Array.from(document.querySelectorAll('video')).find((e) => e.currentSrc);
+      v.currentTime = t;
+    }, target);
+    facts.seek = { from, target };
+    // Playing on from the target: 2 s past it, not paused, still the transcoded stream.
+    facts.seeked = await until(
+      page,
+      ([t]) => {
+        const s = window.__videoState();
+        return s && s.src.startsWith('blob:') && !s.paused && s.time >= t + 2 && s;
+      },
+      [target],
+      80000,
+    );
   });
 
   await step('stop', 30000, async () => {
