@@ -1,8 +1,9 @@
--- Item listings in the order clients ask for (by name, by date added) within one folder: with
--- these a page of a 20,000-film folder follows the index and stops after `offset + limit`
+-- Item listings by date added within one folder (the home page's "latest" rows, a folder sorted
+-- newest first): with this index a page follows it in order and stops after `offset + limit`
 -- rows instead of reading and sorting the whole folder (benches/harness/library.rs measures
--- it; library-plans.md shows the plans). `items_parent` stays for the recursive listings'
--- joins on parent_id, which these would also serve, but a narrower index keeps those scans
--- small.
-CREATE INDEX items_parent_name ON items (parent_id, name_key, id);
+-- it; library-plans.md shows the plans).
+--
+-- No such index by name: a B-tree entry must fit in a third of a page, and names of any length
+-- are storable here (a megabyte name round-trips, ha-store-pg/tests/metadata.rs); a listing by
+-- name sorts the folder's matches (a top-N heap sort for a page).
 CREATE INDEX items_parent_added ON items (parent_id, date_added_ms, id);
