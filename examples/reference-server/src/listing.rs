@@ -83,16 +83,6 @@ fn names<'a>(params: &'a HashMap<String, String>, key: &str) -> ApiResult<Vec<&'
     Ok(names)
 }
 
-/// Every kind this server has.
-const ALL_KINDS: [ItemKind; 6] = [
-    ItemKind::CollectionFolder,
-    ItemKind::Folder,
-    ItemKind::Movie,
-    ItemKind::Video,
-    ItemKind::Episode,
-    ItemKind::Audio,
-];
-
 /// The kinds of a type list (names of kinds this server lacks are dropped).
 fn kinds(names: &[&str]) -> Vec<ItemKind> {
     names
@@ -178,7 +168,7 @@ impl Listing {
         let exclude = kinds(&names(params, "excludeitemtypes")?);
         let media = names(params, "mediatypes")?;
         let mut allowed: Vec<ItemKind> = if include.is_empty() {
-            ALL_KINDS.to_vec()
+            ItemKind::ALL.to_vec()
         } else {
             kinds(&include)
         };
@@ -189,7 +179,7 @@ impl Listing {
         allowed.retain(|k| !exclude.contains(k));
         if allowed.is_empty() {
             empty = true;
-        } else if allowed.len() < ALL_KINDS.len() {
+        } else if allowed.len() < ItemKind::ALL.len() {
             query.kinds = allowed;
         }
 
