@@ -123,7 +123,10 @@ async fn a_promoted_standby_takes_over_without_restarting_the_store_and_fencing_
     let mut sub = bus.subscribe().await.unwrap();
 
     // Node a holds the job's lease, owns its record and reports progress; a user exists.
-    let ttl = Duration::from_secs(2);
+    // Long enough to outlast the promotion on a loaded machine (5 s seen under CI load with
+    // 2 s, which let the lease expire before the test could see it survive).
+    let ttl = Duration::from_secs(15);
+    let acquired = tokio::time::Instant::now();
     let lease_a = leases
         .try_acquire("job:movie", "node-a", ttl)
         .await
@@ -186,7 +189,7 @@ async fn a_promoted_standby_takes_over_without_restarting_the_store_and_fencing_
     assert_eq!(current.token, lease_a.token);
 
     // Node a's lease expires on the new primary's clock; node b takes over with a larger token.
-    tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+    tokio::time::sleep_until(acquired + ttl + Duration::from_millis(200)).await;
     let lease_b = eventually(30, || leases.try_acquire("job:movie", "node-b", ttl))
         .await
         .expect("the expired lease is free");
