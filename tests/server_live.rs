@@ -268,3 +268,39 @@ async fn hostile_sockets_are_closed_and_the_server_keeps_answering() {
     assert_eq!(closed(&mut socket).await, Some(CloseCode::Restart));
     shutdown.await.unwrap();
 }
+
+/// The live channel through the load balancers the README ships (`deploy/load-balancer/`):
+/// a WebSocket needs the `Upgrade`/`Connection` headers passed on, which nginx drops unless
+/// told to (the web client then falls back to polling and never hears `UserDataChanged`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_channel_works_through_the_shipped_load_balancers() {
+    use ha_test_support::browser::haproxy::{Haproxy, LbSettings};
+    use ha_test_support::browser::nginx::{Nginx, NginxRetry};
+    use ha_test_support::cluster::replica::Endpoint;
+
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    c.login(ADMIN, ADMIN_PW).await;
+    let token = c.token.clone().unwrap();
+    let replicas = [Endpoint {
+        node: "node-a".into(),
+        base: srv.base_url(),
+    }];
+    let nginx = Nginx::start(&replicas, NginxRetry::Recommended).await;
+    let haproxy = Haproxy::start(&replicas, LbSettings::recommended()).await;
+
+    for (balancer, base) in [("nginx", &nginx.base), ("haproxy", &haproxy.base)] {
+        let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(base, &token))
+            .await
+            .unwrap_or_else(|e| panic!("the socket opens through {balancer}: {e}"));
+        assert_eq!(
+            next_of(&mut socket, "ForceKeepAlive").await["Data"],
+            json!(60),
+            "through {balancer}"
+        );
+        send(&mut socket, json!({ "MessageType": "KeepAlive" })).await;
+        next_of(&mut socket, "KeepAlive").await;
+        socket.close(None).await.unwrap();
+    }
+    srv.shutdown(GRACE).await;
+}
