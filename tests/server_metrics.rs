@@ -1,6 +1,7 @@
 //! `/metrics` of reference-server *processes* (each with its own recorder, as deployed): the
 //! cluster's session gauge sums to the live sessions over replicas and moves to another replica
-//! when its reporter dies; HTTP series carry bounded labels; store and process series are there.
+//! when its reporter dies; HTTP series carry bounded labels (1,000 random paths add none of
+//! their own); store, store-call and process series are there.
 //!
 //! Needs `HA_TEST_REDIS_URL` / `HA_TEST_DATABASE_URL` (see `scripts/services.sh`); the replicas
 //! use their own Redis prefix and PostgreSQL schema.
@@ -68,6 +69,59 @@ async fn until_reported(
             logs()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The distinct `route` labels of the HTTP request counter in `text`.
+fn route_labels(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| l.starts_with("media_ha_http_requests_total{"))
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("route=\"")?;
+            Some(rest.split_once('"')?.0.to_owned())
+        })
+        .collect()
+}
+
+/// 1,000 requests to random paths (random first segments, and random ids under real route
+/// prefixes) add at most the few templates they can match to the `route` label, and none of
+/// their random parts reaches the output.
+async fn route_labels_stay_bounded(http: &reqwest::Client, base: &str) {
+    use rand::distributions::{Alphanumeric, DistString};
+    use rand::Rng;
+    let before = route_labels(&scrape(http, base).await);
+    let mut rng = rand::thread_rng();
+    let mut tokens = Vec::new();
+    for i in 0..1_000 {
+        let token = format!("zq{}", Alphanumeric.sample_string(&mut rng, 12));
+        let path = match i % 4 {
+            0 => format!("/{token}"),
+            1 => format!("/{token}/{}", rng.gen::<u32>()),
+            2 => format!("/Items/{token}"),
+            _ => format!("/Videos/{token}/master.m3u8"),
+        };
+        let resp = http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("an answer");
+        assert!(
+            !resp.status().is_server_error(),
+            "{path}: {}",
+            resp.status()
+        );
+        tokens.push(token);
+    }
+    let text = scrape(http, base).await;
+    let after = route_labels(&text);
+    let new: Vec<&String> = after.difference(&before).collect();
+    assert!(
+        new.len() <= 3,
+        "1,000 random paths added route labels {new:?} (before: {before:?})"
+    );
+    assert!(after.contains("unmatched"), "{after:?}");
+    for token in &tokens {
+        assert!(!text.contains(token.as_str()), "{token} in {text}");
     }
 }
 
@@ -151,6 +205,16 @@ async fn the_cluster_session_gauge_sums_over_replicas_and_survives_its_reporter(
     }
     assert!(value(&text, "process_resident_memory_bytes").is_some_and(|v| v > 0.0));
     assert!(value(&text, "process_open_fds").is_some_and(|v| v > 0.0));
+    // The store backends report their calls (leases and jobs on Redis, the rest on PostgreSQL).
+    for store in ["redis", "postgres"] {
+        let series = format!("media_ha_store_call_seconds_count{{store=\"{store}\"}}");
+        assert!(
+            value(&text, &series).is_some_and(|v| v > 0.0),
+            "{series} in {text}"
+        );
+    }
+
+    route_labels_stay_bounded(&http, &a_url).await;
 
     // The reporter dies: the other replica takes the lease and reports the same count alone.
     let reporter_is_a = value(

@@ -27,7 +27,7 @@
 //! | [`auth`], [`ids`], [`clock`] | password/token hashing, identifiers, the injectable clock |
 //! | [`hash_pool`] | [`HashPool`](hash_pool::HashPool): Argon2id on a few fixed threads (bounded memory, back-pressure) |
 //! | [`error`] | the one [`Error`] every contract returns |
-//! | [`telemetry`] | the names this crate reports through the `metrics` facade (lease renewals, lost leases) |
+//! | [`telemetry`] | the names this crate and the store backends report through the `metrics` facade (lease renewals, lost leases, store calls and errors) |
 //!
 //! ## What each backend adds
 //!

@@ -151,6 +151,31 @@ pub enum PgError {
 }
 
 impl PgError {
+    /// How the store failed, for `media_ha_store_errors_total`; `None` for a contract answer
+    /// that is no failure of the store (a fenced write, a name taken, a value refused, a row
+    /// missing).
+    pub(crate) fn failure(&self) -> Option<ha_core::telemetry::StoreFailure> {
+        use ha_core::telemetry::StoreFailure;
+        match self {
+            PgError::Unavailable { .. } | PgError::Connect { .. } => {
+                Some(StoreFailure::Unavailable)
+            }
+            PgError::Timeout { .. } => Some(StoreFailure::Timeout),
+            PgError::Db { .. }
+            | PgError::Decode { .. }
+            | PgError::Migration(_)
+            | PgError::Unsupported { .. } => Some(StoreFailure::Error),
+            PgError::Unique { .. }
+            | PgError::ForeignKey { .. }
+            | PgError::Fenced { .. }
+            | PgError::Conflict(_)
+            | PgError::NotFound(_)
+            | PgError::InvalidValue { .. }
+            | PgError::Invalid(_)
+            | PgError::Config(_) => None,
+        }
+    }
+
     /// Classifies a driver error for `what`, given the statement timeout in force.
     pub(crate) fn from_db(
         what: impl Into<String>,

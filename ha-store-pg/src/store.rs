@@ -181,20 +181,32 @@ impl PgStore {
         PgEventBus::new(self.clone())
     }
 
-    /// Runs `fut` with the client-side deadline, converting the error for the contract.
+    /// Runs `fut` with the client-side deadline, converting the error for the contract, and
+    /// records it (`ha_core::telemetry::store_call`, `store="postgres"`).
     pub(crate) async fn call<T>(
         &self,
         what: &'static str,
         fut: impl Future<Output = PgResult<T>>,
     ) -> ha_core::Result<T> {
+        use ha_core::telemetry::StoreFailure;
         let after = self.inner.config.call_deadline();
-        match tokio::time::timeout(after, fut).await {
-            Ok(result) => result.map_err(Into::into),
-            Err(_) => Err(ha_core::Error::Timeout {
-                what: what.to_owned(),
-                after,
-            }),
-        }
+        let started = std::time::Instant::now();
+        let (result, failure) = match tokio::time::timeout(after, fut).await {
+            Ok(Ok(v)) => (Ok(v), None),
+            Ok(Err(err)) => {
+                let failure = err.failure();
+                (Err(err.into()), failure)
+            }
+            Err(_) => (
+                Err(ha_core::Error::Timeout {
+                    what: what.to_owned(),
+                    after,
+                }),
+                Some(StoreFailure::Timeout),
+            ),
+        };
+        ha_core::telemetry::store_call("postgres", what, started.elapsed(), failure);
+        result
     }
 
     /// A pooled connection for `what`.

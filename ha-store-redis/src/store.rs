@@ -206,33 +206,47 @@ impl RedisStore {
         ha_core::sync::read(&self.inner.conn).clone()
     }
 
-    /// Runs one Redis call under the configured deadline and classifies its error.
+    /// Runs one Redis call under the configured deadline, classifies its error, and records
+    /// it (`ha_core::telemetry::store_call`, `store="redis"`).
     pub(crate) async fn call<T>(
         &self,
         what: &'static str,
         fut: impl Future<Output = RedisResult<T>>,
     ) -> StoreResult<T> {
+        use ha_core::telemetry::StoreFailure;
         let after = self.inner.config.op_timeout;
-        match tokio::time::timeout(after, fut).await {
+        let started = std::time::Instant::now();
+        let (result, failure) = match tokio::time::timeout(after, fut).await {
             // The client's own response timeout is set to the same deadline: report it as ours,
             // with the duration (the client's error does not carry it).
             Err(_) => {
                 self.on_failure();
-                Err(RedisStoreError::Timeout { what, after })
+                (
+                    Err(RedisStoreError::Timeout { what, after }),
+                    Some(StoreFailure::Timeout),
+                )
             }
             Ok(Err(e)) if e.is_timeout() => {
                 self.on_failure();
-                Err(RedisStoreError::Timeout { what, after })
+                (
+                    Err(RedisStoreError::Timeout { what, after }),
+                    Some(StoreFailure::Timeout),
+                )
             }
             Ok(Err(e)) => {
                 let err = RedisStoreError::redis(what, e);
-                if err.is_unavailable() {
+                let failure = if err.is_unavailable() {
                     self.on_failure();
-                }
-                Err(err)
+                    StoreFailure::Unavailable
+                } else {
+                    StoreFailure::Error
+                };
+                (Err(err), Some(failure))
             }
-            Ok(Ok(v)) => Ok(v),
-        }
+            Ok(Ok(v)) => (Ok(v), None),
+        };
+        ha_core::telemetry::store_call("redis", what, started.elapsed(), failure);
+        result
     }
 
     /// The start of the server's incarnation in µs, the floor `lua/lease_acquire.lua` keeps
