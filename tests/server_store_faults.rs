@@ -28,7 +28,8 @@
 //! after, and a refused request carries `Retry-After`;
 //! watch state reported before, during (re-sent after a 503, as clients re-report) and after
 //! the fault is there once the store is back; the client's session survives; the server still
-//! answers; the outage, its cost and the recovery are logged (captured in-process). The longest stall between two segment responses is printed (`--nocapture`) and only
+//! answers; the outage, its cost and the recovery are logged (captured in-process) and counted
+//! in `/metrics` (`media_ha_store_errors_total` of the broken store grew). The longest stall between two segment responses is printed (`--nocapture`) and only
 //! bounded generously (lease TTL + the outage + slack), never timed tightly.
 //!
 //! Needs the ffmpeg CLI, `redis-server` and PostgreSQL binaries (see `scripts/install-deps.sh`);
@@ -94,6 +95,14 @@ impl Fault {
             self,
             Fault::RedisCut | Fault::RedisFreeze | Fault::PostgresFreeze
         )
+    }
+
+    /// The `store` label of the store this fault breaks.
+    fn store(self) -> &'static str {
+        match self {
+            Fault::RedisRestart | Fault::RedisCut | Fault::RedisFreeze => "redis",
+            Fault::PostgresRestart | Fault::PostgresFreeze => "postgres",
+        }
     }
 
     /// Faults that take the job's lease (in Redis) away, so the job must run again.
@@ -224,6 +233,23 @@ impl Stores {
             Fault::PostgresFreeze => self.pg.thaw(),
         }
     }
+}
+
+/// `(sum of media_ha_store_errors_total{store}, its series)` in this server's `/metrics`.
+async fn store_errors(c: &Client, store: &str) -> (f64, Vec<String>) {
+    let (status, text) = c.get_text("/metrics").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let prefix = format!("media_ha_store_errors_total{{store=\"{store}\"");
+    let series: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .map(str::to_owned)
+        .collect();
+    let sum = series
+        .iter()
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum();
+    (sum, series)
 }
 
 /// Waits until `/health/ready` says `Healthy` or, while a shared store is down, `Degraded` —
@@ -389,6 +415,7 @@ async fn stream_through(fault: Fault) {
         && before
             .last_segment
             .is_none_or(|s| s + 1 < segments.len() as u32);
+    let errors_before = store_errors(&c, fault.store()).await;
     let fault_at = Instant::now();
     let logs_from = log_mark();
     let what = stores.inject(fault);
@@ -465,6 +492,18 @@ async fn stream_through(fault: Fault) {
     assert_eq!(
         c.get_text("/health").await,
         (StatusCode::OK, "Healthy".into())
+    );
+
+    // The outage shows in /metrics as failed calls to that store (the backends' counter).
+    let errors_after = store_errors(&c, fault.store()).await;
+    assert!(
+        errors_after.0 > errors_before.0,
+        "[{fault:?}] no {} store errors counted: before {errors_before:?}, after {errors_after:?}",
+        fault.store()
+    );
+    println!(
+        "[{fault:?}] store errors counted during the fault: {}",
+        errors_after.0 - errors_before.0
     );
 
     let metrics = srv
