@@ -304,3 +304,42 @@ async fn the_live_channel_works_through_the_shipped_load_balancers() {
     }
     srv.shutdown(GRACE).await;
 }
+
+/// Second attack pass (issue 20): a remote-control message is delivered to every socket of
+/// its session and queued there until read; a client sending ~1 MB messages to its own
+/// session's unread sockets held ~380 MB of a replica with 4 sessions. A command's data is now
+/// capped (413 above it) and what stays queued per socket is bounded in bytes (`live/hub.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_remote_control_message_is_refused_and_a_small_one_delivered() {
+    let (srv, _data) = start_fresh().await;
+    let mut c = Client::new(&srv);
+    let auth = c.login(ADMIN, ADMIN_PW).await;
+    let session = auth["SessionInfo"]["Id"].as_str().unwrap().to_owned();
+    let token = c.token.clone().unwrap();
+    let mut socket = connect(&srv.base_url(), &token).await;
+    next_of(&mut socket, "ForceKeepAlive").await;
+
+    let path = format!("/Sessions/{session}/Message");
+    let (status, _) = c
+        .post(
+            &path,
+            json!({ "Header": "h", "Text": "x".repeat(1_000_000) }),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "a 1 MB message to a session is refused"
+    );
+    let (status, _) = c
+        .post(&path, json!({ "Header": "h", "Text": "y".repeat(30_000) }))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let message = next_of(&mut socket, "GeneralCommand").await;
+    assert_eq!(
+        message["Data"]["Arguments"]["Text"].as_str().map(str::len),
+        Some(30_000),
+        "the small message arrives whole, and the big one never came"
+    );
+    srv.shutdown(GRACE).await;
+}

@@ -418,6 +418,9 @@ async fn follow_revocations(
     }
 }
 
+/// The most of an event's payload written to the log.
+const LOGGED_PAYLOAD: usize = 512;
+
 /// Logs cluster events (the session cache follows them on its own subscription); a gap or
 /// resync is logged so an operator sees a flaky bus.
 async fn log_events(mut sub: media_ha::core::Subscription, mut stop: watch::Receiver<bool>) {
@@ -428,7 +431,12 @@ async fn log_events(mut sub: media_ha::core::Subscription, mut stop: watch::Rece
         };
         match msg {
             Some(BusMessage::Event(e)) => {
-                tracing::info!(topic = %e.topic, origin = %e.origin, seq = e.seq, payload = %e.payload, "cluster event")
+                // The payload may carry a client's text (a remote-control message): log its
+                // start and its size, not all of it on every replica.
+                let full = e.payload.to_string();
+                let bytes = full.len();
+                let payload = limits::cap(full, LOGGED_PAYLOAD);
+                tracing::info!(topic = %e.topic, origin = %e.origin, seq = e.seq, bytes, %payload, "cluster event")
             }
             Some(BusMessage::Gap {
                 origin,

@@ -5,16 +5,21 @@
 //! client's messages (and the bus subscription behind it). A connection whose queue is full
 //! is dropped from the hub instead, which closes it; the client reconnects and reloads.
 //!
+//! The queue is bounded in messages ([`OUTBOUND_QUEUE`]) and in bytes ([`OUTBOUND_BYTES`]):
+//! counting messages alone let a client that stops reading pin 64 messages of any size per
+//! socket.
+//!
 //! Caps ([`MAX_PER_SESSION`], [`MAX_PER_USER`]) keep one account from holding thousands of
 //! sockets (each a task and a queue) on a replica.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
 use super::events::LiveEvent;
-use super::protocol::{outbound, MAX_PER_SESSION, MAX_PER_USER, OUTBOUND_QUEUE};
+use super::protocol::{outbound, MAX_PER_SESSION, MAX_PER_USER, OUTBOUND_BYTES, OUTBOUND_QUEUE};
 
 /// What the hub hands a connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +46,18 @@ pub struct Owner {
 struct Conn {
     owner: Owner,
     tx: mpsc::Sender<Outbound>,
+    /// Bytes of text queued and not yet taken by the connection's task.
+    queued: Arc<AtomicUsize>,
+}
+
+impl Outbound {
+    /// The bytes this message holds while queued.
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Text(text) => text.len(),
+            Self::RefreshSessions => 0,
+        }
+    }
 }
 
 /// Why a connection was refused.
@@ -64,8 +81,17 @@ pub struct LiveHub {
 pub struct Registration {
     hub: LiveHub,
     id: u64,
-    /// Messages for this connection.
-    pub rx: mpsc::Receiver<Outbound>,
+    rx: mpsc::Receiver<Outbound>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Registration {
+    /// The next message for this connection; `None` once the hub dropped it (too slow).
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        let message = self.rx.recv().await?;
+        self.queued.fetch_sub(message.bytes(), Ordering::Relaxed);
+        Some(message)
+    }
 }
 
 impl Drop for Registration {
@@ -100,13 +126,22 @@ impl LiveHub {
         if per_user >= MAX_PER_USER {
             return Err(Refused::UserFull);
         }
-        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-        conns.insert(id, Conn { owner, tx });
+        let queued = Arc::new(AtomicUsize::new(0));
+        conns.insert(
+            id,
+            Conn {
+                owner,
+                tx,
+                queued: queued.clone(),
+            },
+        );
         Ok(Registration {
             hub: self.clone(),
             id,
             rx,
+            queued,
         })
     }
 
@@ -121,7 +156,7 @@ impl LiveHub {
     }
 
     /// Hands `event` to the connections it concerns; a connection that cannot take it (queue
-    /// full: too slow) is dropped, which closes it.
+    /// full in messages or bytes: too slow) is dropped, which closes it.
     pub fn deliver(&self, event: &LiveEvent) {
         let (wanted, message): (Audience, Outbound) = match event {
             LiveEvent::UserData { user_id, data } => {
@@ -157,11 +192,20 @@ impl LiveHub {
                 )
             }
         };
+        let bytes = message.bytes();
         let mut conns = self.lock();
         conns.retain(|id, conn| {
             if !wanted(&conn.owner) {
                 return true;
             }
+            // Only the hub adds (under the lock), so the sum cannot overshoot between the load
+            // and the add; the connection's task only takes away.
+            let queued = conn.queued.load(Ordering::Relaxed);
+            if queued > 0 && queued + bytes > OUTBOUND_BYTES {
+                tracing::info!(connection = id, user = %conn.owner.user_id, queued, "live: client too slow (bytes); closing its socket");
+                return false;
+            }
+            conn.queued.fetch_add(bytes, Ordering::Relaxed);
             match conn.tx.try_send(message.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -238,5 +282,36 @@ mod tests {
         }
         assert!(hub.is_empty(), "a full queue drops the connection");
         drop(slow);
+    }
+
+    /// Second attack pass: a socket that stops reading may not pin more than
+    /// [`OUTBOUND_BYTES`] of large messages (before: [`OUTBOUND_QUEUE`] of any size each).
+    #[tokio::test]
+    async fn a_slow_client_is_dropped_once_its_queue_holds_too_many_bytes() {
+        let hub = LiveHub::default();
+        let command = |text: String| {
+            LiveEvent::Command(super::super::events::SessionCommand {
+                session_id: "s".into(),
+                message_type: "GeneralCommand".into(),
+                data: serde_json::json!({ "Text": text }),
+            })
+        };
+        let big = "x".repeat(OUTBOUND_BYTES / 4);
+        let mut reader = hub.register(owner("u", "s")).unwrap();
+        let _slow = hub.register(owner("u", "s")).unwrap();
+        for _ in 0..3 {
+            hub.deliver(&command(big.clone()));
+        }
+        assert_eq!(hub.len(), 2, "three quarters of the budget is still taken");
+        for _ in 0..3 {
+            assert!(reader.recv().await.is_some());
+        }
+        hub.deliver(&command(big.clone()));
+        assert_eq!(hub.len(), 1, "the reader stays, the slow one is dropped");
+        // One message larger than the whole budget still reaches a connection that is caught up.
+        assert!(reader.recv().await.is_some());
+        hub.deliver(&command("y".repeat(OUTBOUND_BYTES * 2)));
+        assert!(matches!(reader.recv().await, Some(Outbound::Text(t)) if t.len() > OUTBOUND_BYTES));
+        assert_eq!(hub.len(), 1);
     }
 }

@@ -20,6 +20,16 @@ pub const LOST_AFTER_SECS: u64 = 60;
 pub const MAX_INBOUND_BYTES: usize = 64 * 1024;
 /// Outbound messages queued for one connection before it counts as too slow and is closed.
 pub const OUTBOUND_QUEUE: usize = 64;
+/// Bytes of outbound messages queued for one connection before it counts as too slow and is
+/// closed (a message alone in the queue is always taken, whatever its size). The count of
+/// [`OUTBOUND_QUEUE`] alone let 64 large messages pile up per socket: a user sending
+/// ~1 MB remote-control messages to their own sessions' unread sockets held ~380 MB of one
+/// replica with 4 sessions (second attack pass, issue 20).
+pub const OUTBOUND_BYTES: usize = 1 << 20;
+/// The largest remote-control command (its JSON `Data`) a client may send to a session: the
+/// size of what a client may send the server over the socket ([`MAX_INBOUND_BYTES`]). A
+/// `Play` of the 1,000 items allowed is about 35 KB.
+pub const MAX_COMMAND_BYTES: usize = MAX_INBOUND_BYTES;
 /// Sockets one session may hold (a browser with a few tabs).
 pub const MAX_PER_SESSION: usize = 8;
 /// Sockets one user may hold across their sessions, on one replica.

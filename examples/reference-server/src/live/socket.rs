@@ -117,7 +117,7 @@ async fn run(
                     Message::Binary(_) | Message::Ping(_) | Message::Pong(_) => {}
                 }
             }
-            out = registration.rx.recv() => {
+            out = registration.recv() => {
                 let text = match out {
                     None => break Some((POLICY, "too slow: messages were piling up")),
                     Some(Outbound::Text(text)) => Some(text.to_string()),

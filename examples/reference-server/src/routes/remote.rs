@@ -6,7 +6,8 @@
 //! whichever replica holds the target's socket, so the two clients may sit on different
 //! replicas. Like Jellyfin, the answer is `204` whether or not the target is connected; a
 //! session that does not exist is `404`, one of another user is `403` unless the caller is an
-//! administrator.
+//! administrator. A command's data is capped ([`MAX_COMMAND_BYTES`], `413` above it): each one
+//! is queued for every socket of the target session on every replica.
 
 use std::collections::HashMap;
 
@@ -22,6 +23,7 @@ use crate::auth::{query_map, Caller};
 use crate::dto::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::live::events::SessionCommand;
+use crate::live::protocol::MAX_COMMAND_BYTES;
 use crate::live::socket::upgrade;
 use crate::live::LiveEvent;
 use crate::state::AppState;
@@ -78,7 +80,21 @@ async fn target(state: &AppState, caller: &Caller, session_id: &str) -> ApiResul
     Ok(session)
 }
 
-async fn send(state: &AppState, session: &Session, message_type: &str, data: Value) -> StatusCode {
+/// Publishes a command for `session`; `413` when its `Data` is over [`MAX_COMMAND_BYTES`]
+/// (every replica queues it for each of the session's sockets, see `live/hub.rs`).
+async fn send(
+    state: &AppState,
+    session: &Session,
+    message_type: &str,
+    data: Value,
+) -> ApiResult<StatusCode> {
+    let size = data.to_string().len();
+    if size > MAX_COMMAND_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a command is at most {MAX_COMMAND_BYTES} bytes of JSON; this one is {size}"),
+        ));
+    }
     state
         .live
         .publish(LiveEvent::Command(SessionCommand {
@@ -87,7 +103,7 @@ async fn send(state: &AppState, session: &Session, message_type: &str, data: Val
             data,
         }))
         .await;
-    StatusCode::NO_CONTENT
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The canonical spelling of `name` among `names`, ignoring case.
@@ -126,7 +142,7 @@ async fn playstate(
     if let (Some(seek), Some(map)) = (seek, data.as_object_mut()) {
         map.insert("SeekPositionTicks".into(), json!(seek));
     }
-    Ok(send(&state, &session, "Playstate", data).await)
+    send(&state, &session, "Playstate", data).await
 }
 
 /// `POST /Sessions/{id}/Playing?playCommand=…&itemIds=…`: start playback there (`Play`).
@@ -182,7 +198,7 @@ async fn play(
             data.insert(name.into(), value);
         }
     }
-    Ok(send(&state, &session, "Play", Value::Object(data)).await)
+    send(&state, &session, "Play", Value::Object(data)).await
 }
 
 /// A command name as Jellyfin's `GeneralCommandType` spells them (letters only).
@@ -202,7 +218,7 @@ async fn general(
     let name = command_name(&command)?;
     let session = target(&state, &caller, &session_id).await?;
     let data = json!({ "Name": name, "ControllingUserId": caller.user.id, "Arguments": {} });
-    Ok(send(&state, &session, "GeneralCommand", data).await)
+    send(&state, &session, "GeneralCommand", data).await
 }
 
 /// `POST /Sessions/{id}/Command` with a `GeneralCommand` body.
@@ -237,7 +253,7 @@ async fn general_full(
         .collect();
     let session = target(&state, &caller, &session_id).await?;
     let data = json!({ "Name": name, "ControllingUserId": caller.user.id, "Arguments": arguments });
-    Ok(send(&state, &session, "GeneralCommand", data).await)
+    send(&state, &session, "GeneralCommand", data).await
 }
 
 /// `POST /Sessions/{id}/Message` with `{Header, Text, TimeoutMs}`: shown by the client.
@@ -269,7 +285,7 @@ async fn message(
         "ControllingUserId": caller.user.id,
         "Arguments": arguments,
     });
-    Ok(send(&state, &session, "GeneralCommand", data).await)
+    send(&state, &session, "GeneralCommand", data).await
 }
 
 #[cfg(test)]
