@@ -141,6 +141,84 @@ async fn repeated_wrong_passwords_are_braked() {
     );
 }
 
+/// A sign-in attempt sent as a reverse proxy forwards it: `X-Forwarded-For: <xff>`.
+async fn sign_in_via(c: &Client, xff: &str, user: &str, pw: &str) -> StatusCode {
+    c.authed(c.http.post(c.url("/Users/AuthenticateByName")))
+        .header("X-Forwarded-For", xff)
+        .json(&json!({ "Username": user, "Pw": pw }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Second attack pass (issue 20): behind a reverse proxy every request came from the proxy's
+/// address, so a stranger's 30 wrong sign-ins braked every user behind it (and 5 for one
+/// user's name locked that user out). With the proxy in `--trusted-proxies`, the brake counts
+/// the client `X-Forwarded-For` names: the stranger is braked, the user is not, and the
+/// stranger cannot step out by claiming another address in front of the proxy's entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_a_strangers_failures_brake_only_the_stranger() {
+    const STRANGER: &str = "203.0.113.7";
+    const USER: &str = "198.51.100.20";
+    let data = tempfile::tempdir().unwrap();
+    let mut config = test_config(data.path(), &media_dir());
+    config.trusted_proxies = "127.0.0.1".parse().unwrap();
+    let srv = start_config(config).await;
+    let c = Client::new(&srv);
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in_via(&c, STRANGER, ADMIN, "wrong").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for i in 0..30 {
+        let status = sign_in_via(&c, STRANGER, &format!("nobody{i}"), "wrong").await;
+        assert!(
+            matches!(
+                status,
+                StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+            ),
+            "{status}"
+        );
+    }
+    assert_eq!(
+        sign_in_via(&c, STRANGER, "someone", "wrong").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the stranger's address is braked"
+    );
+    assert_eq!(
+        sign_in_via(&c, USER, ADMIN, ADMIN_PW).await,
+        StatusCode::OK,
+        "a user behind the same proxy still signs in"
+    );
+    assert_eq!(
+        sign_in_via(&c, &format!("{USER}, {STRANGER}"), ADMIN, ADMIN_PW).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "an address the client wrote in front of the proxy's entry is not believed"
+    );
+    srv.shutdown(GRACE).await;
+}
+
+/// Without a trusted proxy, `X-Forwarded-For` is ignored: rotating it does not step out of the
+/// brake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_from_an_untrusted_peer_does_not_move_the_brake() {
+    let (srv, _data) = start_fresh().await;
+    let c = Client::new(&srv);
+    for i in 0..5 {
+        assert_eq!(
+            sign_in_via(&c, &format!("192.0.2.{i}"), ADMIN, "wrong").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        sign_in_via(&c, "192.0.2.200", ADMIN, ADMIN_PW).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    srv.shutdown(GRACE).await;
+}
+
 /// Finding 4: a response body nobody reads is released once writes stall for the write
 /// timeout (before: held for as long as the client liked).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

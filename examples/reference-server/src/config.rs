@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::client_addr::TrustedProxies;
 use clap::Parser;
 
 pub use crate::readiness::ReadinessPolicy;
@@ -156,6 +157,13 @@ pub struct Args {
     /// proxy, whose address every client shares).
     #[arg(long, env = "MEDIA_HA_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,
+    /// Reverse proxies in front of this replica (addresses or networks, comma-separated:
+    /// `10.0.0.0/8,127.0.0.1`). A request from one of them is attributed to the client its
+    /// `X-Forwarded-For` names, so the sign-in brake counts each client on its own instead of
+    /// braking everyone behind the proxy. Empty (the default): `X-Forwarded-For` is ignored.
+    /// See `client_addr.rs`.
+    #[arg(long, env = "MEDIA_HA_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
     /// Which symlinks in the library are followed when a file is served: `inside-roots` (a
     /// link whose target is outside every library root is refused, checked on the opened
     /// file) or `always`.
@@ -337,6 +345,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Open connections per client address (0: no cap).
     pub max_connections_per_ip: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (`client_addr.rs`).
+    pub trusted_proxies: TrustedProxies,
     /// Which library symlinks are followed when serving a file.
     pub follow_symlinks: SymlinkPolicy,
     /// Wraps the stores once they are open (`None`: as they are). The process tests' server
@@ -404,6 +414,7 @@ impl Config {
             write_timeout: Duration::from_secs(60),
             max_connections: 10_000,
             max_connections_per_ip: 256,
+            trusted_proxies: TrustedProxies::default(),
             follow_symlinks: SymlinkPolicy::InsideRoots,
             store_layer: None,
         }
@@ -461,6 +472,7 @@ impl From<Args> for Config {
         config.write_timeout = args.write_timeout;
         config.max_connections = args.max_connections;
         config.max_connections_per_ip = args.max_connections_per_ip;
+        config.trusted_proxies = args.trusted_proxies;
         config.follow_symlinks = args.follow_symlinks;
         config.shutdown_drain = args.shutdown_drain;
         config.shutdown_grace = args.shutdown_grace;
@@ -604,16 +616,23 @@ mod tests {
             "0",
             "--follow-symlinks",
             "always",
+            "--trusted-proxies",
+            "10.0.0.0/8, 127.0.0.1",
         ])
         .unwrap();
         let config = Config::from(args);
         assert_eq!(config.write_timeout, Duration::from_secs(5));
         assert_eq!(config.max_connections_per_ip, 0);
         assert_eq!(config.follow_symlinks, SymlinkPolicy::Always);
+        assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(!config
+            .trusted_proxies
+            .contains("192.0.2.1".parse().unwrap()));
         assert!(config.cluster_secret.is_some());
         assert!(!format!("{config:?}").contains("s3cret"));
         let default = Config::from(Args::try_parse_from(["reference-server"]).unwrap());
         assert_eq!(default.follow_symlinks, SymlinkPolicy::InsideRoots);
+        assert!(default.trusted_proxies.is_empty());
         assert!(default.cluster_secret.is_none());
     }
 

@@ -30,6 +30,7 @@
 //! | `conn_io`, `conn_limit` | write-stall timeout and 408 on a late head; connection caps |
 //! | `limits` | length caps on client-supplied strings kept in memory or stored |
 //! | `signin_brake` | cluster-wide back-off on failed sign-ins |
+//! | `client_addr` | the client address behind trusted reverse proxies (`X-Forwarded-For`) |
 //! | `peer_auth` | the cluster secret: replicas sign what they forward to one another |
 //! | `device_jobs` | which transcode jobs each (user, device) fetched, bounded |
 //! | `body_timeout` | a request body not complete in time is answered 408 |
@@ -58,6 +59,7 @@ pub mod artwork;
 pub mod auth;
 pub mod body_timeout;
 pub mod bootstrap;
+pub mod client_addr;
 pub mod cluster_gauges;
 pub mod config;
 pub mod conn_io;

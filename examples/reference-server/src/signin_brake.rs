@@ -17,6 +17,10 @@
 //! minutes from at least 4 addresses, and it lifts 5 minutes after they stop; the user's own
 //! address is never braked by someone else's failures below that. Failures for user names that
 //! do not exist count per address only (so made-up names create no per-account state).
+//!
+//! Behind a reverse proxy every request comes from the proxy's address: list the proxy in
+//! `--trusted-proxies` and the brake counts the client it names in `X-Forwarded-For`
+//! (`client_addr.rs`); otherwise one stranger's failures brake everyone behind that proxy.
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -120,10 +120,12 @@ async fn authenticate_by_name(
     let info = credentials(&headers, &query_map(uri.query()));
     let password = body.pw.unwrap_or_default();
     let metadata = &state.stores.metadata;
-    // Unknown in tests that call the router directly: they share one address.
-    let ip = connect.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(ConnectInfo(a))| {
+    // Unknown in tests that call the router directly: they share one address. Behind a
+    // trusted reverse proxy, the client it forwards for (`client_addr.rs`).
+    let peer = connect.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(ConnectInfo(a))| {
         a.ip()
     });
+    let ip = state.config.trusted_proxies.client_ip(peer, &headers);
     let slots = state.stores.slots.as_ref();
     let brake = Brake::default();
     let found = metadata.get_user_by_name(body.username.trim()).await?;
