@@ -31,6 +31,22 @@ pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `Cache-Control` of everything else: revalidate each time (`Last-Modified` → 304).
 pub const REVALIDATE: &str = "no-cache";
 
+/// The longest file name and path the file systems under a web dir accept (Linux `NAME_MAX`
+/// and `PATH_MAX`). A longer one cannot name a file, and asking the OS anyway fails with
+/// `ENAMETOOLONG`, which `ServeDir` answers as a 500.
+const NAME_MAX: usize = 255;
+const PATH_MAX: usize = 4096;
+
+/// True when `path` (the URL path below `/web`, still percent-encoded) decodes to a name
+/// short enough to exist under `dir`; a longer one is simply not there (404).
+fn may_name_a_file(dir: &Path, path: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(path).collect::<Vec<u8>>();
+    dir.as_os_str().len() + decoded.len() < PATH_MAX
+        && decoded
+            .split(|&b| b == b'/')
+            .all(|part| part.len() <= NAME_MAX)
+}
+
 /// Checks at start-up that `dir` holds a web client build, so a wrong path fails loudly then
 /// rather than as a blank page later.
 ///
@@ -70,6 +86,9 @@ pub async fn serve(dir: &Path, mut req: Request<Body>) -> Response {
     let path = req.uri().path();
     let inner = path.strip_prefix("/web").unwrap_or(path).to_owned();
     let query = req.uri().query().map(str::to_owned);
+    if !may_name_a_file(dir, &inner) {
+        return plain(StatusCode::NOT_FOUND, "not found");
+    }
     let rewritten = match &query {
         Some(q) => format!("{inner}?{q}"),
         None => inner.clone(),
@@ -102,6 +121,13 @@ pub async fn serve(dir: &Path, mut req: Request<Body>) -> Response {
         headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     }
     resp
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    Response::builder()
+        .status(status)
+        .body(Body::from(text))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
