@@ -9,9 +9,10 @@
 #    deploy/load-balancer/: `haproxy -c` on haproxy.cfg, `nginx -t` on nginx.conf (the files the
 #    browser failover tests run), and every setting line of the README's HAProxy and nginx
 #    examples must be a line of those files (so the README cannot drift from what is tested).
-# 2. Each Kubernetes overlay rendered with kustomize (`kubectl kustomize`, when kubectl is on
-#    PATH: no registry ships kustomize, so without kubectl the overlays are not rendered and this
-#    says so; the files are still validated one by one).
+# 2. Each Kubernetes overlay, and each component on top of base, rendered with kustomize
+#    (`kubectl kustomize`, when kubectl is on PATH: no registry ships kustomize, so without
+#    kubectl the overlays are not rendered and this says so; the files are still validated one
+#    by one).
 # 3. kubernetes-validate --strict (schemas ship inside the package: no network) on every full
 #    resource file and every rendered overlay. Unknown fields fail. The one kind it has no schema
 #    for, ServiceMonitor (a CRD), is named in the output.
@@ -135,6 +136,19 @@ if command -v kubectl >/dev/null; then
         log "kubectl kustomize overlays/$name"
         kubectl kustomize "$overlay" >"$out"
         RENDERED+=("$out")
+    done
+    # Each component on the base alone too (one an overlay does not use is checked all the
+    # same). kustomize takes only relative paths to what it builds on.
+    for component in "$K8S"/components/*/; do
+        name="$(basename "$component")"
+        dir="$WORK/components/$name"
+        mkdir -p "$dir"
+        printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - %s\ncomponents:\n  - %s\n' \
+            "$(realpath --relative-to="$dir" "$K8S/base")" "$(realpath --relative-to="$dir" "$component")" \
+            >"$dir/kustomization.yaml"
+        log "kubectl kustomize base + components/$name"
+        kubectl kustomize "$dir" >"$WORK/rendered/component-$name.yaml"
+        RENDERED+=("$WORK/rendered/component-$name.yaml")
     done
 else
     log "NOTE: kubectl not on PATH: overlays NOT rendered (patches unchecked); validating files only"

@@ -46,6 +46,10 @@ pub struct Args {
     /// Redis URL: leases, jobs, sessions, events and slots live there.
     #[arg(long, env = "MEDIA_HA_REDIS")]
     pub redis: Option<String>,
+    /// PEM CA certificate trusted for a TLS Redis URL (`rediss://`, `rediss+sentinel://`): the
+    /// URL's `tls_ca_file=`, given apart so the URL can stay in a Secret (`redis_ca.rs`).
+    #[arg(long, env = "MEDIA_HA_REDIS_TLS_CA_FILE", requires = "redis")]
+    pub redis_tls_ca_file: Option<PathBuf>,
     /// PostgreSQL URL: metadata lives there (and everything else when no Redis is given).
     #[arg(long, env = "MEDIA_HA_POSTGRES")]
     pub postgres: Option<String>,
@@ -276,6 +280,8 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     /// Shared stores, if any.
     pub stores: StoreUrls,
+    /// CA file for the Redis URL's TLS (`--redis-tls-ca-file`; `redis_ca.rs`).
+    pub redis_tls_ca_file: Option<PathBuf>,
     /// Redis prefix / PostgreSQL schema (`None`: the crates' defaults).
     pub namespace: Option<String>,
     /// Lease holder name of this replica.
@@ -384,6 +390,7 @@ impl Config {
             web_dir: None,
             data_dir,
             stores: StoreUrls::default(),
+            redis_tls_ca_file: None,
             namespace: None,
             node_id: default_node_id(),
             advertise: None,
@@ -435,6 +442,7 @@ impl From<Args> for Config {
             redis: args.redis.filter(|s| !s.is_empty()),
             postgres: args.postgres.filter(|s| !s.is_empty()),
         };
+        config.redis_tls_ca_file = args.redis_tls_ca_file.filter(|p| !p.as_os_str().is_empty());
         config.namespace = args.namespace.filter(|s| !s.is_empty());
         if let Some(id) = args.node_id.filter(|s| !s.is_empty()) {
             config.node_id = id;
@@ -591,9 +599,17 @@ mod tests {
             "500ms",
             "--wait-for-stores",
             "1m30s",
+            "--redis",
+            "rediss://redis:6380/0",
+            "--redis-tls-ca-file",
+            "/etc/media-ha/redis-ca/ca.crt",
         ])
         .unwrap();
         let config = Config::from(args);
+        assert_eq!(
+            config.redis_tls_ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/media-ha/redis-ca/ca.crt"))
+        );
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.media.len(), 2);
         assert_eq!(config.admin.as_ref().unwrap().name, "root");

@@ -83,6 +83,8 @@ pub mod probe;
 #[cfg(feature = "transcode")]
 pub mod proxy;
 pub mod readiness;
+#[cfg(feature = "redis")]
+pub mod redis_ca;
 pub mod routes;
 pub mod run;
 pub mod scan;

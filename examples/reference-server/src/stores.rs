@@ -158,8 +158,12 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
     #[cfg(feature = "redis")]
     let redis = match &urls.redis {
         Some(url) => {
-            let mut redis_config =
-                media_ha::redis::RedisStoreConfig::from_url(url)?.with_job_retention(JOB_RETENTION);
+            let url = match &config.redis_tls_ca_file {
+                Some(ca) => crate::redis_ca::redis_url_with_ca_file(url, ca)?,
+                None => url.clone(),
+            };
+            let mut redis_config = media_ha::redis::RedisStoreConfig::from_url(&url)?
+                .with_job_retention(JOB_RETENTION);
             if let Some(ns) = &config.namespace {
                 redis_config = redis_config.with_prefix(ns.clone());
             }
