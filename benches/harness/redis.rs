@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::load::{closed_loop, micros, LoadStats};
 use crate::peers::{redis_benchmark, PeerStats};
-use crate::redis_cli::{command_calls, script_load, total_commands};
+use crate::redis_cli::{command_calls, script_load, total_commands, PhaseProfile};
 use crate::report::{Better, Figure};
 use crate::rslock_peer;
 use crate::Opts;
@@ -108,6 +108,7 @@ async fn leases(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
     // Acquire fresh keys; keep every lease for the release phase.
     let taken: Arc<Mutex<Vec<Lease>>> = Arc::default();
     let (mm, tt) = (m.clone(), taken.clone());
+    let acquire_profile = PhaseProfile::start(port, "evalsha");
     let acquire = closed_loop(c, opts.secs, move |task, seq| {
         let (m, taken) = (mm.clone(), tt.clone());
         async move {
@@ -120,6 +121,7 @@ async fn leases(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
         }
     })
     .await;
+    let acquire_profile = acquire_profile.finish(port, acquire.ops);
 
     // Renew: each task renews its own lease.
     let mut own = Vec::new();
@@ -193,15 +195,19 @@ async fn leases(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
         c,
         n(&acquire),
         &["-r", "100000000"],
+        // One acquire per call (the script takes N; the store batches concurrent callers).
         &r(&[
             "EVALSHA",
             &acq,
             "2",
             "peer:a:__rand_int__",
             "peer:f:__rand_int__",
+            "0",
             "bench",
             "120000",
             "120000",
+            "-",
+            "0",
         ]),
     ));
     let peer_ren = one(redis_benchmark(
@@ -235,7 +241,7 @@ async fn leases(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
         &r(&["EVALSHA", &rel, "1", "peer:lease", "other", "2"]),
     ));
     // The library a Rust user would pick instead: rslock (Redlock), same tasks, same runtime.
-    let rslock = rslock_peer::run(&format!("redis://127.0.0.1:{port}/"), c, opts.secs, TTL).await;
+    let rslock = rslock_peer::run(port, c, opts.secs, TTL).await;
     let rslock_name = format!("rslock 0.10 (Redlock, 1 node), {c} tasks");
 
     let mut f = vec![
@@ -322,6 +328,11 @@ async fn leases(opts: &Opts, store: &RedisStore, port: u16) -> Vec<Figure> {
     ];
     f[4].note
         .push_str("; peer script takes the not-owner path (HMGET only), ours also DELs");
+    // Where acquire's time goes on each side (docs/BENCHMARKS.md, "Targets not met").
+    f[6].note.push_str(&format!(
+        "; profile: ours {acquire_profile}; rslock {}",
+        rslock.lock_profile
+    ));
     f
 }
 

@@ -18,12 +18,15 @@ use rslock::{Lock, LockManager};
 
 use crate::load::{closed_loop, LoadStats};
 use crate::peers::PeerStats;
+use crate::redis_cli::PhaseProfile;
 
 /// What the three rslock phases measured.
 pub struct RslockStats {
     pub lock: LoadStats,
     pub extend: LoadStats,
     pub unlock: LoadStats,
+    /// Server and client cost of the lock phase (`redis_cli::PhaseProfile`).
+    pub lock_profile: String,
 }
 
 /// How a reader reproduces the peer side.
@@ -61,13 +64,14 @@ fn peer(stats: &LoadStats, command: String) -> PeerStats {
 
 /// Runs lock (fresh keys), extend (each task its own lock) and unlock (everything the lock
 /// phase took) for `secs` each with `clients` tasks against `url`.
-pub async fn run(url: &str, clients: usize, secs: Duration, ttl: Duration) -> RslockStats {
-    let mut manager = LockManager::new(vec![url.to_owned()]);
+pub async fn run(port: u16, clients: usize, secs: Duration, ttl: Duration) -> RslockStats {
+    let mut manager = LockManager::new(vec![format!("redis://127.0.0.1:{port}/")]);
     manager.set_retry(1, Duration::from_millis(1));
     let manager = Arc::new(manager);
 
     let taken: Arc<Mutex<Vec<Lock>>> = Arc::default();
     let (m, t) = (manager.clone(), taken.clone());
+    let lock_profile = PhaseProfile::start(port, "set");
     let lock = closed_loop(clients, secs, move |task, seq| {
         let (m, taken) = (m.clone(), t.clone());
         async move {
@@ -78,6 +82,7 @@ pub async fn run(url: &str, clients: usize, secs: Duration, ttl: Duration) -> Rs
         }
     })
     .await;
+    let lock_profile = lock_profile.finish(port, lock.ops);
 
     let mut own = Vec::with_capacity(clients);
     for task in 0..clients {
@@ -116,5 +121,6 @@ pub async fn run(url: &str, clients: usize, secs: Duration, ttl: Duration) -> Rs
         lock,
         extend,
         unlock,
+        lock_profile,
     }
 }

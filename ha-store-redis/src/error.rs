@@ -5,6 +5,7 @@
 //! hand, and callers of the Redis-specific API ([`crate::RedisStore::connect`]) deserve the real
 //! cause. The conversion keeps the `redis` error as the source, so nothing becomes a string.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What can go wrong talking to Redis.
@@ -48,6 +49,16 @@ pub enum RedisStoreError {
     /// The configuration was rejected (bad URL, missing Sentinel service name, …).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The call that carried this operation together with others (batched lease acquires)
+    /// failed; every operation of the call reports the one error.
+    #[error("{what} failed with the call it was batched in")]
+    Batched {
+        /// The operation.
+        what: &'static str,
+        /// The call's error, shared by every operation in it.
+        #[source]
+        source: Arc<RedisStoreError>,
+    },
 }
 
 impl RedisStoreError {
@@ -68,6 +79,27 @@ impl RedisStoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             RedisStoreError::Redis { source, .. } => is_connection_error(source),
+            RedisStoreError::Batched { source, .. } => source.is_unavailable(),
+            _ => false,
+        }
+    }
+
+    /// The deadline that ran out, when this is (or a batched call failed with) a timeout:
+    /// ours (with its duration) or the client's own (`Duration::ZERO`, it does not say).
+    fn timed_out(&self) -> Option<Duration> {
+        match self {
+            RedisStoreError::Timeout { after, .. } => Some(*after),
+            RedisStoreError::Redis { source, .. } if source.is_timeout() => Some(Duration::ZERO),
+            RedisStoreError::Batched { source, .. } => source.timed_out(),
+            _ => None,
+        }
+    }
+
+    /// True for a value that could not be decoded (directly or in the batched call).
+    fn is_decode(&self) -> bool {
+        match self {
+            RedisStoreError::Decode { .. } => true,
+            RedisStoreError::Batched { source, .. } => source.is_decode(),
             _ => false,
         }
     }
@@ -94,24 +126,23 @@ impl From<RedisStoreError> for ha_core::Error {
             RedisStoreError::Redis { what, .. }
             | RedisStoreError::Timeout { what, .. }
             | RedisStoreError::Protocol { what, .. }
-            | RedisStoreError::Decode { what, .. } => format!("redis {what}"),
+            | RedisStoreError::Decode { what, .. }
+            | RedisStoreError::Batched { what, .. } => format!("redis {what}"),
             RedisStoreError::Config(_) => "redis configuration".to_owned(),
         };
+        // The client's own response/connection timeout means the same as ours.
+        if let Some(after) = e.timed_out() {
+            return ha_core::Error::Timeout { what, after };
+        }
+        if e.is_unavailable() {
+            return ha_core::Error::unavailable(what, e);
+        }
+        if e.is_decode() {
+            return ha_core::Error::decode(what, e);
+        }
         match e {
-            RedisStoreError::Timeout { after, .. } => ha_core::Error::Timeout { what, after },
-            // The client's own response/connection timeout means the same as ours.
-            RedisStoreError::Redis { ref source, .. } if source.is_timeout() => {
-                ha_core::Error::Timeout {
-                    what,
-                    after: Duration::ZERO,
-                }
-            }
-            ref err if err.is_unavailable() => ha_core::Error::unavailable(what, e),
-            RedisStoreError::Decode { .. } => ha_core::Error::decode(what, e),
             RedisStoreError::Config(_) => ha_core::Error::Invalid(e.to_string()),
-            RedisStoreError::Redis { .. } | RedisStoreError::Protocol { .. } => {
-                ha_core::Error::backend(what, e)
-            }
+            _ => ha_core::Error::backend(what, e),
         }
     }
 }
@@ -139,6 +170,31 @@ mod tests {
         }
         .into();
         assert!(matches!(err, ha_core::Error::Timeout { .. }));
+    }
+
+    #[test]
+    fn batched_error_keeps_the_class_of_the_call_error() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let call = Arc::new(RedisStoreError::redis("lease acquire", io.into()));
+        let err: ha_core::Error = RedisStoreError::Batched {
+            what: "lease acquire",
+            source: call.clone(),
+        }
+        .into();
+        assert!(matches!(err, ha_core::Error::Unavailable { .. }), "{err:?}");
+        let timeout = Arc::new(RedisStoreError::Timeout {
+            what: "lease acquire",
+            after: Duration::from_secs(2),
+        });
+        let err: ha_core::Error = RedisStoreError::Batched {
+            what: "lease acquire",
+            source: timeout,
+        }
+        .into();
+        assert!(
+            matches!(err, ha_core::Error::Timeout { after, .. } if after == Duration::from_secs(2)),
+            "{err:?}"
+        );
     }
 
     #[test]

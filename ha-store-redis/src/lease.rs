@@ -3,9 +3,10 @@
 //! # Design
 //!
 //! A lease is the hash `{P:lease:K}` = `{holder, token, ttl}` with `PEXPIRE ttl`; expiry is
-//! judged by the Redis server's clock only. Acquire is `lua/lease_acquire.lua`: take the key
-//! only if it does not exist, and issue `token = max(last + 1, TIME in µs)` where `last` lives
-//! in `{P:lease:K}:fence` (same hash tag, kept [`fence_retention`](crate::RedisStoreConfig::fence_retention)).
+//! judged by the Redis server's clock only. Acquire is `lua/lease_acquire.lua` (concurrent
+//! acquires share one call, see `acquire_batch`): take the key only if it does not exist, and
+//! issue `token = max(last + 1, TIME in µs)` where `last` lives in `{P:lease:K}:fence` (same
+//! hash tag, kept [`fence_retention`](crate::RedisStoreConfig::fence_retention)).
 //! Because the server clock keeps moving, a restart that lost every key still issues larger
 //! tokens than before. Renew and release check holder *and* token in the script.
 //!
@@ -31,6 +32,7 @@ use ha_core::{Error, FencingToken, Lease, LeaseManager, Result};
 use redis::Value;
 use tokio::time::Instant;
 
+use crate::acquire_batch::{self, AcquireRequest};
 use crate::error::RedisStoreError;
 use crate::keys::slot_of;
 use crate::reply;
@@ -47,7 +49,8 @@ impl RedisLeaseManager {
         Self { store }
     }
 
-    /// `lua/lease_acquire.lua`: a plain acquire, or a take-over of the tenure `stale`.
+    /// `lua/lease_acquire.lua`, batched with concurrent acquires (`acquire_batch`): a plain
+    /// acquire, or a take-over of the tenure `stale`.
     async fn acquire(
         &self,
         key: &str,
@@ -55,37 +58,27 @@ impl RedisLeaseManager {
         ttl: Duration,
         stale: Option<&Lease>,
     ) -> Result<Option<Lease>> {
-        let what = if stale.is_some() {
-            "lease take-over"
-        } else {
-            "lease acquire"
-        };
         validate_name("lease key", key)?;
         validate_name("lease holder", holder)?;
         validate_ttl(ttl)?;
         let keys = self.store.keys();
-        let incarnation_start = self.store.incarnation_start_us().await?;
-        let mut invocation = self.store.scripts().lease_acquire.prepare_invoke();
-        invocation
-            .key(keys.lease(key))
-            .key(keys.lease_fence(key))
-            .arg(holder)
-            .arg(ttl_ms(ttl))
-            .arg(ttl_ms(self.store.config().fence_retention.max(ttl)))
-            .arg(incarnation_start);
-        if let Some(stale) = stale {
-            invocation
-                .arg(&stale.holder)
-                .arg(stale.token.get().to_string());
-        }
-        let mut conn = self.store.conn();
+        let request = AcquireRequest {
+            lease: keys.lease(key),
+            fence: keys.lease_fence(key),
+            holder: holder.to_owned(),
+            ttl_ms: ttl_ms(ttl),
+            keep_ms: ttl_ms(self.store.config().fence_retention.max(ttl)),
+            stale: stale.map(|s| (s.holder.clone(), s.token.get().to_string())),
+        };
+        // Before queueing: the server starts its countdown no earlier.
         let sent = Instant::now();
-        let token: Option<String> = self
-            .store
-            .call(what, invocation.invoke_async(&mut conn))
-            .await?;
-        let Some(token) = token else {
+        let Some(token) = acquire_batch::acquire(&self.store, request).await? else {
             return Ok(None);
+        };
+        let what = if stale.is_some() {
+            "lease take-over"
+        } else {
+            "lease acquire"
         };
         Ok(Some(Lease {
             key: key.to_owned(),

@@ -108,6 +108,7 @@
 //! is required (script effects replication makes `TIME` in scripts safe to replicate).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod acquire_batch;
 mod config;
 mod conn;
 mod error;

@@ -8,6 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{IntoConnectionInfo, RedisResult};
 
+use crate::acquire_batch::AcquireQueue;
 use crate::config::{RedisStoreConfig, Target};
 use crate::conn::Conn;
 use crate::error::{RedisStoreError, StoreResult};
@@ -40,6 +41,8 @@ struct Inner {
     /// The server's incarnation start in µs (`lua/incarnation_start.lua`), 0 until asked and
     /// again after a connection failure (the server may have restarted).
     incarnation_start_us: AtomicU64,
+    /// Lease acquires waiting to be sent together (`acquire_batch`).
+    acquire_queue: AcquireQueue,
 }
 
 impl std::fmt::Debug for Inner {
@@ -136,6 +139,7 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 config,
                 incarnation_start_us: AtomicU64::new(0),
+                acquire_queue: AcquireQueue::default(),
             }),
         };
         store.watch_primary();
@@ -191,6 +195,10 @@ impl RedisStore {
 
     pub(crate) fn scripts(&self) -> &Scripts {
         &self.inner.scripts
+    }
+
+    pub(crate) fn acquire_queue(&self) -> &AcquireQueue {
+        &self.inner.acquire_queue
     }
 
     pub(crate) fn is_cluster(&self) -> bool {
