@@ -116,6 +116,22 @@ pub struct Args {
     /// by a cluster event at once; this is the bound when that event is lost.
     #[arg(long, env = "MEDIA_HA_SESSION_CACHE", value_parser = parse_session_cache, default_value = "2s")]
     pub session_cache: Duration,
+    /// Playback progress reports of one session reach the stores at most this often per
+    /// replica (default `0s`: every report is written; at most `60s`). Off by default: a
+    /// coalesced report is not yet visible when the client reads its item back right after
+    /// (even on this replica; docs/BENCHMARKS.md, "The HA request path"). The first report of a
+    /// session, every report that comes at least this long after the last write (a client
+    /// reporting every 10 s, as Jellyfin's do), and every start and stop are written at once;
+    /// a replica killed without a drain loses at most this much of a session's progress
+    /// (`progress/mod.rs`).
+    #[arg(long, env = "MEDIA_HA_PROGRESS_INTERVAL", value_parser = parse_session_cache, default_value = "0s")]
+    pub progress_interval: Duration,
+    /// How long this replica answers items and user-independent listing pages from memory
+    /// (`2s`, at most `60s`; `0s`: ask the metadata store every time; users are never cached).
+    /// A change through any replica reaches the others by a cluster event at once; this is the
+    /// bound when that event is lost (`metadata_cache/mod.rs`). Only with shared stores.
+    #[arg(long, env = "MEDIA_HA_METADATA_CACHE", value_parser = parse_session_cache, default_value = "2s")]
+    pub metadata_cache: Duration,
     /// How often one replica (the holder of the `metrics-reporter` lease) counts the cluster's
     /// live sessions for `media_ha_cluster_sessions` (`15s`; 1 s to 10 min). The others report
     /// 0, so the sum over replicas is the cluster's count, read once per interval, not once per
@@ -324,6 +340,12 @@ pub struct Config {
     /// (`ha_core::session_cache`; zero: never). The staleness bound of a revocation whose
     /// cluster event was lost.
     pub session_cache: Duration,
+    /// Progress reports of one session are written at most this often per replica (zero:
+    /// every report; `progress/mod.rs`).
+    pub progress_interval: Duration,
+    /// How long items and user-independent pages are answered from this replica's memory
+    /// with shared stores (zero: never; `metadata_cache/mod.rs`).
+    pub metadata_cache: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
     /// Longest time a handler may take to produce its response head once the request body is
@@ -409,6 +431,8 @@ impl Config {
             session_idle: None,
             max_sessions_per_user: crate::session_limit::MAX_SESSIONS_PER_USER,
             session_cache: Duration::from_secs(2),
+            progress_interval: Duration::ZERO,
+            metadata_cache: Duration::from_secs(2),
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(15),
@@ -467,6 +491,8 @@ impl From<Args> for Config {
         config.session_cache = args
             .session_cache_ms
             .map_or(args.session_cache, Duration::from_millis);
+        config.progress_interval = args.progress_interval;
+        config.metadata_cache = args.metadata_cache;
         config.wait_for_stores = args.wait_for_stores;
         config.readiness_policy = args.readiness_policy;
         config.cluster_secret = args

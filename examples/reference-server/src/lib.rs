@@ -43,6 +43,8 @@
 //! | `dto` | Jellyfin's JSON shapes |
 //! | `routes/*` | the API, one file per area |
 //! | `readiness` | `/health/ready`'s verdict changes, logged once each |
+//! | `metadata_cache` | items and user-independent pages answered from memory, changes spread on the event bus |
+//! | `progress` | playback progress coalesced per session (one write per interval; start, stop and drain write through) |
 //! | `drain` | SIGTERM: fail readiness, hand transcodes over, keep serving, then stop; a second signal exits |
 //! | `scan`, `probe` | the lease-guarded library scan and what it learns per file |
 //! | `triage` | which files the scan leaves out (FIFOs, empty, unreadable, undecodable), and why |
@@ -77,9 +79,11 @@ pub mod library_file;
 pub mod limits;
 pub mod listing;
 pub mod live;
+pub mod metadata_cache;
 pub mod paths;
 pub mod peer_auth;
 pub mod probe;
+pub mod progress;
 #[cfg(feature = "transcode")]
 pub mod proxy;
 pub mod readiness;
@@ -175,6 +179,8 @@ impl Server {
                 "requests still running after the grace period; dropping them"
             ),
         }
+        // No request adds to it any more: the coalesced progress reports reach the stores.
+        progress::flush_all(&self.state).await;
         if let Some(transcoder) = &self.state.transcoder {
             transcoder.shutdown(grace).await;
         }
@@ -223,8 +229,10 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let publisher = EventPublisher::new(stores.events.clone(), &config.node_id);
     let events = stores.events.clone();
     let session_cache = stores.session_cache.clone();
+    let metadata_cache = stores.metadata_cache.clone();
     let artwork = artwork::Artwork::new(&config, stores.leases.clone());
     let live = live::Live::new(publisher.clone());
+    let progress_interval = config.progress_interval;
     let state = AppState::new(Shared {
         server_name: format!("media-ha ({})", config.node_id),
         config,
@@ -239,11 +247,13 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         artwork,
         live,
         draining: Default::default(),
+        progress: progress::ProgressCoalescer::new(progress_interval),
     });
 
     let mut background = vec![
         tokio::spawn(scan_loop.run(state.clone(), shutdown_rx.clone())),
         tokio::spawn(cluster_gauges::run(state.clone(), shutdown_rx.clone())),
+        tokio::spawn(progress::run(state.clone(), shutdown_rx.clone())),
     ];
     match events.subscribe().await {
         Ok(sub) => background.push(tokio::spawn(log_events(sub, shutdown_rx.clone()))),
@@ -271,6 +281,21 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             error = %err,
             "cannot subscribe to cluster events: sign-outs on other replicas take effect here only after the session cache's bound"
         ),
+    }
+
+    // Before serving: a change through another replica must reach the metadata cache.
+    if let Some(cache) = metadata_cache {
+        match events.subscribe().await {
+            Ok(sub) => background.push(tokio::spawn(follow_metadata(
+                cache,
+                sub,
+                shutdown_rx.clone(),
+            ))),
+            Err(err) => tracing::warn!(
+                error = %err,
+                "cannot subscribe to cluster events: changes on other replicas reach this one only after the metadata cache's bound"
+            ),
+        }
     }
 
     let app = app(state.clone());
@@ -408,6 +433,18 @@ fn canonical_path(
         Err(err) => tracing::debug!(error = %err, "cannot rewrite the path; routing it as sent"),
     }
     req
+}
+
+/// Feeds the metadata cache the cluster's changes until shutdown.
+async fn follow_metadata(
+    cache: std::sync::Arc<metadata_cache::CachedMetadata>,
+    mut sub: media_ha::core::Subscription,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::select! {
+        () = cache.follow(&mut sub) => tracing::warn!("cluster event bus closed: changes elsewhere now reach this replica only after the metadata cache's bound"),
+        _ = stop.wait_for(|s| *s) => {}
+    }
 }
 
 /// Feeds the session cache the cluster's revocations until shutdown.

@@ -14,6 +14,7 @@ use media_ha::core::{ids, EventPublisher};
 use crate::artwork::Artwork;
 use crate::config::Config;
 use crate::live::Live;
+use crate::progress::ProgressCoalescer;
 use crate::readiness::ReadinessLog;
 use crate::scan::ScanTrigger;
 use crate::stores::Stores;
@@ -53,6 +54,8 @@ pub struct Shared {
     /// Set when SIGTERM starts the drain: `/health/ready` fails from then on, while every
     /// other request is still answered (`drain.rs`).
     pub draining: AtomicBool,
+    /// Progress reports waiting for their session's next write (`progress/mod.rs`).
+    pub progress: ProgressCoalescer,
 }
 
 impl AppState {

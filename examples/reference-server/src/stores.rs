@@ -24,6 +24,11 @@
 //! time was most of what a cheap endpoint cost with replicas. A sign-out is announced on the
 //! event bus, so other replicas drop the session at once; the cache's freshness bound covers a
 //! lost event.
+//!
+//! With PostgreSQL, items and user-independent listing pages are read through a per-replica
+//! cache too (`metadata_cache`, `--metadata-cache`), on the same model: changes announced on
+//! the event bus, a freshness bound for a lost event. Users (who decide authentication and
+//! rights) and a user's own marks are never cached.
 
 use std::sync::Arc;
 
@@ -38,6 +43,7 @@ use media_ha::core::{
 };
 
 use crate::config::Config;
+use crate::metadata_cache::CachedMetadata;
 
 /// Every store the server uses.
 #[derive(Debug, Clone)]
@@ -53,6 +59,9 @@ pub struct Stores {
     pub session_cache: Arc<CachedSessionStore>,
     /// Users, items, watch state.
     pub metadata: Arc<dyn MetadataRepo>,
+    /// The per-replica cache in front of a shared metadata store (`None` on one node, whose
+    /// store is in memory already); `lib.rs` feeds it the cluster's changes.
+    pub metadata_cache: Option<Arc<CachedMetadata>>,
     /// Cluster events.
     pub events: Arc<dyn EventBus>,
     /// Transcode capacity.
@@ -89,6 +98,7 @@ impl Stores {
             sessions: session_cache.clone(),
             session_cache,
             metadata: Arc::new(metadata),
+            metadata_cache: None,
             events,
             slots: Arc::new(MemorySlotLimiter::new()),
             description: format!(
@@ -204,8 +214,20 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
         slots = slots.or_else(|| Some(Arc::new(p.slots()) as Arc<dyn SlotLimiter>));
     }
 
+    let mut metadata_cache = None;
     let metadata = match metadata {
-        Some(m) => m,
+        Some(m) => {
+            let publisher = EventPublisher::new(
+                events
+                    .clone()
+                    .ok_or("no event bus for the metadata cache")?,
+                &config.node_id,
+            );
+            let cache =
+                Arc::new(CachedMetadata::new(m, config.metadata_cache).with_publisher(publisher));
+            metadata_cache = Some(cache.clone());
+            cache as Arc<dyn MetadataRepo>
+        }
         None => {
             tracing::warn!(
                 "no --postgres: metadata stays on this replica's disk; run one replica only"
@@ -224,6 +246,7 @@ async fn shared(config: &Config) -> Result<Stores, StoreError> {
                 sessions: session_cache.clone(),
                 session_cache,
                 metadata,
+                metadata_cache,
                 events,
                 slots,
                 description: parts.join(" + "),

@@ -63,6 +63,11 @@ impl Client {
             .await
     }
 
+    /// `DELETE base+path`.
+    pub async fn delete(&self, base: &str, path: &str) -> (StatusCode, Value) {
+        self.json(self.http.delete(format!("{base}{path}"))).await
+    }
+
     /// `GET base+path`, the raw body; the transport error as is (the balancer decides).
     pub async fn get_bytes(
         &self,

@@ -19,6 +19,7 @@ use crate::dto::{session_dto, BaseItemDto, JsonBody, PlaybackReport, UserItemDat
 use crate::error::{ApiError, ApiResult};
 use crate::limits::{cap_opt, MAX_ID};
 use crate::live::LiveEvent;
+use crate::progress::{self, Decision, Report, SessionWrite};
 use crate::routes::items::{load_item, user_data};
 use crate::state::AppState;
 use crate::timefmt::now_ms;
@@ -115,17 +116,29 @@ async fn report(
     if body.position_ticks.is_some_and(|p| p < 0) {
         return Err(ApiError::bad_request("PositionTicks must not be negative"));
     }
-    let previous = caller
-        .session
-        .now_playing
-        .as_ref()
-        .filter(|np| np.item_id == item.id);
+    // A start or stop first waits for a deferred write of this session that is under way,
+    // then takes out what was pending (`progress/mod.rs`): nothing older lands after it.
+    let hash = caller.session.token_hash.clone();
+    let finished = match phase {
+        Phase::Progress => None,
+        Phase::Start | Phase::Stop => state.progress.finish(&hash).await,
+    };
+    // The newest state of this session is the one a report still waiting here left, if any
+    // (the cached copy lags while reports are coalesced).
+    let base = match &finished {
+        Some(pending) => pending.session.clone(),
+        None => state
+            .progress
+            .pending_session(&hash)
+            .unwrap_or_else(|| caller.session.clone()),
+    };
+    let previous = base.now_playing.as_ref().filter(|np| np.item_id == item.id);
     let position = body
         .position_ticks
         .or_else(|| previous.map(|np| np.position_ticks))
         .unwrap_or(0);
 
-    let mut session = caller.session.clone();
+    let mut session = base.clone();
     session.last_activity_ms = now_ms();
     session.now_playing = match phase {
         Phase::Stop => None,
@@ -140,6 +153,33 @@ async fn report(
             is_paused: body.is_paused.unwrap_or(false),
         }),
     };
+    if phase == Phase::Progress {
+        // Coalesced (`progress/mod.rs`): the first report of the session and one per interval
+        // are written now, the rest by the flusher.
+        let report = Report {
+            session: session.clone(),
+            item_id: item.id.clone(),
+            runtime_ticks: item.runtime_ticks,
+            position_ticks: body.position_ticks,
+            at_ms: session.last_activity_ms,
+        };
+        let (decision, displaced) = state.progress.report(report.clone());
+        if let Some(displaced) = displaced {
+            // The session moved to another item: the last position on the old one is kept.
+            progress::write(state, &displaced, SessionWrite::Skip).await?;
+        }
+        if decision == Decision::Write
+            && !progress::write(state, &report, SessionWrite::Required).await?
+        {
+            return Err(ApiError::unauthorized("the session was signed out"));
+        }
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    // A start or stop supersedes what was pending for the same item; a report on another
+    // item still holds that item's resume point, written first.
+    if let Some(pending) = finished.filter(|p| p.item_id != item.id) {
+        progress::write(state, &pending, SessionWrite::Skip).await?;
+    }
     // Only a session still live is written: a report in flight while the client signs out
     // must not bring the token back (`update` never creates a session).
     let live = state
@@ -155,12 +195,8 @@ async fn report(
     let mut data = user_data(state, &caller.user.id, &item.id).await?;
     match phase {
         Phase::Start => data.last_played_ms = Some(now),
-        Phase::Progress => {
-            data.last_played_ms = Some(now);
-            if body.position_ticks.is_some() {
-                data.position_ticks = position;
-            }
-        }
+        // Returned above.
+        Phase::Progress => {}
         Phase::Stop => data = on_stop(data, position, item.runtime_ticks, now),
     }
     state.stores.metadata.put_user_data(&data).await?;
@@ -173,11 +209,9 @@ async fn report(
             data: vec![serde_json::json!(dto)],
         })
         .await;
-    if phase != Phase::Progress {
-        state.live.publish(LiveEvent::Sessions).await;
-    }
+    state.live.publish(LiveEvent::Sessions).await;
 
-    if phase != Phase::Progress {
+    {
         let (kind, verb) = match phase {
             Phase::Start => ("VideoPlayback", "started"),
             _ => ("VideoPlaybackStopped", "stopped"),

@@ -20,6 +20,7 @@ use crate::bootstrap::{hash, verify};
 use crate::dto::{session_dto, user_dto, AuthenticateByName, CreateUser, JsonBody};
 use crate::error::{ApiError, ApiResult};
 use crate::limits::MAX_USER_NAME;
+use crate::progress::{self, SessionWrite};
 use crate::signin_brake::{Brake, Braked};
 use crate::state::{normalize_id, AppState};
 use crate::timefmt::now_ms;
@@ -244,11 +245,13 @@ fn braked(brake: &Brake, which: Braked) -> Response {
 }
 
 async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
-    state
-        .stores
-        .sessions
-        .remove(&caller.session.token_hash)
-        .await?;
+    // A progress report still waiting here keeps the user's position, but not the session:
+    // written as the user's data only, before the session goes (`progress/mod.rs`).
+    let hash = &caller.session.token_hash;
+    if let Some(pending) = state.progress.finish(hash).await {
+        progress::write(&state, &pending, SessionWrite::Skip).await?;
+    }
+    state.stores.sessions.remove(hash).await?;
     tracing::info!(user = %caller.user.name, session = %caller.session.id, "signed out");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,213 @@
+//! The tables of the metadata cache: items by id, listing pages by query, each entry
+//! answered for a bounded time. Pure: the clock is a parameter (ms).
+
+use std::collections::HashMap;
+
+use media_ha::core::{Item, Page};
+
+#[derive(Debug)]
+struct Slot<V> {
+    value: V,
+    fetched_ms: u64,
+}
+
+/// One table: entries younger than `fresh_for_ms`, at most `max_entries` of them.
+#[derive(Debug)]
+pub struct Table<V> {
+    fresh_for_ms: u64,
+    max_entries: usize,
+    map: HashMap<String, Slot<V>>,
+}
+
+impl<V: Clone> Table<V> {
+    fn new(fresh_for_ms: u64, max_entries: usize) -> Self {
+        Self {
+            fresh_for_ms,
+            max_entries: max_entries.max(1),
+            map: HashMap::new(),
+        }
+    }
+
+    /// The entry, if still fresh at `now_ms`.
+    pub fn get(&self, key: &str, now_ms: u64) -> Option<V> {
+        self.map
+            .get(key)
+            .filter(|s| now_ms < s.fetched_ms.saturating_add(self.fresh_for_ms))
+            .map(|s| s.value.clone())
+    }
+
+    fn insert(&mut self, key: &str, value: V, now_ms: u64) {
+        if self.fresh_for_ms == 0 {
+            return;
+        }
+        if self.map.len() >= self.max_entries && !self.map.contains_key(key) {
+            // Full: start over rather than keep an unbounded map (a client can name as many
+            // ids and queries as it likes).
+            self.map.clear();
+        }
+        self.map.insert(
+            key.to_owned(),
+            Slot {
+                value,
+                fetched_ms: now_ms,
+            },
+        );
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.map.remove(key);
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    /// Entries held (fresh or not).
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// Items and listing pages, and the invalidation epoch that keeps a read racing an
+/// invalidation from being cached.
+#[derive(Debug)]
+pub struct Tables {
+    /// Items by id.
+    pub items: Table<Item>,
+    /// Listing pages (queries without a user filter) by the query's text.
+    pub pages: Table<Page<Item>>,
+    epoch: u64,
+}
+
+/// Which table a fetched value goes to.
+#[derive(Debug, Clone)]
+pub enum Fetched {
+    /// An item.
+    Item(Item),
+    /// A listing page, under its query's key.
+    Page(String, Page<Item>),
+}
+
+impl Tables {
+    /// Tables whose entries are answered for `fresh_for_ms` (0: nothing is kept), with at
+    /// most `max_entries` items and `max_pages` listing pages.
+    pub fn new(fresh_for_ms: u64, max_entries: usize, max_pages: usize) -> Self {
+        Self {
+            items: Table::new(fresh_for_ms, max_entries),
+            pages: Table::new(fresh_for_ms, max_pages),
+            epoch: 0,
+        }
+    }
+
+    /// The epoch to pass to [`fetched`](Self::fetched) for a store read starting now.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Keeps what a store read that started at `epoch` returned, unless an invalidation came
+    /// in between (then the read may predate the change, and nothing is kept).
+    pub fn fetched(&mut self, value: Fetched, epoch: u64, now_ms: u64) {
+        if epoch != self.epoch {
+            return;
+        }
+        match value {
+            Fetched::Item(i) => {
+                let id = i.id.clone();
+                self.items.insert(&id, i, now_ms);
+            }
+            Fetched::Page(key, page) => self.pages.insert(&key, page, now_ms),
+        }
+    }
+
+    /// An item changed or went: it, and every listing page.
+    pub fn item_changed(&mut self, id: &str) {
+        self.epoch += 1;
+        self.items.remove(id);
+        self.pages.clear();
+    }
+
+    /// Anything may have changed (missed events).
+    pub fn clear(&mut self) {
+        self.epoch += 1;
+        self.items.clear();
+        self.pages.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media_ha::core::ItemKind;
+
+    fn item(id: &str, name: &str) -> Item {
+        Item {
+            id: id.into(),
+            parent_id: None,
+            path: format!("/m/{id}"),
+            kind: ItemKind::Movie,
+            name: name.into(),
+            date_added_ms: 0,
+            size_bytes: None,
+            runtime_ticks: None,
+            container: None,
+            probe_json: None,
+            images: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn entries_expire_after_the_bound() {
+        let mut t = Tables::new(1_000, 10, 10);
+        let e = t.epoch();
+        t.fetched(Fetched::Item(item("i", "old")), e, 0);
+        assert!(t.items.get("i", 999).is_some_and(|i| i.name == "old"));
+        assert!(t.items.get("i", 1_000).is_none());
+    }
+
+    #[test]
+    fn an_invalidation_wins_over_a_racing_read() {
+        let mut t = Tables::new(1_000, 10, 10);
+        let e = t.epoch();
+        t.item_changed("i"); // the change lands while the read is in flight
+        t.fetched(Fetched::Item(item("i", "old")), e, 0);
+        assert!(t.items.get("i", 1).is_none(), "the old read is not kept");
+        t.fetched(Fetched::Item(item("i", "new")), t.epoch(), 1);
+        assert!(t.items.get("i", 2).is_some_and(|i| i.name == "new"));
+        t.item_changed("i");
+        assert!(t.items.get("i", 2).is_none(), "dropped at once");
+    }
+
+    #[test]
+    fn an_item_change_drops_every_page_and_a_gap_everything() {
+        let mut t = Tables::new(1_000, 10, 10);
+        let e = t.epoch();
+        let page = Page {
+            items: vec![item("a", "a")],
+            total: 1,
+        };
+        t.fetched(Fetched::Page("q".into(), page.clone()), e, 0);
+        t.fetched(Fetched::Item(item("b", "b")), e, 0);
+        t.item_changed("a");
+        assert!(t.pages.get("q", 1).is_none());
+        assert!(t.items.get("b", 1).is_some(), "other items stay");
+        t.fetched(Fetched::Page("q".into(), page), t.epoch(), 1);
+        t.clear();
+        assert!(t.pages.get("q", 2).is_none());
+        assert!(t.items.get("b", 2).is_none());
+    }
+
+    #[test]
+    fn tables_are_bounded_and_zero_keeps_nothing() {
+        let mut t = Tables::new(1_000, 2, 2);
+        for id in ["a", "b", "c"] {
+            let e = t.epoch();
+            t.fetched(Fetched::Item(item(id, id)), e, 0);
+        }
+        assert!(t.items.len() <= 2);
+        let mut off = Tables::new(0, 10, 10);
+        let e = off.epoch();
+        off.fetched(Fetched::Item(item("i", "i")), e, 0);
+        assert_eq!(off.items.len(), 0);
+    }
+}
