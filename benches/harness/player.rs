@@ -92,6 +92,7 @@ fn figures_of(exit: Exit, buffer: u32, runs: &[Result<BrowserOutcome, String>]) 
     let totals: Vec<f64> = ok.iter().map(|o| o.play.stall_total).collect();
     let errors: usize = ok.iter().map(|o| o.play.errors.len()).sum();
     let loading: usize = ok.iter().map(|o| o.loading_errors().len()).sum();
+    let after_exit: usize = ok.iter().map(|o| o.errors_after_exit().len()).sum();
     let non_2xx: u64 = ok
         .iter()
         .map(|o| o.answers.client + o.answers.server_error)
@@ -110,7 +111,8 @@ fn figures_of(exit: Exit, buffer: u32, runs: &[Result<BrowserOutcome, String>]) 
     };
     let note = format!(
         "{} of {} runs completed{}; longest stall per run [{}] s, stall total per run [{}] s; \
-         player errors {errors} ({loading} loading, the rest stalls/buffer holes): {:?}; \
+         player errors {errors} ({loading} loading, the rest stalls/buffer holes; {after_exit} at \
+         or after the exit, the rest before it): {:?}; player t at the exit {:?}; \
          non-2xx at HAProxy {non_2xx}; exit to takeover [{}] s; every fragment once in {once} \
          of {} runs; frames decoded {frames:?} of {}; hls.js 1.7 defaults but maxBufferLength \
          {buffer} s, HAProxy with the README's settings, 2 release replicas, 30 s 720p MPEG-2",
@@ -124,6 +126,7 @@ fn figures_of(exit: Exit, buffer: u32, runs: &[Result<BrowserOutcome, String>]) 
         list(&longest),
         list(&totals),
         ok.iter().map(|o| o.play.errors.clone()).collect::<Vec<_>>(),
+        ok.iter().map(|o| o.exit_player_secs).collect::<Vec<_>>(),
         list(&takeovers),
         ok.len(),
         CLIP.frames(),
@@ -167,6 +170,11 @@ fn figures_of(exit: Exit, buffer: u32, runs: &[Result<BrowserOutcome, String>]) 
             format!("{label}: player errors, all runs (target 0)"),
             "errors",
             Some(errors as f64),
+        ),
+        row(
+            format!("{label}: player errors at or after the exit, all runs (target 0)"),
+            "errors",
+            Some(after_exit as f64),
         ),
         row(
             format!("{label}: non-2xx at the load balancer, all runs (target 0)"),

@@ -41,6 +41,9 @@ pub struct BrowserOutcome {
     pub owner_after: String,
     /// Fragments in the stream.
     pub fragments: u32,
+    /// The player's clock (`t` of its events) at its last event before the exit: every event
+    /// earlier than this happened before the owner went (`None`: no event seen yet).
+    pub exit_player_secs: Option<f64>,
 }
 
 impl BrowserOutcome {
@@ -50,6 +53,22 @@ impl BrowserOutcome {
             .errors
             .iter()
             .filter(|e| !e.starts_with("buffer"))
+            .collect()
+    }
+
+    /// Player errors at or after the exit (`details@t` with `t` not before
+    /// [`Self::exit_player_secs`]); those before it are the stream's, not the failover's.
+    /// An error whose time cannot be read counts as after.
+    pub fn errors_after_exit(&self) -> Vec<&String> {
+        let exit = self.exit_player_secs.unwrap_or(f64::NEG_INFINITY);
+        self.play
+            .errors
+            .iter()
+            .filter(|e| {
+                e.rsplit_once('@')
+                    .and_then(|(_, t)| t.strip_suffix('s')?.parse::<f64>().ok())
+                    .is_none_or(|t| t >= exit)
+            })
             .collect()
     }
 
@@ -103,15 +122,11 @@ pub async fn play_through_owner_exit_in_browser(
         Exit::Term => cluster.replicas[victim].terminate(),
         Exit::Pause => panic!("the browser scenario kills or stops the owner, never pauses it"),
     }
+    let exit_player_secs = player.seen.last().and_then(|e| e["t"].as_f64());
     eprintln!(
-        "[{lb:?} {exit:?}] owner {} went after fragment 1 (player t = {} s; its last segment \
-         {:?} of {fragments})",
-        job.owner_node,
-        player
-            .seen
-            .last()
-            .map_or(serde_json::Value::Null, |e| e["t"].clone()),
-        job.last_segment
+        "[{lb:?} {exit:?}] owner {} went after fragment 1 (player t = {exit_player_secs:?} s; its \
+         last segment {:?} of {fragments})",
+        job.owner_node, job.last_segment
     );
     let mut takeover_after = None;
     let play = {
@@ -144,5 +159,6 @@ pub async fn play_through_owner_exit_in_browser(
         victim: job.owner_node,
         owner_after: jobs.the_job().await.owner_node,
         fragments,
+        exit_player_secs,
     }
 }
