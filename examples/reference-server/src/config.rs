@@ -127,10 +127,11 @@ pub struct Args {
     #[arg(long, env = "MEDIA_HA_PROGRESS_INTERVAL", value_parser = parse_session_cache, default_value = "0s")]
     pub progress_interval: Duration,
     /// How long this replica answers items and user-independent listing pages from memory
-    /// (`2s`, at most `60s`; `0s`: ask the metadata store every time; users are never cached).
-    /// A change through any replica reaches the others by a cluster event at once; this is the
-    /// bound when that event is lost (`metadata_cache/mod.rs`). Only with shared stores.
-    #[arg(long, env = "MEDIA_HA_METADATA_CACHE", value_parser = parse_session_cache, default_value = "2s")]
+    /// (at most `60s`; `0s`, the default: ask the metadata store every time; users are never
+    /// cached). A change through any replica reaches the others by a cluster event at once;
+    /// this is the bound when that event is lost (`metadata_cache/mod.rs`). Only with shared
+    /// stores. Off by default until measured (docs/BENCHMARKS.md, "The HA request path").
+    #[arg(long, env = "MEDIA_HA_METADATA_CACHE", value_parser = parse_session_cache, default_value = "0s")]
     pub metadata_cache: Duration,
     /// How often one replica (the holder of the `metrics-reporter` lease) counts the cluster's
     /// live sessions for `media_ha_cluster_sessions` (`15s`; 1 s to 10 min). The others report
@@ -432,7 +433,7 @@ impl Config {
             max_sessions_per_user: crate::session_limit::MAX_SESSIONS_PER_USER,
             session_cache: Duration::from_secs(2),
             progress_interval: Duration::ZERO,
-            metadata_cache: Duration::from_secs(2),
+            metadata_cache: Duration::ZERO,
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(15),
