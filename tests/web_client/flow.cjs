@@ -227,11 +227,20 @@ async function run(ctx) {
   await step('open the library', 30000, async () => {
     await visible(page, '.card[data-type=CollectionFolder] a.cardImageContainer').click();
     await page.waitForURL(/#\/(movies|list|tv)/, { timeout: 20000 });
-    await visible(page, '.card[data-type=Movie]').waitFor({ timeout: 20000 });
-    facts.libraryItems = await page.evaluate(() =>
-      Array.from(document.querySelectorAll('.card[data-type=Movie]'))
-        .filter((e) => e.checkVisibility())
-        .map((e) => e.querySelector('.cardText') && e.querySelector('.cardText').textContent.trim()),
+    // The library page's list as drawn, once it names the film. The home page (#indexPage,
+    // kept in the DOM by jellyfin-web) has Movie cards too, still visible while the page
+    // changes: "a Movie card is visible" alone could be one of those, and the list read before
+    // the library's cards exist came back empty on a loaded machine.
+    facts.libraryItems = await until(
+      page,
+      (film) => {
+        const names = Array.from(document.querySelectorAll('.page:not(#indexPage) .card[data-type=Movie]'))
+          .filter((e) => e.checkVisibility())
+          .map((e) => e.querySelector('.cardText') && e.querySelector('.cardText').textContent.trim());
+        return names.includes(film) && names;
+      },
+      cfg.film,
+      20000,
     );
   });
 
