@@ -117,14 +117,13 @@ pub struct Args {
     #[arg(long, env = "MEDIA_HA_SESSION_CACHE", value_parser = parse_session_cache, default_value = "2s")]
     pub session_cache: Duration,
     /// Playback progress reports of one session reach the stores at most this often per
-    /// replica (default `0s`: every report is written; at most `60s`). Off by default: a
-    /// coalesced report is not yet visible when the client reads its item back right after
-    /// (even on this replica; docs/BENCHMARKS.md, "The HA request path"). The first report of a
-    /// session, every report that comes at least this long after the last write (a client
+    /// replica (default `5s`; `0s`: every report is written; at most `60s`). The first report
+    /// of a session, every report that comes at least this long after the last write (a client
     /// reporting every 10 s, as Jellyfin's do), and every start and stop are written at once;
-    /// a replica killed without a drain loses at most this much of a session's progress
-    /// (`progress/mod.rs`).
-    #[arg(long, env = "MEDIA_HA_PROGRESS_INTERVAL", value_parser = parse_session_cache, default_value = "0s")]
+    /// only faster reports wait, and this replica's own reads show them at once. Other
+    /// replicas see a waiting report up to this long late, and a replica killed without a
+    /// drain loses at most this much of a session's progress (`progress/mod.rs`).
+    #[arg(long, env = "MEDIA_HA_PROGRESS_INTERVAL", value_parser = parse_session_cache, default_value = "5s")]
     pub progress_interval: Duration,
     /// How long this replica answers items and user-independent listing pages from memory
     /// (at most `60s`; `0s`, the default: ask the metadata store every time; users are never
@@ -432,7 +431,7 @@ impl Config {
             session_idle: None,
             max_sessions_per_user: crate::session_limit::MAX_SESSIONS_PER_USER,
             session_cache: Duration::from_secs(2),
-            progress_interval: Duration::ZERO,
+            progress_interval: Duration::from_secs(5),
             metadata_cache: Duration::ZERO,
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),

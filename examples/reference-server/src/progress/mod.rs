@@ -9,11 +9,16 @@
 //! (docs/BENCHMARKS.md, "The HA request path"). Only the last position matters, so the
 //! reports of one session are folded into one write per `--progress-interval`.
 //!
-//! **Off by default** (`--progress-interval 0s`: every report is written at once): while a
-//! report waits here, reading the item back returns the previous position, even on this
-//! replica (read-your-writes lost for up to one interval; `tests/server_store_faults.rs`
-//! reads a reported position back at once). Overlaying this replica's pending reports on its
-//! user-data reads would fix that; until then it is an opt-in for deployments that accept it.
+//! # Reading back what was reported
+//!
+//! A client that reports a position and reads the item back gets that position, whichever
+//! report was deferred: this replica's reads of a user's data ([`ProgressCoalescer::overlay`],
+//! used by `routes/items.rs`) put the newest report it holds for that user and item over the
+//! stores' answer, unless the stores hold something newer. Other replicas see the stored
+//! position, up to one interval late (a client behind a load balancer that reads back through
+//! another replica at once can see the previous position for that long). While a start or a
+//! stop is written, a read racing it may see the stored position for the length of that
+//! write.
 //!
 //! # What "never lost" means here
 //!
@@ -45,7 +50,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use media_ha::core::sync::lock;
-use media_ha::core::Session;
+use media_ha::core::{Session, UserItemData};
 use tokio::sync::{watch, Notify};
 
 use state::Coalescing;
@@ -54,7 +59,7 @@ pub use state::{Decision, Report};
 use crate::dto::UserItemDataDto;
 use crate::error::ApiResult;
 use crate::live::LiveEvent;
-use crate::routes::items::user_data;
+use crate::routes::items::stored_user_data;
 use crate::state::AppState;
 use crate::timefmt::now_ms;
 
@@ -112,6 +117,28 @@ impl ProgressCoalescer {
         }
     }
 
+    /// Puts what this replica was told and has not stored yet over `data`, as read from the
+    /// stores (reads the client makes right after a deferred report see it).
+    pub fn overlay(&self, data: &mut UserItemData) {
+        self.overlay_all(std::slice::from_mut(data));
+    }
+
+    /// [`overlay`](Self::overlay) for several items of one read, under one lock.
+    pub fn overlay_all(&self, data: &mut [UserItemData]) {
+        if self.every.is_zero() {
+            return;
+        }
+        let state = lock(&self.state);
+        if !state.has_unwritten() {
+            return;
+        }
+        for d in data {
+            if let Some(unwritten) = state.unwritten(&d.user_id, &d.item_id) {
+                unwritten.overlay(d);
+            }
+        }
+    }
+
     /// Sessions tracked now.
     pub fn len(&self) -> usize {
         lock(&self.state).len()
@@ -148,9 +175,23 @@ pub enum SessionWrite {
 ///
 /// A report older than what is stored (`last_played` later than the report) is skipped: a stop
 /// or a mark written meanwhile, on any replica, wins.
+///
+/// Done or failed, reads stop overlaying the report (a failed deferred one is requeued by
+/// the flusher, which overlays it again).
 pub async fn write(state: &AppState, report: &Report, session: SessionWrite) -> ApiResult<bool> {
+    let result = write_to_stores(state, report, session).await;
+    lock(&state.progress.state).stored(report);
+    result
+}
+
+async fn write_to_stores(
+    state: &AppState,
+    report: &Report,
+    session: SessionWrite,
+) -> ApiResult<bool> {
     let user_id = report.session.user_id.clone();
-    let mut data = user_data(state, &user_id, &report.item_id).await?;
+    // The stores' own answer: an overlay of this very table would hide what is stored.
+    let mut data = stored_user_data(state, &user_id, &report.item_id).await?;
     if data.last_played_ms.is_some_and(|t| t > report.at_ms) {
         return Ok(true);
     }

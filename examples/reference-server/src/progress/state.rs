@@ -1,9 +1,11 @@
-//! The bookkeeping of the progress coalescer: which session wrote when, and the one report
-//! of each session that still waits for its write. Pure: the clock is a parameter (ms).
+//! The bookkeeping of the progress coalescer: which session wrote when, the one report of
+//! each session that still waits for its write, and, per user and item, the newest position
+//! acknowledged but not yet stored (what this replica's reads overlay on the stores' answer,
+//! so a client reads back what it reported). Pure: the clock is a parameter (ms).
 
 use std::collections::{HashMap, HashSet};
 
-use media_ha::core::Session;
+use media_ha::core::{Session, UserItemData};
 
 /// A progress report that has not reached the stores yet.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,32 @@ pub enum Decision {
     Deferred,
 }
 
+/// The newest report of one user on one item that the stores do not have yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unwritten {
+    /// When it was reported (the `last_played` its write stores).
+    pub at_ms: u64,
+    /// The position it carries, when one was reported.
+    pub position_ticks: Option<i64>,
+}
+
+impl Unwritten {
+    /// Puts this report over what the stores answered, unless they already hold something
+    /// newer (a stop or a mark written meanwhile, on any replica).
+    pub fn overlay(self, data: &mut UserItemData) {
+        if data
+            .last_played_ms
+            .is_some_and(|stored| stored >= self.at_ms)
+        {
+            return;
+        }
+        data.last_played_ms = Some(self.at_ms);
+        if let Some(position) = self.position_ticks {
+            data.position_ticks = position;
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     last_write_ms: u64,
@@ -45,6 +73,9 @@ pub struct Coalescing {
     entries: HashMap<String, Entry>,
     /// Sessions whose report `due` or `drain` handed out and whose write is not done yet.
     in_flight: HashSet<String>,
+    /// By user, then item: the newest report kept here or in flight. At most one entry per
+    /// pending or in-flight report, so bounded with the table.
+    unwritten: HashMap<String, HashMap<String, Unwritten>>,
 }
 
 impl Coalescing {
@@ -57,19 +88,33 @@ impl Coalescing {
             max_entries,
             entries: HashMap::new(),
             in_flight: HashSet::new(),
+            unwritten: HashMap::new(),
         }
     }
 
     /// Records `report` of session `key` at `now_ms`. Also hands back a pending report on
     /// another item that this one displaces: the caller writes it now (it holds that item's
     /// resume point, which no later report of this session repeats).
-    pub fn report(&mut self, key: &str, report: Report, now_ms: u64) -> (Decision, Option<Report>) {
+    pub fn report(
+        &mut self,
+        key: &str,
+        mut report: Report,
+        now_ms: u64,
+    ) -> (Decision, Option<Report>) {
         if self.every_ms == 0 {
             return (Decision::Write, None);
         }
         if let Some(entry) = self.entries.get_mut(key) {
-            let displaced = entry.pending.take().filter(|p| p.item_id != report.item_id);
+            let (same_item, displaced) = match entry.pending.take() {
+                Some(p) if p.item_id == report.item_id => (Some(p), None),
+                other => (None, other),
+            };
+            // A report without a position keeps the one it replaces (it is not written).
+            if report.position_ticks.is_none() {
+                report.position_ticks = same_item.and_then(|p| p.position_ticks);
+            }
             if now_ms < entry.last_write_ms.saturating_add(self.every_ms) {
+                remember(&mut self.unwritten, &report);
                 entry.pending = Some(report);
                 return (Decision::Deferred, displaced);
             }
@@ -99,8 +144,37 @@ impl Coalescing {
             pending: None,
         });
         if entry.pending.is_none() {
+            remember(&mut self.unwritten, &report);
             entry.pending = Some(report);
         }
+    }
+
+    /// `report` was written (or given up): reads no longer overlay it, nor anything older of
+    /// the same user and item.
+    pub fn stored(&mut self, report: &Report) {
+        let user = &report.session.user_id;
+        let Some(items) = self.unwritten.get_mut(user) else {
+            return;
+        };
+        if items
+            .get(&report.item_id)
+            .is_some_and(|u| u.at_ms <= report.at_ms)
+        {
+            items.remove(&report.item_id);
+            if items.is_empty() {
+                self.unwritten.remove(user);
+            }
+        }
+    }
+
+    /// What this replica holds for `user_id` on `item_id` that the stores do not have yet.
+    pub fn unwritten(&self, user_id: &str, item_id: &str) -> Option<Unwritten> {
+        self.unwritten.get(user_id)?.get(item_id).copied()
+    }
+
+    /// Whether any report waits for its write (reads need no overlay otherwise).
+    pub fn has_unwritten(&self) -> bool {
+        !self.unwritten.is_empty()
     }
 
     /// The session as its pending report left it (newer than any cached copy).
@@ -114,7 +188,11 @@ impl Coalescing {
     /// The session stops (or starts something else): forgets it and hands back what was
     /// pending, which that write supersedes or must write first.
     pub fn finish(&mut self, key: &str) -> Option<Report> {
-        self.entries.remove(key).and_then(|e| e.pending)
+        let pending = self.entries.remove(key).and_then(|e| e.pending);
+        if let Some(report) = &pending {
+            self.stored(report);
+        }
+        pending
     }
 
     /// Whether a report of session `key` handed out by `due` or `drain` is still being written.
@@ -170,6 +248,24 @@ impl Coalescing {
     /// Sessions tracked (for tests and metrics).
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+}
+
+/// Keeps `report` as the newest unwritten one of its user and item, unless a newer is kept.
+fn remember(unwritten: &mut HashMap<String, HashMap<String, Unwritten>>, report: &Report) {
+    let slot = unwritten
+        .entry(report.session.user_id.clone())
+        .or_default()
+        .entry(report.item_id.clone())
+        .or_insert(Unwritten {
+            at_ms: 0,
+            position_ticks: None,
+        });
+    if report.at_ms >= slot.at_ms {
+        *slot = Unwritten {
+            at_ms: report.at_ms,
+            position_ticks: report.position_ticks.or(slot.position_ticks),
+        };
     }
 }
 
@@ -310,5 +406,92 @@ mod tests {
             Some(3),
             "the newer report stays"
         );
+    }
+
+    #[test]
+    fn reads_see_a_deferred_report_until_it_is_stored() {
+        let mut c = Coalescing::new(1_000, 10);
+        c.report("a", report(1, 0), 0);
+        assert_eq!(
+            c.unwritten("u", "i"),
+            None,
+            "written through: nothing to overlay"
+        );
+        c.report("a", report(2, 5), 5);
+        c.report("a", report(3, 6), 6);
+        let seen = c.unwritten("u", "i").expect("the deferred report");
+        assert_eq!((seen.at_ms, seen.position_ticks), (6, Some(3)));
+        assert_eq!(c.unwritten("u", "other"), None);
+        assert_eq!(c.unwritten("someone else", "i"), None);
+
+        let due = c.due(1_000);
+        assert!(c.unwritten("u", "i").is_some(), "in flight: still overlaid");
+        c.stored(&report(2, 5));
+        assert!(
+            c.unwritten("u", "i").is_some(),
+            "an older write keeps the newer"
+        );
+        c.stored(&due[0]);
+        assert_eq!(c.unwritten("u", "i"), None);
+        assert!(!c.has_unwritten(), "nothing kept once stored");
+    }
+
+    #[test]
+    fn a_report_without_a_position_keeps_the_one_it_replaces() {
+        let mut c = Coalescing::new(1_000, 10);
+        c.report("a", report(1, 0), 0);
+        c.report("a", report(2, 5), 5);
+        let mut paused = report(0, 6);
+        paused.position_ticks = None;
+        c.report("a", paused, 6);
+        assert_eq!(
+            c.unwritten("u", "i").and_then(|u| u.position_ticks),
+            Some(2)
+        );
+        assert_eq!(c.due(1_000)[0].position_ticks, Some(2), "and writes it");
+    }
+
+    #[test]
+    fn a_stop_or_a_requeue_moves_the_overlay_with_the_report() {
+        let mut c = Coalescing::new(1_000, 10);
+        c.report("a", report(1, 0), 0);
+        c.report("a", report(2, 5), 5);
+        assert!(c.finish("a").is_some());
+        assert_eq!(
+            c.unwritten("u", "i"),
+            None,
+            "the stop's own write supersedes it"
+        );
+
+        c.report("a", report(1, 10), 10);
+        c.report("a", report(2, 15), 15);
+        let due = c.due(1_010);
+        c.stored(&due[0]);
+        c.requeue("a", due[0].clone());
+        assert_eq!(
+            c.unwritten("u", "i").map(|u| u.at_ms),
+            Some(15),
+            "a failed write is overlaid again until retried"
+        );
+    }
+
+    #[test]
+    fn the_overlay_never_hides_a_newer_stored_state() {
+        let unwritten = Unwritten {
+            at_ms: 100,
+            position_ticks: Some(7),
+        };
+        let mut newer = UserItemData::empty("u", "i");
+        newer.last_played_ms = Some(200);
+        newer.position_ticks = 0;
+        unwritten.overlay(&mut newer);
+        assert_eq!((newer.position_ticks, newer.last_played_ms), (0, Some(200)));
+        let mut older = UserItemData::empty("u", "i");
+        older.last_played_ms = Some(50);
+        unwritten.overlay(&mut older);
+        assert_eq!((older.position_ticks, older.last_played_ms), (7, Some(100)));
+        let mut untouched = UserItemData::empty("u", "i");
+        unwritten.overlay(&mut untouched);
+        assert_eq!(untouched.position_ticks, 7);
     }
 }

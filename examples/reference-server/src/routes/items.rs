@@ -48,8 +48,20 @@ pub async fn load_item(state: &AppState, raw_id: &str) -> ApiResult<Item> {
         .ok_or_else(not_found)
 }
 
-/// The user's data for an item (the empty state when never touched).
+/// The user's data for an item (the empty state when never touched), with the progress this
+/// replica acknowledged and has not stored yet (`progress/mod.rs`).
 pub async fn user_data(state: &AppState, user_id: &str, item_id: &str) -> ApiResult<UserItemData> {
+    let mut data = stored_user_data(state, user_id, item_id).await?;
+    state.progress.overlay(&mut data);
+    Ok(data)
+}
+
+/// The user's data for an item as the stores hold it (the empty state when never touched).
+pub async fn stored_user_data(
+    state: &AppState,
+    user_id: &str,
+    item_id: &str,
+) -> ApiResult<UserItemData> {
     Ok(state
         .stores
         .metadata
@@ -75,7 +87,7 @@ pub async fn to_dtos_with(
     fields: Fields,
 ) -> ApiResult<Vec<BaseItemDto>> {
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
-    let data: HashMap<String, UserItemData> = state
+    let stored: HashMap<String, UserItemData> = state
         .stores
         .metadata
         .list_user_data(user_id, &ids)
@@ -83,16 +95,23 @@ pub async fn to_dtos_with(
         .into_iter()
         .map(|d| (d.item_id.clone(), d))
         .collect();
-    Ok(items
+    let mut data: Vec<UserItemData> = items
         .iter()
         .map(|item| {
-            let d = data
+            stored
                 .get(&item.id)
                 .cloned()
-                .unwrap_or_else(|| UserItemData::empty(user_id, &item.id));
+                .unwrap_or_else(|| UserItemData::empty(user_id, &item.id))
+        })
+        .collect();
+    state.progress.overlay_all(&mut data);
+    Ok(items
+        .iter()
+        .zip(&data)
+        .map(|(item, d)| {
             with_fields(
                 state,
-                BaseItemDto::new(item, &state.server_id, &d),
+                BaseItemDto::new(item, &state.server_id, d),
                 item,
                 fields,
             )
