@@ -8,14 +8,19 @@
 -- Environment: HA_TOKEN (access token; absent: no token, e.g. for /health).
 local M = {}
 
--- Sets the Jellyfin-style authorization header every request of this thread carries.
-function M.auth()
-  local value = 'MediaBrowser Client="media-ha wrk", Device="wrk", DeviceId="wrk-load", Version="1.0"'
-  local token = os.getenv("HA_TOKEN")
+-- The Jellyfin-style authorization header of a client on `device` with `token` (nil: none).
+function M.auth_value(device, token)
+  local value = 'MediaBrowser Client="media-ha wrk", Device="wrk", DeviceId="' .. device ..
+    '", Version="1.0"'
   if token ~= nil and token ~= "" then
     value = value .. ', Token="' .. token .. '"'
   end
-  wrk.headers["Authorization"] = value
+  return value
+end
+
+-- Sets the authorization header every request of this thread carries (HA_TOKEN).
+function M.auth()
+  wrk.headers["Authorization"] = M.auth_value("wrk-load", os.getenv("HA_TOKEN"))
 end
 
 -- Splits "a,b,c" into a list (empty entries dropped).

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`setup`] | starts 1 or 2 replicas over a generated library and signs in |
 //! | [`api`] | wrk against the hot endpoints vs `GET /health` of the same servers |
+//! | [`profile`] | CPU per process and store round trips per request around each wrk phase |
 //! | [`rss`] | VmRSS (and Redis memory) before/after 1,000 sign-ins |
 //! | [`web`] | item 10 (issue 15): cached poster vs `/health`, first extraction, `/socket` fan-out |
 //!
@@ -17,6 +18,7 @@ use ha_test_support::cluster;
 use ha_test_support::load::{library, wrk};
 
 mod api;
+mod profile;
 mod rss;
 mod setup;
 mod web;
@@ -34,6 +36,9 @@ pub fn run(opts: &Opts) -> Vec<Figure> {
     let stores = setup::Stores {
         redis: redis.url(),
         postgres: pg.url(),
+        redis_port: redis.port(),
+        redis_pid: redis.pid(),
+        postgres_pid: pg.pid(),
     };
     let mut figures = Vec::new();
     if opts.wants("api") {

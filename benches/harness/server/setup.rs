@@ -17,13 +17,20 @@ use super::library::MOVIES;
 /// Generous bound for the first scan of the library on a busy machine.
 const PATIENCE: Duration = Duration::from_secs(180);
 
-/// The shared stores of HA mode.
+/// The shared stores of HA mode: the harness's private ha-testkit servers (their pids are
+/// what [`super::profile`] reads the CPU of).
 #[derive(Debug, Clone)]
 pub struct Stores {
     /// Redis URL.
     pub redis: String,
     /// PostgreSQL URL.
     pub postgres: String,
+    /// Redis port (for `redis-cli INFO`).
+    pub redis_port: u16,
+    /// The redis-server process.
+    pub redis_pid: u32,
+    /// The PostgreSQL postmaster (its backends are its children).
+    pub postgres_pid: u32,
 }
 
 /// Running replicas and a signed-in user.
@@ -161,6 +168,30 @@ impl Cluster {
             _shared: shared,
             _logs: logs,
         })
+    }
+
+    /// Signs `n` viewers in, each from a device of its own (`bench-viewer-{k}`), as `n`
+    /// clients playing at once would; returns their tokens in order.
+    pub async fn sign_in_viewers(&self, n: usize) -> Result<Vec<String>, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut tokens = Vec::with_capacity(n);
+        for k in 0..n {
+            let base = self.replicas[k % self.replicas.len()].base();
+            let (token, _) = login(&http, base, &format!("bench-viewer-{k}")).await?;
+            tokens.push(token);
+        }
+        Ok(tokens)
+    }
+
+    /// The replicas' pids.
+    pub fn pids(&self) -> Vec<u32> {
+        self.replicas
+            .iter()
+            .filter_map(|r| u32::try_from(r.pid().as_raw()).ok())
+            .collect()
     }
 
     /// The replicas' base URLs.
