@@ -31,7 +31,7 @@ async fn concurrent_migrators_apply_each_migration_once() {
     let versions: Vec<u32> = applied_total.iter().map(|(v, _)| *v).collect();
     assert_eq!(
         versions,
-        vec![1, 2, 3, 4, 5, 6, 7],
+        vec![1, 2, 3, 4, 5, 6, 7, 8],
         "each migration applied by exactly one migrator"
     );
 
@@ -48,7 +48,16 @@ async fn concurrent_migrators_apply_each_migration_once() {
     let history: Vec<(i32, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(
         history,
-        vec![(1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1), (7, 1)]
+        vec![
+            (1, 1),
+            (2, 1),
+            (3, 1),
+            (4, 1),
+            (5, 1),
+            (6, 1),
+            (7, 1),
+            (8, 1)
+        ]
     );
 
     // Running again is a no-op, and no advisory lock is left behind.

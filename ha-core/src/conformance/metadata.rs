@@ -285,6 +285,79 @@ pub async fn metadata_item_queries_filter_on_user_marks(r: Arc<dyn MetadataRepo>
     ));
 }
 
+/// Recursive listings follow the tree as it is now, whatever order it was written in: a child
+/// stored before its parent, a folder moved to another library, a root put under another, a
+/// folder deleted (its orphans are descendants of the missing id, not of the old library).
+/// Backends that keep ancestry to answer these fast must keep it right through all of this.
+pub async fn metadata_recursive_listings_follow_moves_and_deletions(r: Arc<dyn MetadataRepo>) {
+    let films = item(None, "Films", ItemKind::CollectionFolder, 1);
+    let shows = item(None, "Shows", ItemKind::CollectionFolder, 2);
+    let series = item(Some(&films), "Series", ItemKind::Folder, 3);
+    let season = item(Some(&series), "Season 1", ItemKind::Folder, 4);
+    let e1 = item(Some(&season), "e1", ItemKind::Episode, 5);
+    let e2 = item(Some(&series), "e2", ItemKind::Episode, 6);
+    // Children first: their parents are unknown when they are written.
+    for i in [&e1, &e2, &season, &films, &shows, &series] {
+        r.upsert_item(i).await.unwrap();
+    }
+    let under = |parent: &Item, kinds: Vec<ItemKind>| {
+        let r = r.clone();
+        let query = ItemQuery {
+            parent_id: Some(parent.id.clone()),
+            recursive: true,
+            kinds,
+            limit: Some(crate::metadata::MAX_PAGE),
+            ..Default::default()
+        };
+        async move {
+            let page = r.query_items(&query).await.unwrap();
+            let mut names: Vec<String> = page.items.iter().map(|i| i.name.clone()).collect();
+            names.sort();
+            assert_eq!(page.total as usize, names.len(), "total matches the page");
+            names
+        }
+    };
+    assert_eq!(
+        under(&films, vec![]).await,
+        ["Season 1", "Series", "e1", "e2"]
+    );
+    assert_eq!(under(&films, vec![ItemKind::Episode]).await, ["e1", "e2"]);
+    assert!(under(&shows, vec![]).await.is_empty());
+
+    // The series moves to the other library, with everything under it.
+    let mut moved = series.clone();
+    moved.parent_id = Some(shows.id.clone());
+    r.upsert_item(&moved).await.unwrap();
+    assert!(under(&films, vec![]).await.is_empty());
+    assert_eq!(under(&shows, vec![ItemKind::Episode]).await, ["e1", "e2"]);
+    // Rewriting an item unchanged (a rescan) changes nothing.
+    r.upsert_item(&moved).await.unwrap();
+    assert_eq!(
+        under(&shows, vec![]).await,
+        ["Season 1", "Series", "e1", "e2"]
+    );
+
+    // A whole library put under the other.
+    let mut nested = shows.clone();
+    nested.parent_id = Some(films.id.clone());
+    r.upsert_item(&nested).await.unwrap();
+    assert_eq!(
+        under(&films, vec![]).await,
+        ["Season 1", "Series", "Shows", "e1", "e2"]
+    );
+    assert_eq!(under(&shows, vec![ItemKind::Episode]).await, ["e1", "e2"]);
+
+    // The series is deleted: its orphans belong to no library any more.
+    assert!(r.delete_item(&series.id).await.unwrap());
+    assert_eq!(under(&films, vec![]).await, ["Shows"]);
+    assert!(under(&shows, vec![]).await.is_empty());
+    assert_eq!(under(&series, vec![]).await, ["Season 1", "e1", "e2"]);
+    // Written again, under the first library: found there again.
+    r.upsert_item(&series).await.unwrap();
+    assert_eq!(under(&films, vec![ItemKind::Episode]).await, ["e1", "e2"]);
+    assert!(under(&shows, vec![]).await.is_empty());
+}
+
 /// Listings: children vs descendants, kind and name filters, both sorts, stable paging.
 pub async fn metadata_item_queries_filter_sort_and_page(r: Arc<dyn MetadataRepo>) {
     let root = item(None, "Library", ItemKind::CollectionFolder, 1);

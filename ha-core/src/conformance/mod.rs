@@ -191,6 +191,7 @@ macro_rules! metadata_repo_conformance {
                 metadata_users_crud_and_case_insensitive_names,
                 metadata_items_upsert_and_path_uniqueness,
                 metadata_item_queries_filter_sort_and_page,
+                metadata_recursive_listings_follow_moves_and_deletions,
                 metadata_item_queries_filter_on_user_marks,
                 metadata_user_data_round_trip_and_cascade,
                 metadata_devices_by_user_newest_first,

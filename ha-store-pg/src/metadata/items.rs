@@ -1,4 +1,7 @@
-//! The `items` table: upserts, lookups and paged listings (recursive ones with a recursive CTE).
+//! The `items` table: upserts, lookups and paged listings. A recursive listing from a library
+//! (or from an id no longer stored) reads the items whose parent chain ends there, one index
+//! range (`top_parent_id`, kept by the triggers of migration V8); from any other folder, the
+//! descendants come from a recursive CTE over its subtree.
 
 use ha_core::metadata::MAX_PAGE;
 use ha_core::{Item, ItemKind, ItemQuery, ItemSort, Page};
@@ -135,6 +138,30 @@ pub(super) async fn delete(store: &PgStore, id: &str) -> PgResult<bool> {
     Ok(conn.execute(DELETE, &[&id]).await? > 0)
 }
 
+/// Whether `id` ends the parent chains of its descendants (a root, or an id not stored), so
+/// that they are exactly the items whose `top_parent_id` is `id`.
+async fn ends_its_chains(conn: &crate::store::Conn, id: &str) -> PgResult<bool> {
+    let row = conn
+        .query_opt(
+            "SELECT top_parent_id IS NULL AS is_end FROM items WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    match row {
+        Some(row) => col(&row, "is_end"),
+        None => Ok(true),
+    }
+}
+
+/// How a recursive listing finds the items under its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Descendants {
+    /// The parent ends its descendants' chains: `top_parent_id = parent`.
+    ByChainEnd,
+    /// A folder inside a library: the recursive CTE.
+    ByTree,
+}
+
 /// One listing, as SQL text built only from the constant fragments above (never from input)
 /// and its parameters.
 struct Listing<'q> {
@@ -145,7 +172,12 @@ struct Listing<'q> {
 }
 
 impl<'q> Listing<'q> {
-    fn new(query: &'q ItemQuery, kinds: &'q Vec<&'static str>, search: &'q Option<String>) -> Self {
+    fn new(
+        query: &'q ItemQuery,
+        descendants: Descendants,
+        kinds: &'q Vec<&'static str>,
+        search: &'q Option<String>,
+    ) -> Self {
         let mut params: Vec<&'q (dyn ToSql + Sync)> = Vec::new();
         let (with, mut from, mut filter) = match (&query.parent_id, query.recursive) {
             (None, false) => (
@@ -164,11 +196,18 @@ impl<'q> Listing<'q> {
             }
             (Some(parent), true) => {
                 params.push(parent);
-                (
-                    DESCENDANTS,
-                    "FROM items JOIN tree USING (id)".to_owned(),
-                    "TRUE".to_owned(),
-                )
+                match descendants {
+                    Descendants::ByChainEnd => (
+                        "",
+                        "FROM items".to_owned(),
+                        "items.top_parent_id = $1".to_owned(),
+                    ),
+                    Descendants::ByTree => (
+                        DESCENDANTS,
+                        "FROM items JOIN tree USING (id)".to_owned(),
+                        "TRUE".to_owned(),
+                    ),
+                }
             }
         };
         if let Some(user) = &query.user {
@@ -232,7 +271,12 @@ pub(super) async fn query(store: &PgStore, query: &ItemQuery) -> PgResult<Page<I
         .map_err(|e| PgError::Invalid(e.to_string()))?;
     let kinds: Vec<&'static str> = query.kinds.iter().map(|k| k.as_str()).collect();
     let search = query.search_term.as_ref().map(|s| s.to_lowercase());
-    let listing = Listing::new(query, &kinds, &search);
+    let conn = store.conn("query items").await?;
+    let descendants = match (&query.parent_id, query.recursive) {
+        (Some(parent), true) if !ends_its_chains(&conn, parent).await? => Descendants::ByTree,
+        _ => Descendants::ByChainEnd,
+    };
+    let listing = Listing::new(query, descendants, &kinds, &search);
     let dir = if query.descending { "DESC" } else { "ASC" };
     let order = match query.sort {
         ItemSort::Name => format!("items.name_key {dir}, items.id {dir}"),
@@ -249,8 +293,7 @@ pub(super) async fn query(store: &PgStore, query: &ItemQuery) -> PgResult<Page<I
     params.push(&offset);
     params.push(&limit);
     let count_sql = listing.select("count(*) AS total");
-    let conn = store.conn("query items").await?;
-    let (rows, total) = if query.recursive && query.parent_id.is_some() {
+    let (rows, total) = if descendants == Descendants::ByTree {
         // The descendants' recursive CTE is the costly part: compute it once, with the total
         // as a window over it (an empty page past the end counts separately).
         let sql = format!(
