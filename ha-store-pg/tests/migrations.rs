@@ -31,7 +31,7 @@ async fn concurrent_migrators_apply_each_migration_once() {
     let versions: Vec<u32> = applied_total.iter().map(|(v, _)| *v).collect();
     assert_eq!(
         versions,
-        vec![1, 2, 3, 4, 5, 6, 7, 8],
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
         "each migration applied by exactly one migrator"
     );
 
@@ -56,7 +56,8 @@ async fn concurrent_migrators_apply_each_migration_once() {
             (5, 1),
             (6, 1),
             (7, 1),
-            (8, 1)
+            (8, 1),
+            (9, 1)
         ]
     );
 

@@ -279,7 +279,10 @@ pub(super) async fn query(store: &PgStore, query: &ItemQuery) -> PgResult<Page<I
     let listing = Listing::new(query, descendants, &kinds, &search);
     let dir = if query.descending { "DESC" } else { "ASC" };
     let order = match query.sort {
-        ItemSort::Name => format!("items.name_key {dir}, items.id {dir}"),
+        // The prefix is what the name indexes hold (migration V9; same order as the full key).
+        ItemSort::Name => {
+            format!("left(items.name_key, 200) {dir}, items.name_key {dir}, items.id {dir}")
+        }
         ItemSort::DateAdded => format!("items.date_added_ms {dir}, items.id {dir}"),
         // Never played first, as the in-process backend orders `None` before any time.
         ItemSort::DatePlayed => {
