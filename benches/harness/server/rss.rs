@@ -3,7 +3,9 @@
 //!
 //! What a sign-in leaves behind: a session (in-process map, or a PostgreSQL row in HA mode), a
 //! device record and an activity-log entry (in-process metadata, or PostgreSQL rows in HA mode).
-//! All of it counts: that is what 1,000 idle clients cost.
+//! All of it counts: that is what 1,000 idle clients cost. The sign-ins are spread over
+//! [`USERS`] users, because the server keeps at most 100 sessions per user (a sign-in beyond it
+//! signs the least recently used out; `session_limit.rs`), as a household of many people would.
 //!
 //! Why the figure is the *second* thousand: RSS is the OS's view of a malloc heap, and a heap
 //! has high-water marks that are not per-session costs (each sign-in runs Argon2id with a
@@ -25,13 +27,18 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::runtime::Runtime;
 
-use super::setup::{auth_header, login, Cluster, Stores};
+use super::setup::{auth_header, login, login_as, Cluster, Stores};
 use crate::report::{Better, Figure};
 
 /// Sessions created for the figure.
 const SESSIONS: usize = 1000;
 /// Sign-ins before the baseline reading.
 const WARMUP: usize = 32;
+/// Users the sessions belong to: 2 × [`SESSIONS`] / [`USERS`] = 50 sessions each, under the
+/// server's 100 per user.
+const USERS: usize = 40;
+/// Their password.
+const USER_PW: &str = "idle-pw";
 /// Sign-ins in flight at once.
 const CONCURRENCY: usize = 4;
 
@@ -63,8 +70,9 @@ fn pg_database_bytes(url: &str) -> Result<u64, String> {
         .map_err(|_| format!("psql: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
-/// Signs in `n` times from distinct devices named `<prefix>-<i>`; returns the tokens.
-async fn sign_ins(base: &str, prefix: &str, n: usize) -> Result<Vec<String>, String> {
+/// Signs in `n` times from distinct devices named `<prefix>-<i>`, device `i` as the admin
+/// (`users` false) or as user `idle-<i mod USERS>`; returns the tokens.
+async fn sign_ins(base: &str, prefix: &str, n: usize, users: bool) -> Result<Vec<String>, String> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -77,7 +85,14 @@ async fn sign_ins(base: &str, prefix: &str, n: usize) -> Result<Vec<String>, Str
                 let http = http.clone();
                 let device = format!("{prefix}-{i}");
                 let base = base.to_owned();
-                tokio::spawn(async move { login(&http, &base, &device).await })
+                tokio::spawn(async move {
+                    if users {
+                        let user = format!("idle-{}", i % USERS);
+                        login_as(&http, &base, &device, &user, USER_PW).await
+                    } else {
+                        login(&http, &base, &device).await
+                    }
+                })
             })
             .collect::<Vec<_>>();
         for task in batch {
@@ -179,14 +194,17 @@ async fn measure(media: &Path, stores: Option<&Stores>) -> Result<Reading, Strin
             threads: status_field(pid, "Threads")?,
         })
     };
-    sign_ins(r.base(), "warmup", WARMUP).await?;
+    for k in 0..USERS {
+        cluster.create_user(&format!("idle-{k}"), USER_PW).await?;
+    }
+    sign_ins(r.base(), "warmup", WARMUP, false).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = sample()?;
-    let first = sign_ins(r.base(), "idle", SESSIONS).await?;
+    let first = sign_ins(r.base(), "idle", SESSIONS, true).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let middle = sample()?;
     let started = Instant::now();
-    let second = sign_ins(r.base(), "idle2", SESSIONS).await?;
+    let second = sign_ins(r.base(), "idle2", SESSIONS, true).await?;
     let secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = sample()?;

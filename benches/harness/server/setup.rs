@@ -88,11 +88,22 @@ pub async fn login(
     base: &str,
     device: &str,
 ) -> Result<(String, String), String> {
+    login_as(http, base, device, ADMIN, ADMIN_PW).await
+}
+
+/// Signs `user` in on `base` from `device`; returns (token, user id).
+pub async fn login_as(
+    http: &reqwest::Client,
+    base: &str,
+    device: &str,
+    user: &str,
+    password: &str,
+) -> Result<(String, String), String> {
     let (status, auth) = call(
         http,
         &format!("{base}/Users/AuthenticateByName"),
         &auth_header(device, None),
-        Some(json!({ "Username": ADMIN, "Pw": ADMIN_PW })),
+        Some(json!({ "Username": user, "Pw": password })),
     )
     .await?;
     match (
@@ -168,6 +179,23 @@ impl Cluster {
             _shared: shared,
             _logs: logs,
         })
+    }
+
+    /// Creates a user (not an administrator) through the first replica, as the admin.
+    pub async fn create_user(&self, name: &str, password: &str) -> Result<(), String> {
+        let http = reqwest::Client::new();
+        let base = self.replicas[0].base();
+        let (status, body) = call(
+            &http,
+            &format!("{base}/Users/New"),
+            &auth_header("bench-setup", Some(&self.token)),
+            Some(json!({ "Name": name, "Password": password })),
+        )
+        .await?;
+        match status {
+            200 => Ok(()),
+            _ => Err(format!("creating user {name} on {base}: {status} {body}")),
+        }
     }
 
     /// Signs `n` viewers in, each from a device of its own (`bench-viewer-{k}`), as `n`
