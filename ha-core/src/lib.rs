@@ -46,6 +46,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod batch;
 pub mod clock;
 pub mod error;
 pub mod events;

@@ -22,6 +22,7 @@
 //! is logged (at `debug`) and its text copied into the message; every other variant keeps it.
 
 use ha_core::error_chain;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
@@ -118,6 +119,16 @@ pub enum PgError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// A statement that carried several callers' operations failed for the store's sake
+    /// (unreachable, timed out): every caller in it gets the one error, shared.
+    #[error("{what} (sent with concurrent calls) failed")]
+    Batched {
+        /// The operation.
+        what: &'static str,
+        /// The statement's error.
+        #[source]
+        source: Arc<PgError>,
+    },
     /// Schema migration failed.
     #[error("schema migration failed")]
     Migration(#[source] refinery::Error),
@@ -161,6 +172,7 @@ impl PgError {
                 Some(StoreFailure::Unavailable)
             }
             PgError::Timeout { .. } => Some(StoreFailure::Timeout),
+            PgError::Batched { source, .. } => source.failure(),
             PgError::Db { .. }
             | PgError::Decode { .. }
             | PgError::Migration(_)
@@ -314,6 +326,22 @@ impl From<PgError> for ha_core::Error {
                 ha_core::Error::NotFound(error_chain(&e))
             }
             PgError::Decode { what, source } => ha_core::Error::Decode { what, source },
+            PgError::Batched { what, source } => {
+                let what = what.to_owned();
+                if let PgError::Timeout { after, .. } = source.as_ref() {
+                    ha_core::Error::Timeout {
+                        what,
+                        after: *after,
+                    }
+                } else if source.failure() == Some(ha_core::telemetry::StoreFailure::Unavailable) {
+                    ha_core::Error::Unavailable {
+                        what,
+                        source: Some(Box::new(source)),
+                    }
+                } else {
+                    ha_core::Error::backend(what, source)
+                }
+            }
             e @ PgError::Connect { .. } => ha_core::Error::Unavailable {
                 what: "postgres store".to_owned(),
                 source: Some(Box::new(e)),

@@ -26,6 +26,7 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::config::PgStoreConfig;
 use crate::error::{PgError, PgResult};
+use crate::metadata::user_data_batch::UserDataQueue;
 use crate::migrate::{self, MigrationReport};
 use crate::session_check;
 use crate::{
@@ -63,6 +64,8 @@ pub struct PgStore {
 struct Inner {
     pool: Pool,
     config: PgStoreConfig,
+    /// User-data writes waiting to be sent together (`metadata::user_data_batch`).
+    user_data_queue: Arc<UserDataQueue>,
 }
 
 impl PgStore {
@@ -127,7 +130,11 @@ impl PgStore {
             .build()
             .map_err(|e| PgError::Config(format!("cannot build the pool: {e}")))?;
         Ok(Self {
-            inner: Arc::new(Inner { pool, config }),
+            inner: Arc::new(Inner {
+                pool,
+                config,
+                user_data_queue: crate::metadata::user_data_batch::queue(),
+            }),
         })
     }
 
@@ -220,6 +227,11 @@ impl PgStore {
             what,
             statement_timeout: config.statement_timeout,
         })
+    }
+
+    /// The queue of user-data writes not sent yet.
+    pub(crate) fn user_data_queue(&self) -> &Arc<UserDataQueue> {
+        &self.inner.user_data_queue
     }
 
     /// Classifies a driver error for `what`.

@@ -390,6 +390,119 @@ async fn user_data_needs_both_ends_and_lists_in_request_order() {
     assert_eq!(r.get_user_data(&u.id, &b.id).await.unwrap(), None);
 }
 
+/// Concurrent writes travel as one statement (`user_data_batch`); each caller still gets the
+/// answer about its own row, and of two writes of one key in a batch the later is kept.
+#[tokio::test]
+async fn concurrent_user_data_writes_each_get_their_own_answer() {
+    let r = repo().await;
+    let u = user("batched");
+    r.create_user(&u).await.unwrap();
+    let items: Vec<Item> = (0..4)
+        .map(|i| item(None, &format!("/batch/{i}"), "x", ItemKind::Movie, 0))
+        .collect();
+    for it in &items {
+        r.upsert_item(it).await.unwrap();
+    }
+    let data = |item_id: &str, pos| UserItemData {
+        position_ticks: pos,
+        ..UserItemData::empty(&u.id, item_id)
+    };
+    // Spawned on this test's one thread, the writes queue in spawn order before the batch is
+    // sent: one statement for the valid rows, a missing item and a NUL byte among them.
+    let writes = [
+        data(&items[0].id, 1),
+        data(&items[1].id, 10),
+        data("no-such-item", 5),
+        data(&items[0].id, 2),
+        data("nul\0item", 6),
+        data(&items[2].id, 20),
+        data(&items[0].id, 3),
+    ];
+    let calls: Vec<_> = writes
+        .iter()
+        .cloned()
+        .map(|w| {
+            let r = r.clone();
+            tokio::spawn(async move { r.put_user_data(&w).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    for (i, answer) in answers.iter().enumerate() {
+        match i {
+            2 => assert!(
+                matches!(answer, Err(Error::NotFound(m)) if m.contains("no-such-item")),
+                "the missing item's caller: {answer:?}"
+            ),
+            4 => assert!(
+                matches!(answer, Err(Error::Invalid(_))),
+                "the NUL byte's caller: {answer:?}"
+            ),
+            _ => assert!(answer.is_ok(), "write {i} lands: {answer:?}"),
+        }
+    }
+    let stored = |i: usize| {
+        let (r, u, id) = (r.clone(), u.id.clone(), items[i].id.clone());
+        async move {
+            r.get_user_data(&u, &id)
+                .await
+                .unwrap()
+                .map(|d| d.position_ticks)
+        }
+    };
+    assert_eq!(stored(0).await, Some(3), "the later write of a key is kept");
+    assert_eq!(stored(1).await, Some(10));
+    assert_eq!(stored(2).await, Some(20));
+    assert_eq!(stored(3).await, None, "never written");
+}
+
+/// Many writers over few keys on two threads: batches in flight at once share rows, and
+/// neither deadlocks nor loses a write (each key ends at one of the values written to it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_write_batches_neither_deadlock_nor_fail() {
+    let r = repo().await;
+    let u = user("storm");
+    r.create_user(&u).await.unwrap();
+    let items: Vec<Item> = (0..5)
+        .map(|i| item(None, &format!("/storm/{i}"), "x", ItemKind::Movie, 0))
+        .collect();
+    for it in &items {
+        r.upsert_item(it).await.unwrap();
+    }
+    let mut calls = tokio::task::JoinSet::new();
+    for task in 0..32_i64 {
+        let (r, u, ids) = (
+            r.clone(),
+            u.id.clone(),
+            items.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+        );
+        calls.spawn(async move {
+            for round in 0..20_i64 {
+                // Every task walks the keys in its own order.
+                let id = &ids[((task * 3 + round * (task % 4 + 1)) % 5) as usize];
+                let data = UserItemData {
+                    position_ticks: task * 1000 + round,
+                    ..UserItemData::empty(&u, id)
+                };
+                r.put_user_data(&data).await.expect("every write lands");
+            }
+        });
+    }
+    while let Some(done) = calls.join_next().await {
+        done.unwrap();
+    }
+    for it in &items {
+        let data = r.get_user_data(&u.id, &it.id).await.unwrap();
+        let pos = data.expect("every key written").position_ticks;
+        assert!(
+            (0..32_000).contains(&pos) && pos % 1000 < 20,
+            "a value written: {pos}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn activity_limit_is_capped_and_ordered() {
     let r = repo().await;

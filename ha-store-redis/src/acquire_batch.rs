@@ -11,12 +11,8 @@
 //!
 //! # How
 //!
-//! A caller pushes its request on the store's queue. The caller that finds the queue empty
-//! spawns a flush task; the flush runs after the tasks that were already runnable, so every
-//! acquire issued in the meantime is in the queue by then. The flush takes up to
-//! [`MAX_BATCH`] requests (spawning another flush for the rest), sends them as one call on its
-//! own task and answers each caller on its channel. The invariant: while the queue is not
-//! empty, a flush that has not drained it yet is scheduled.
+//! [`ha_core::batch::Batcher`]: acquires that arrive while none has been sent yet share one
+//! call of at most [`MAX_BATCH`] entries.
 //!
 //! # Semantics
 //!
@@ -27,9 +23,9 @@
 //! keys of one call must share a slot and leases live in different slots by design, so there
 //! each acquire is its own call (a batch of one), sent from the caller's task.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use tokio::sync::oneshot;
+use ha_core::batch::Batcher;
 
 use crate::error::{RedisStoreError, StoreResult};
 use crate::RedisStore;
@@ -59,23 +55,14 @@ pub(crate) struct AcquireRequest {
 }
 
 /// The answer to one acquire: the token as a decimal string, or `None` when the lease is held.
-type Answer = StoreResult<Option<String>>;
-
-struct Pending {
-    request: AcquireRequest,
-    reply: oneshot::Sender<Answer>,
-}
+pub(crate) type Answer = StoreResult<Option<String>>;
 
 /// The queue of acquires not sent yet, one per store.
-#[derive(Default)]
-pub(crate) struct AcquireQueue {
-    pending: Mutex<Vec<Pending>>,
-}
+pub(crate) type AcquireQueue = Batcher<AcquireRequest, Answer>;
 
-impl std::fmt::Debug for AcquireQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AcquireQueue").finish_non_exhaustive()
-    }
+/// The queue a store starts with.
+pub(crate) fn queue() -> Arc<AcquireQueue> {
+    Arc::new(Batcher::new(MAX_BATCH))
 }
 
 /// Runs `request`, batched with the acquires issued concurrently through the same store.
@@ -98,59 +85,32 @@ pub(crate) async fn acquire(store: &RedisStore, request: AcquireRequest) -> Answ
                     .ok_or_else(|| RedisStoreError::protocol(what, "no answer"))
             });
     }
-    let (reply, answer) = oneshot::channel();
-    let first = {
-        let mut pending = ha_core::sync::lock(&store.acquire_queue().pending);
-        pending.push(Pending { request, reply });
-        pending.len() == 1
-    };
-    if first {
-        schedule(store.clone());
-    }
-    // The flush answers every request it takes; a closed channel means its task was aborted
-    // (the runtime is shutting down).
-    answer
+    let batch_store = store.clone();
+    store
+        .acquire_queue()
+        .submit(request, move |requests| async move {
+            run_batch(&batch_store, requests).await
+        })
         .await
-        .unwrap_or_else(|_| Err(RedisStoreError::protocol(WHAT, "batch task ended")))
+        // No answer: the flush task was aborted (the runtime is shutting down).
+        .unwrap_or_else(|| Err(RedisStoreError::protocol(WHAT, "batch task ended")))
 }
 
-/// Spawns a [`flush`] (a plain function, so `flush` need not prove its own future `Send`).
-fn schedule(store: RedisStore) {
-    tokio::spawn(flush(store));
-}
-
-/// Sends up to [`MAX_BATCH`] queued acquires as one call and answers their callers.
-async fn flush(store: RedisStore) {
-    let batch: Vec<Pending> = {
-        let mut pending = ha_core::sync::lock(&store.acquire_queue().pending);
-        let n = pending.len().min(MAX_BATCH);
-        let batch = pending.drain(..n).collect();
-        if !pending.is_empty() {
-            schedule(store.clone());
-        }
-        batch
-    };
-    if batch.is_empty() {
-        return;
-    }
-    let (requests, replies): (Vec<_>, Vec<_>) =
-        batch.into_iter().map(|p| (p.request, p.reply)).unzip();
-    match run(&store, WHAT, requests).await {
-        Ok(answers) => {
-            for (reply, answer) in replies.into_iter().zip(answers) {
-                // A caller that gave up no longer listens; its lease expires with its TTL.
-                let _ = reply.send(Ok(answer));
-            }
-        }
+/// One call for a batch, its one error shared (with its source) by every caller in it.
+async fn run_batch(store: &RedisStore, requests: Vec<AcquireRequest>) -> Vec<Answer> {
+    let n = requests.len();
+    match run(store, WHAT, requests).await {
+        Ok(answers) => answers.into_iter().map(Ok).collect(),
         Err(e) => {
-            // Every caller of the call gets the one error, shared with its source.
             let e = Arc::new(e);
-            for reply in replies {
-                let _ = reply.send(Err(RedisStoreError::Batched {
-                    what: WHAT,
-                    source: e.clone(),
-                }));
-            }
+            (0..n)
+                .map(|_| {
+                    Err(RedisStoreError::Batched {
+                        what: WHAT,
+                        source: e.clone(),
+                    })
+                })
+                .collect()
         }
     }
 }

@@ -42,7 +42,7 @@ struct Inner {
     /// again after a connection failure (the server may have restarted).
     incarnation_start_us: AtomicU64,
     /// Lease acquires waiting to be sent together (`acquire_batch`).
-    acquire_queue: AcquireQueue,
+    acquire_queue: Arc<AcquireQueue>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -139,7 +139,7 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 config,
                 incarnation_start_us: AtomicU64::new(0),
-                acquire_queue: AcquireQueue::default(),
+                acquire_queue: crate::acquire_batch::queue(),
             }),
         };
         store.watch_primary();
@@ -197,7 +197,7 @@ impl RedisStore {
         &self.inner.scripts
     }
 
-    pub(crate) fn acquire_queue(&self) -> &AcquireQueue {
+    pub(crate) fn acquire_queue(&self) -> &Arc<AcquireQueue> {
         &self.inner.acquire_queue
     }
 

@@ -17,6 +17,7 @@ pub(crate) mod display_prefs;
 pub(crate) mod items;
 pub(crate) mod user_config;
 pub(crate) mod user_data;
+pub(crate) mod user_data_batch;
 pub(crate) mod users;
 
 use async_trait::async_trait;
