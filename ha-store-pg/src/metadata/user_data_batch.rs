@@ -33,9 +33,9 @@ use super::user_data::{self, UserDataRow};
 use crate::error::{PgError, PgResult};
 use crate::PgStore;
 
-/// At most this many writes per statement. Smaller than the pool, so that under a storm of
-/// writes several statements are in flight on several server backends (2 cores: a batch of 16
-/// measured fastest of 4, 8, 16 and 64; see docs/BENCHMARKS.md).
+/// At most this many writes per statement: a bound keeps one statement short, and under a
+/// storm of writes lets several statements be in flight on several server backends. On the
+/// 2-core harness a cap of 4 and of 16 measured the same (docs/BENCHMARKS.md, item 4).
 pub(crate) const MAX_BATCH: usize = 16;
 
 /// What a batch is reported as in its errors.
