@@ -315,9 +315,17 @@ pub(super) async fn query(store: &PgStore, query: &ItemQuery) -> PgResult<Page<I
         // The page and the total as two statements pipelined on one connection (one round
         // trip): the page alone follows an index in order and stops after `offset + limit`
         // rows, where a window count in it would read and sort every match.
+        //
+        // The page's ids are chosen first, ordered on the sort keys alone, and only then are
+        // its rows read: where the planner sorts the matches (a deep offset), it sorts ids and
+        // keys instead of whole rows with their probe JSON, which spilled a films page of
+        // 20,000 to disk (benches/library-plans.md). `ARRAY(…)` keeps its query's order and
+        // `WITH ORDINALITY` numbers it.
         let page_sql = format!(
-            "{} ORDER BY {order} OFFSET ${} LIMIT ${}",
-            listing.select(COLUMNS),
+            "SELECT {COLUMNS} FROM unnest(ARRAY({} ORDER BY {order} OFFSET ${} LIMIT ${})) \
+             WITH ORDINALITY AS page (id, position) JOIN items ON items.id = page.id \
+             ORDER BY page.position",
+            listing.select("items.id"),
             params.len() - 1,
             params.len()
         );
