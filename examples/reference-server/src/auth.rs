@@ -204,7 +204,9 @@ pub fn query_list<'a>(params: &'a HashMap<String, String>, key: &str) -> Vec<&'a
 pub struct Caller {
     /// The session.
     pub session: Session,
-    /// The user, as stored now (so a demoted admin loses rights at once).
+    /// The user, as stored now: read from the store, or from the metadata cache, which every
+    /// change through any replica invalidates at once (so a demoted admin loses rights at once;
+    /// `metadata_cache/mod.rs` gives the bound for changes made behind the servers' backs).
     pub user: User,
 }
 

@@ -1,41 +1,47 @@
-//! A per-replica cache in front of the [`MetadataRepo`]: items by id, and listing pages that
-//! do not depend on a user, answered from memory for a bounded time; every write through it
-//! invalidates at once here and, through a cluster event, on the other replicas.
+//! A per-replica cache in front of the [`MetadataRepo`]: users and items by id, and listing
+//! pages that do not depend on a user, answered from memory for a bounded time; every write
+//! through it invalidates at once here and, through a cluster event, on the other replicas.
 //!
 //! # Why
 //!
-//! The hot endpoints load an item or a listing page: with PostgreSQL each is a round trip,
-//! and they were a large part of what `GET /Items/{id}` and a listing page cost with replicas
-//! (docs/BENCHMARKS.md, "The HA request path"). Items change rarely (a library scan); a client
-//! reads them many times a second.
+//! Every authenticated request reads its caller's user record, and the hot endpoints load an
+//! item or a listing page: with PostgreSQL each is a round trip, and they were most of what
+//! `GET /Items/{id}` and a listing page cost with replicas (docs/BENCHMARKS.md, "The HA
+//! request path"). Users and items change rarely (an administrator's edit, a library scan); a
+//! client reads them many times a second. Jellyfin itself keeps every user in memory for the
+//! life of the process; this cache keeps one for at most `fresh_for`.
 //!
 //! # What it promises (the staleness bound)
 //!
-//! * **Users are never cached:** every request reads its caller's user record from the store
-//!   (`auth.rs`), because that record decides who may do what: a deleted user, a changed
-//!   password hash or a removed administrator right takes effect on the next request on every
-//!   replica, whichever tool changed it. No authentication or authorisation decision reads
-//!   anything from this cache.
+//! * **Users (rights, existence) change at once through any replica:** `create_user`,
+//!   `update_user` and `delete_user` through this wrapper (every API that changes a user) drop
+//!   the user here and announce it; the caller's record (`auth.rs`) is then read from the
+//!   store on the next request on every replica that received the event. A change made behind
+//!   the servers' backs (SQL) takes effect within `fresh_for`, the same bound as a session
+//!   deleted behind their backs (`ha_core::session_cache`). Sign-in (`get_user_by_name`, the
+//!   password check) and user lists always read the store.
 //! * **Never another user's data:** the user's own marks (`UserItemData`: played, position,
 //!   favourite) are never cached, nor any listing whose query carries a user filter
 //!   (`IsPlayed`, resume rows). What is cached is the same for every caller: items and
 //!   user-independent pages.
 //! * **Misses are never cached:** a new item is visible at once everywhere.
-//! * **A change through this wrapper** (`upsert_item`, `delete_item`: the library scan) takes
-//!   effect at once on this replica and, by the [`METADATA_CHANGED`] event, on the others as
+//! * **A change through this wrapper** (a user's, or `upsert_item`, `delete_item`: the library
+//!   scan) takes effect at once on this replica and, by the [`METADATA_CHANGED`] event, on the others as
 //!   soon as they receive it; a replica told it may have missed events (a gap or resync) drops
 //!   everything.
 //! * **If an event is lost unreported**, or the store is changed behind the servers' backs, a
-//!   replica answers the old item or page for at most `fresh_for` (`--metadata-cache`, default
+//!   replica answers the old user, item or page for at most `fresh_for` (`--metadata-cache`, default
 //!   2 s, the same bound as the session cache).
 //! * A read racing an invalidation is not kept (an epoch, as in `ha_core::session_cache`).
-//! * **Bounded memory** whatever clients ask: at most [`MAX_ENTRIES`] items and [`MAX_PAGES`]
-//!   pages, and only pages of at most [`MAX_PAGE_ITEMS`] items are kept (a client's page of 20
-//!   is; `Limit=10000` is not).
+//! * **Bounded memory** whatever clients ask: at most [`MAX_ENTRIES`] users, as many items,
+//!   and [`MAX_PAGES`] pages, and only pages of at most [`MAX_PAGE_ITEMS`] items are kept (a
+//!   client's page of 20 is; `Limit=10000` is not).
 //!
 //! The tables are in `state.rs` (pure, clock passed in); this file does the I/O.
 
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,10 +57,11 @@ use serde_json::json;
 use crate::timefmt::now_ms;
 use state::{Fetched, Tables};
 
-/// The topic of the event a change publishes: `{"item": id}`.
+/// The topic of the event a change publishes: `{"item": id}` or `{"user": id}` (anything else
+/// is read as "everything may have changed").
 pub const METADATA_CHANGED: &str = "metadata.changed";
 
-/// Most items kept (the table starts over when full).
+/// Most users, and most items, kept (a table starts over when full).
 pub const MAX_ENTRIES: usize = 50_000;
 /// Most listing pages kept.
 pub const MAX_PAGES: usize = 256;
@@ -62,7 +69,7 @@ pub const MAX_PAGES: usize = 256;
 /// this many items bound what listings hold.
 pub const MAX_PAGE_ITEMS: usize = 100;
 
-/// A [`MetadataRepo`] that answers items and user-independent pages from memory for a
+/// A [`MetadataRepo`] that answers users, items and user-independent pages from memory for a
 /// bounded time (see the module docs).
 #[derive(Debug)]
 pub struct CachedMetadata {
@@ -94,10 +101,12 @@ impl CachedMetadata {
             BusMessage::Event(event) if event.topic == METADATA_CHANGED => {
                 let payload = &event.payload;
                 let mut tables = lock(&self.tables);
-                match payload.get("item").and_then(|v| v.as_str()) {
-                    Some(id) => tables.item_changed(id),
+                let id = |key: &str| payload.get(key).and_then(|v| v.as_str());
+                match (id("item"), id("user")) {
+                    (Some(item), None) => tables.item_changed(item),
+                    (None, Some(user)) => tables.user_changed(user),
                     // Malformed: safer to forget everything.
-                    None => tables.clear(),
+                    _ => tables.clear(),
                 }
             }
             BusMessage::Event(_) => {}
@@ -117,6 +126,11 @@ impl CachedMetadata {
     async fn item_changed(&self, id: &str) {
         lock(&self.tables).item_changed(id);
         self.announce(json!({ "item": id })).await;
+    }
+
+    async fn user_changed(&self, id: &str) {
+        lock(&self.tables).user_changed(id);
+        self.announce(json!({ "user": id })).await;
     }
 
     async fn announce(&self, payload: serde_json::Value) {
@@ -139,16 +153,27 @@ impl CachedMetadata {
 #[async_trait]
 impl MetadataRepo for CachedMetadata {
     async fn create_user(&self, user: &User) -> Result<()> {
-        self.inner.create_user(user).await
+        let result = self.inner.create_user(user).await;
+        self.user_changed(&user.id).await;
+        result
     }
 
     async fn update_user(&self, user: &User) -> Result<()> {
-        self.inner.update_user(user).await
+        let result = self.inner.update_user(user).await;
+        self.user_changed(&user.id).await;
+        result
     }
 
-    // Users are never cached: they decide authentication and rights (module docs).
     async fn get_user(&self, id: &str) -> Result<Option<User>> {
-        self.inner.get_user(id).await
+        if let Some(user) = lock(&self.tables).users.get(id, now_ms()) {
+            return Ok(Some(user));
+        }
+        let epoch = self.epoch();
+        let found = self.inner.get_user(id).await?;
+        if let Some(user) = &found {
+            self.keep(Fetched::User(user.clone()), epoch);
+        }
+        Ok(found)
     }
 
     async fn get_user_by_name(&self, name: &str) -> Result<Option<User>> {
@@ -160,7 +185,9 @@ impl MetadataRepo for CachedMetadata {
     }
 
     async fn delete_user(&self, id: &str) -> Result<bool> {
-        self.inner.delete_user(id).await
+        let result = self.inner.delete_user(id).await;
+        self.user_changed(id).await;
+        result
     }
 
     async fn upsert_item(&self, item: &Item) -> Result<()> {

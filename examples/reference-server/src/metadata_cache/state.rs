@@ -1,9 +1,9 @@
-//! The tables of the metadata cache: items by id, listing pages by query, each entry
+//! The tables of the metadata cache: users and items by id, listing pages by query, each entry
 //! answered for a bounded time. Pure: the clock is a parameter (ms).
 
 use std::collections::HashMap;
 
-use media_ha::core::{Item, Page};
+use media_ha::core::{Item, Page, User};
 
 #[derive(Debug)]
 struct Slot<V> {
@@ -69,10 +69,12 @@ impl<V: Clone> Table<V> {
     }
 }
 
-/// Items and listing pages, and the invalidation epoch that keeps a read racing an
+/// Users, items and listing pages, and the invalidation epoch that keeps a read racing an
 /// invalidation from being cached.
 #[derive(Debug)]
 pub struct Tables {
+    /// Users by id.
+    pub users: Table<User>,
     /// Items by id.
     pub items: Table<Item>,
     /// Listing pages (queries without a user filter) by the query's text.
@@ -83,6 +85,8 @@ pub struct Tables {
 /// Which table a fetched value goes to.
 #[derive(Debug, Clone)]
 pub enum Fetched {
+    /// A user.
+    User(User),
     /// An item.
     Item(Item),
     /// A listing page, under its query's key.
@@ -91,9 +95,10 @@ pub enum Fetched {
 
 impl Tables {
     /// Tables whose entries are answered for `fresh_for_ms` (0: nothing is kept), with at
-    /// most `max_entries` items and `max_pages` listing pages.
+    /// most `max_entries` users, as many items, and `max_pages` listing pages.
     pub fn new(fresh_for_ms: u64, max_entries: usize, max_pages: usize) -> Self {
         Self {
+            users: Table::new(fresh_for_ms, max_entries),
             items: Table::new(fresh_for_ms, max_entries),
             pages: Table::new(fresh_for_ms, max_pages),
             epoch: 0,
@@ -112,6 +117,10 @@ impl Tables {
             return;
         }
         match value {
+            Fetched::User(u) => {
+                let id = u.id.clone();
+                self.users.insert(&id, u, now_ms);
+            }
             Fetched::Item(i) => {
                 let id = i.id.clone();
                 self.items.insert(&id, i, now_ms);
@@ -127,9 +136,16 @@ impl Tables {
         self.pages.clear();
     }
 
+    /// A user changed or went (rights, password, name): that user only; pages hold no user.
+    pub fn user_changed(&mut self, id: &str) {
+        self.epoch += 1;
+        self.users.remove(id);
+    }
+
     /// Anything may have changed (missed events).
     pub fn clear(&mut self) {
         self.epoch += 1;
+        self.users.clear();
         self.items.clear();
         self.pages.clear();
     }
@@ -195,6 +211,42 @@ mod tests {
         t.clear();
         assert!(t.pages.get("q", 2).is_none());
         assert!(t.items.get("b", 2).is_none());
+    }
+
+    fn user(id: &str, is_admin: bool) -> User {
+        User {
+            id: id.into(),
+            name: id.into(),
+            password_hash: "hash".into(),
+            is_admin,
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_user_change_drops_that_user_only_and_wins_over_a_racing_read() {
+        let mut t = Tables::new(1_000, 10, 10);
+        let e = t.epoch();
+        t.fetched(Fetched::User(user("u", true)), e, 0);
+        t.fetched(Fetched::User(user("v", true)), e, 0);
+        t.fetched(Fetched::Item(item("i", "i")), e, 0);
+        let before = t.epoch();
+        t.user_changed("u"); // rights removed while a read of the old record is in flight
+        t.fetched(Fetched::User(user("u", true)), before, 1);
+        assert!(
+            t.users.get("u", 1).is_none(),
+            "neither kept nor the old read"
+        );
+        assert!(
+            t.users.get("v", 1).is_some_and(|u| u.is_admin),
+            "others stay"
+        );
+        assert!(t.items.get("i", 1).is_some(), "items stay");
+        t.fetched(Fetched::User(user("u", false)), t.epoch(), 1);
+        assert!(t.users.get("u", 2).is_some_and(|u| !u.is_admin));
+        assert!(t.users.get("u", 1_001).is_none(), "expires after the bound");
+        t.clear();
+        assert!(t.users.get("v", 2).is_none(), "a gap drops users too");
     }
 
     #[test]
