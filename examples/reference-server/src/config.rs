@@ -125,9 +125,8 @@ pub struct Args {
     /// drain loses at most this much of a session's progress (`progress/mod.rs`).
     #[arg(long, env = "MEDIA_HA_PROGRESS_INTERVAL", value_parser = parse_session_cache, default_value = "5s")]
     pub progress_interval: Duration,
-    /// How long this replica answers items and user-independent listing pages from memory
-    /// (at most `60s`; `0s`, the default: ask the metadata store every time; users are never
-    /// cached). A change through any replica reaches the others by a cluster event at once;
+    /// How long this replica answers users, items and user-independent listing pages from
+    /// memory (at most `60s`; `0s`, the default: ask the metadata store every time). A change through any replica reaches the others by a cluster event at once;
     /// this is the bound when that event is lost (`metadata_cache/mod.rs`). Only with shared
     /// stores. Off by default until measured (docs/BENCHMARKS.md, "The HA request path").
     #[arg(long, env = "MEDIA_HA_METADATA_CACHE", value_parser = parse_session_cache, default_value = "0s")]
