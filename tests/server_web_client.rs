@@ -271,7 +271,9 @@ fn check_flow(r: &Value) -> String {
     // Seeked forward past the buffer: played on from the target through HLS.
     let target = facts["seek"]["target"].as_f64().unwrap_or(f64::MAX);
     let seeked = facts["seeked"]["time"].as_f64().unwrap_or(0.0);
-    assert!(target >= end + f64::from(SEEK), "{facts}");
+    // The flow seeks from where the transcode check ended, so `target == end + SEEK` is the
+    // usual case; a millisecond of slack absorbs the float round trip through JSON.
+    assert!(target >= end + f64::from(SEEK) - 0.001, "{facts}");
     assert!(seeked >= target + 2.0, "{facts}");
     // Stopped where it was (past the seek); the resume row showed it and playback resumed
     // from there.

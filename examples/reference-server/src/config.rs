@@ -126,10 +126,12 @@ pub struct Args {
     #[arg(long, env = "MEDIA_HA_PROGRESS_INTERVAL", value_parser = parse_session_cache, default_value = "5s")]
     pub progress_interval: Duration,
     /// How long this replica answers users, items and user-independent listing pages from
-    /// memory (at most `60s`; `0s`, the default: ask the metadata store every time). A change through any replica reaches the others by a cluster event at once;
-    /// this is the bound when that event is lost (`metadata_cache/mod.rs`). Only with shared
-    /// stores. Off by default until measured (docs/BENCHMARKS.md, "The HA request path").
-    #[arg(long, env = "MEDIA_HA_METADATA_CACHE", value_parser = parse_session_cache, default_value = "0s")]
+    /// memory (default `2s`, at most `60s`; `0s`: ask the metadata store every time). A change
+    /// through any replica reaches the others by a cluster event at once; this is the bound
+    /// when that event is lost, or for a change made behind the servers' backs (SQL)
+    /// (`metadata_cache/mod.rs`). Only with shared stores; measured in docs/BENCHMARKS.md,
+    /// "The HA request path".
+    #[arg(long, env = "MEDIA_HA_METADATA_CACHE", value_parser = parse_session_cache, default_value = "2s")]
     pub metadata_cache: Duration,
     /// How often one replica (the holder of the `metrics-reporter` lease) counts the cluster's
     /// live sessions for `media_ha_cluster_sessions` (`15s`; 1 s to 10 min). The others report
@@ -342,8 +344,8 @@ pub struct Config {
     /// Progress reports of one session are written at most this often per replica (zero:
     /// every report; `progress/mod.rs`).
     pub progress_interval: Duration,
-    /// How long items and user-independent pages are answered from this replica's memory
-    /// with shared stores (zero: never; `metadata_cache/mod.rs`).
+    /// How long users, items and user-independent pages are answered from this replica's
+    /// memory with shared stores (zero: never; `metadata_cache/mod.rs`).
     pub metadata_cache: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
@@ -431,7 +433,7 @@ impl Config {
             max_sessions_per_user: crate::session_limit::MAX_SESSIONS_PER_USER,
             session_cache: Duration::from_secs(2),
             progress_interval: Duration::from_secs(5),
-            metadata_cache: Duration::ZERO,
+            metadata_cache: Duration::from_secs(2),
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(15),
