@@ -29,6 +29,21 @@ for tool in redis-server redis-benchmark redis-cli pgbench ffmpeg wrk; do
 done
 [[ -f "$HOME/.cargo/env" ]] && source "$HOME/.cargo/env"
 
+# The kernel's autogroup scheduling (on by default on Debian/Ubuntu) puts every session in a
+# scheduling group of its own, and every PostgreSQL backend is a session of its own (postmaster
+# children call setsid). A backend that sleeps most of the time then competes, with the tiny
+# weight of its idle group, against the group of the replicas and wrk, which keep both cores
+# busy: measured here, a query needing 2 ms of CPU waited 1-3 s on the run queue, and the
+# progress row's p99 went from 2.6 ms to seconds (docs/BENCHMARKS.md, "Autogroup"). A server
+# runs its services in cgroups, where autogroup does not apply; so the run turns it off, and
+# puts it back afterwards. HA_BENCH_KEEP_AUTOGROUP=1 leaves it alone (RESULTS.md says which).
+AUTOGROUP=/proc/sys/kernel/sched_autogroup_enabled
+if [[ "${HA_BENCH_KEEP_AUTOGROUP:-}" != 1 && -w "$AUTOGROUP" && "$(cat "$AUTOGROUP")" == 1 ]]; then
+    log "turning kernel.sched_autogroup_enabled off for the run (restored on exit)"
+    echo 0 >"$AUTOGROUP"
+    trap 'echo 1 >"$AUTOGROUP"' EXIT
+fi
+
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 log "building the worker, the reference server and the harness (release) into $CARGO_TARGET_DIR"
 cargo build --release -q -p ha-transcode --bin ha-transcode-worker

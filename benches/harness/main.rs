@@ -208,12 +208,13 @@ fn main() {
             .join(" "),
         date: command_out("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         machine: format!(
-            "{} cores, {}, load average before the run {}",
+            "{} cores, {}, load average before the run {}, {}",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             command_out("uname", &["-sr"]),
             std::fs::read_to_string("/proc/loadavg")
                 .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            autogroup()
         ),
         mode: if opts.quick { "quick" } else { "full" }.into(),
         caveat: format!(
@@ -260,4 +261,18 @@ fn command_out(program: &str, args: &[&str]) -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default()
+}
+
+/// Whether the kernel's autogroup scheduling was on during the run (scripts/bench.sh turns it
+/// off: with it on, PostgreSQL's backends, each a session of its own, starve beside the
+/// replicas; docs/BENCHMARKS.md, "Autogroup").
+fn autogroup() -> &'static str {
+    match std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
+        .map(|v| v.trim().to_owned())
+        .as_deref()
+    {
+        Ok("0") => "autogroup scheduling off",
+        Ok("1") => "autogroup scheduling ON (PostgreSQL backends may starve: docs/BENCHMARKS.md)",
+        _ => "no autogroup scheduling",
+    }
 }
