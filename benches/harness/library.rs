@@ -481,5 +481,7 @@ async fn plans(
             .join("\n");
         text.push_str(&format!("\n## {name}\n\n```\n{}\n```\n", plan.trim()));
     }
+    // `--out` may name a directory that the report has not created yet.
+    std::fs::create_dir_all(out).expect("create the output directory");
     std::fs::write(out.join("library-plans.md"), text).expect("write library-plans.md");
 }
