@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::item_media::RawJson;
 use crate::timefmt::iso8601;
 
 /// The Jellyfin version whose API this server follows.
@@ -214,10 +215,10 @@ pub struct BaseItemDto {
     /// The playable file(s) with their streams: on an item's page, and in listings asked
     /// `Fields=MediaSources` (see `routes/items.rs`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub media_sources: Option<Vec<Value>>,
+    pub media_sources: Option<RawJson>,
     /// The streams of the item's file (`Fields=MediaStreams`, and an item's page).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub media_streams: Option<Vec<Value>>,
+    pub media_streams: Option<RawJson>,
 }
 
 impl BaseItemDto {

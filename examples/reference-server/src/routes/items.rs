@@ -17,7 +17,7 @@ use crate::auth::{query_map, Caller};
 use crate::dto::{BaseItemDto, QueryResult};
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{parse_u32, Fields, Listing};
-use crate::routes::playback::item_media_sources;
+use crate::routes::playback::item_media;
 use crate::routes::users::resolve_user;
 use crate::state::{normalize_id, AppState};
 
@@ -124,11 +124,15 @@ fn with_fields(state: &AppState, mut dto: BaseItemDto, item: &Item, fields: Fiel
     if item.kind.is_folder() {
         return dto;
     }
+    if !fields.media_sources && !fields.media_streams {
+        return dto;
+    }
+    let media = item_media(state, item);
     if fields.media_sources {
-        dto.media_sources = Some(item_media_sources(state, item));
+        dto.media_sources = Some(media.sources.clone());
     }
     if fields.media_streams {
-        dto.media_streams = Some(crate::decision::media_streams(item));
+        dto.media_streams = Some(media.streams.clone());
     }
     dto
 }

@@ -19,12 +19,14 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use media_ha::core::{ids, Item};
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 use crate::auth::{credentials, query_map, Caller};
 use crate::decision::{decide, encode, media_streams, Verdict};
 use crate::device_jobs::StopScope;
 use crate::dto::decode_body;
 use crate::error::{ApiError, ApiResult};
+use crate::item_media::{ItemMedia, RawJson};
 use crate::limits::{cap, cap_opt, MAX_ID};
 use crate::peer_auth::{canonical_target, FORWARDED_HEADER};
 use crate::routes::items::load_item;
@@ -54,6 +56,7 @@ fn media_source(
     verdict: &Verdict,
     play_session_id: &str,
     token: Option<&str>,
+    streams: &RawJson,
 ) -> Value {
     let container = item.container.clone().unwrap_or_default();
     let direct_url = format!(
@@ -83,7 +86,7 @@ fn media_source(
         "RequiresClosing": false,
         "RequiresLooping": false,
         "SupportsProbing": true,
-        "MediaStreams": media_streams(item),
+        "MediaStreams": streams,
         "MediaAttachments": [],
         "Formats": [],
         "TranscodeReasons": verdict.reasons,
@@ -109,12 +112,19 @@ fn media_source(
     source
 }
 
-/// The `MediaSources` of an item's DTO (its page, or a listing with `Fields=MediaSources`):
-/// the one file as Jellyfin describes it, with its `MediaStreams`, offered for direct play.
-/// Whether a client may really play it directly, and the transcode URL when not, is what
-/// PlaybackInfo decides with the client's device profile.
-pub fn item_media_sources(state: &AppState, item: &Item) -> Vec<Value> {
-    vec![media_source(state, item, &Verdict::direct(), "", None)]
+/// The `MediaSources` and `MediaStreams` of an item's DTO (its page, or a listing with
+/// `Fields=MediaSources`): the one file as Jellyfin describes it, offered for direct play, built
+/// once per item version (`item_media.rs`). Whether a client may really play it directly, and
+/// the transcode URL when not, is what PlaybackInfo decides with the client's device profile.
+pub fn item_media(state: &AppState, item: &Item) -> Arc<ItemMedia> {
+    state.item_media.get_or_build(item, || {
+        let streams = RawJson::new(&media_streams(item));
+        let source = media_source(state, item, &Verdict::direct(), "", None, &streams);
+        ItemMedia {
+            sources: RawJson::new(&[source]),
+            streams,
+        }
+    })
 }
 
 async fn playback_info(
@@ -136,8 +146,17 @@ async fn playback_info(
     let verdict = decide(&item, &body, &query).map_err(ApiError::bad_request)?;
     let play_session_id = ids::new_id();
     let token = credentials(&headers, &query).token;
+    let streams = item_media(&state, &item).streams.clone();
+    let source = media_source(
+        &state,
+        &item,
+        &verdict,
+        &play_session_id,
+        token.as_deref(),
+        &streams,
+    );
     Ok(Json(json!({
-        "MediaSources": [media_source(&state, &item, &verdict, &play_session_id, token.as_deref())],
+        "MediaSources": [source],
         "PlaySessionId": play_session_id,
     })))
 }
