@@ -4,6 +4,10 @@
 //! it records its lease operations and fenced writes for the lease-history checker
 //! (`ha_test_support::safety::recorded`).
 
+/// The allocator `media-ha-server`'s `main` declares (the bench measures this binary).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     media_ha_server::run::main_with(ha_test_support::safety::recorded::layer_from_env())
 }
