@@ -319,7 +319,7 @@ pub struct Activity {
 }
 
 /// How to order an item listing. Ties are broken by id so paging is stable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum ItemSort {
     /// By name, case-insensitively.
     #[default]

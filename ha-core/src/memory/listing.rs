@@ -69,6 +69,12 @@ pub(super) fn contains_ignoring_case(name: &str, needle: &str) -> bool {
     }
 }
 
+/// Every match in `sort`'s ascending order (ties by id).
+pub(super) fn ascending(sort: ItemSort, mut matched: Vec<Match>) -> Vec<Arc<Item>> {
+    matched.sort_unstable_by(|a, b| a.cmp(b, sort));
+    matched.into_iter().map(|m| m.item).collect()
+}
+
 /// The page `query` asks for out of every match, and how many matched.
 pub(super) fn page(query: &ItemQuery, mut matched: Vec<Match>) -> Page<Item> {
     let total = matched.len() as u64;

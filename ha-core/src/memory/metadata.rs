@@ -24,13 +24,14 @@ use serde::{Deserialize, Serialize};
 use super::journal::{Durable, Journal, JournalNames, Recovered};
 use super::listing::{self, Match};
 use super::lock;
+use super::ordered::{OrderKey, Ordered, OrderedListings};
 use crate::metadata::{
     validate_display_preferences, validate_user_configuration, ACTIVITY_KEEP,
     DISPLAY_PREFERENCES_PER_USER, MAX_PAGE,
 };
 use crate::{
     Activity, Device, DisplayPreferences, Error, Item, ItemQuery, MetadataRepo, NewActivity, Page,
-    Result, User, UserConfiguration, UserItemData,
+    Result, User, UserConfiguration, UserFilter, UserItemData,
 };
 
 const NAMES: JournalNames = JournalNames {
@@ -98,7 +99,10 @@ fn prefs_key(user_id: &str, id: &str, client: &str) -> PrefsKey {
 struct State {
     users: HashMap<String, Arc<User>>,
     items: HashMap<String, Arc<Item>>,
-    user_data: HashMap<(String, String), Arc<UserItemData>>,
+    /// By user, then item: a listing for one user reads only that user's marks.
+    user_data: HashMap<String, HashMap<String, Arc<UserItemData>>>,
+    /// Bumped by every item written or deleted (what [`OrderedListings`] checks).
+    library_generation: u64,
     devices: HashMap<String, Arc<Device>>,
     activity: Vec<Arc<Activity>>,
     display_preferences: HashMap<PrefsKey, Arc<DisplayPreferences>>,
@@ -171,21 +175,27 @@ impl State {
             }
             Change::DeleteUser(id) => {
                 self.users.remove(id);
-                self.user_data.retain(|(user, _), _| user != id);
+                self.user_data.remove(id);
                 self.display_preferences
                     .retain(|(user, _, _), _| user != id);
                 self.user_configurations.remove(id);
             }
             Change::PutItem(i) => {
                 self.items.insert(i.id.clone(), Arc::new(i.clone()));
+                self.library_generation += 1;
             }
             Change::DeleteItem(id) => {
                 self.items.remove(id);
-                self.user_data.retain(|(_, item), _| item != id);
+                self.library_generation += 1;
+                for marks in self.user_data.values_mut() {
+                    marks.remove(id);
+                }
             }
             Change::PutUserData(d) => {
                 self.user_data
-                    .insert((d.user_id.clone(), d.item_id.clone()), Arc::new(d.clone()));
+                    .entry(d.user_id.clone())
+                    .or_default()
+                    .insert(d.item_id.clone(), Arc::new(d.clone()));
             }
             Change::PutDevice(d) => {
                 self.devices.insert(d.id.clone(), Arc::new(d.clone()));
@@ -210,12 +220,22 @@ impl State {
         }
     }
 
+    /// Every user's marks.
+    fn all_user_data(&self) -> impl Iterator<Item = &Arc<UserItemData>> {
+        self.user_data.values().flat_map(HashMap::values)
+    }
+
+    /// `user_id`'s mark for `item_id`.
+    fn user_data(&self, user_id: &str, item_id: &str) -> Option<&Arc<UserItemData>> {
+        self.user_data.get(user_id)?.get(item_id)
+    }
+
     /// A copy of every value, cheap to take (reference counts).
     fn copy(&self) -> SnapshotCopy {
         SnapshotCopy {
             users: self.users.values().cloned().collect(),
             items: self.items.values().cloned().collect(),
-            user_data: self.user_data.values().cloned().collect(),
+            user_data: self.all_user_data().cloned().collect(),
             devices: self.devices.values().cloned().collect(),
             activity: self.activity.clone(),
             display_preferences: self.display_preferences.values().cloned().collect(),
@@ -228,7 +248,7 @@ impl State {
             version: 1,
             users: self.users.values().map(|v| (**v).clone()).collect(),
             items: self.items.values().map(|v| (**v).clone()).collect(),
-            user_data: self.user_data.values().map(|v| (**v).clone()).collect(),
+            user_data: self.all_user_data().map(|v| (**v).clone()).collect(),
             devices: self.devices.values().map(|v| (**v).clone()).collect(),
             activity: self.activity.iter().map(|v| (**v).clone()).collect(),
             display_preferences: self
@@ -303,6 +323,8 @@ struct Inner {
 #[derive(Debug)]
 pub struct MemoryMetadataRepo {
     inner: Mutex<Inner>,
+    /// Listings in order, per library generation (`ordered.rs`).
+    ordered: Mutex<OrderedListings>,
 }
 
 impl MemoryMetadataRepo {
@@ -313,6 +335,7 @@ impl MemoryMetadataRepo {
                 state: State::default(),
                 persist: None,
             }),
+            ordered: Mutex::default(),
         }
     }
 
@@ -330,6 +353,7 @@ impl MemoryMetadataRepo {
                 state,
                 persist: Some(journal),
             }),
+            ordered: Mutex::default(),
         })
     }
 
@@ -354,6 +378,96 @@ impl MemoryMetadataRepo {
         }
         Ok(durable)
     }
+}
+
+impl MemoryMetadataRepo {
+    /// A listing whose order is kept between calls (`ordered.rs`): every match ordered once
+    /// per library generation, then a slice of it, or one pass with the user's marks.
+    fn query_in_order(&self, query: &ItemQuery, key: OrderKey) -> Page<Item> {
+        let generation = lock(&self.inner).state.library_generation;
+        let kept = lock(&self.ordered).get(&key, generation);
+        let order = match kept {
+            Some(order) => order,
+            None => {
+                let (order, built_at) = self.order(query);
+                lock(&self.ordered).keep(key, built_at, order.clone());
+                order
+            }
+        };
+        let start = query.start_index as usize;
+        let limit = query.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
+        // Descending is the same order backwards (ties are broken by id either way).
+        let walk = || -> Box<dyn Iterator<Item = &Arc<Item>>> {
+            if query.descending {
+                Box::new(order.iter().rev())
+            } else {
+                Box::new(order.iter())
+            }
+        };
+        let (page, total): (Vec<Arc<Item>>, usize) = match &query.user {
+            None => (
+                walk().skip(start).take(limit).cloned().collect(),
+                order.len(),
+            ),
+            Some(user) => {
+                let inner = lock(&self.inner);
+                let marks = inner.state.user_data.get(&user.user_id);
+                let mut page = Vec::new();
+                let mut total = 0;
+                for item in walk() {
+                    let data = marks.and_then(|m| m.get(&item.id)).map(|d| &**d);
+                    if user.matches(data) {
+                        if total >= start && page.len() < limit {
+                            page.push(item.clone());
+                        }
+                        total += 1;
+                    }
+                }
+                (page, total)
+            }
+        };
+        Page {
+            items: page.into_iter().map(Arc::unwrap_or_clone).collect(),
+            total: total as u64,
+        }
+    }
+
+    /// Every library match of `query` (no user filter), ascending, and the library generation
+    /// it was read at; sorted after the lock is released.
+    fn order(&self, query: &ItemQuery) -> (Ordered, u64) {
+        let (matched, generation): (Vec<Match>, u64) = {
+            let inner = lock(&self.inner);
+            let state = &inner.state;
+            let matched = library_matches(state, query, Box::new(state.items.values()))
+                .map(|item| Match::new(item, None))
+                .collect();
+            (matched, state.library_generation)
+        };
+        (listing::ascending(query.sort, matched).into(), generation)
+    }
+}
+
+/// The `candidates` that pass `query`'s library filters: parent (direct or any ancestor),
+/// kinds, search term.
+fn library_matches<'a>(
+    state: &'a State,
+    query: &'a ItemQuery,
+    candidates: Box<dyn Iterator<Item = &'a Arc<Item>> + 'a>,
+) -> impl Iterator<Item = &'a Arc<Item>> + 'a {
+    let search = query.search_term.as_ref().map(|s| s.to_lowercase());
+    candidates
+        .filter(move |item| match (&query.parent_id, query.recursive) {
+            (None, false) => item.parent_id.is_none(),
+            (None, true) => true,
+            (Some(p), false) => item.parent_id.as_deref() == Some(p.as_str()),
+            (Some(p), true) => is_descendant(state, item, p),
+        })
+        .filter(move |item| query.kinds.is_empty() || query.kinds.contains(&item.kind))
+        .filter(move |item| {
+            search
+                .as_ref()
+                .is_none_or(|s| listing::contains_ignoring_case(&item.name, s))
+        })
 }
 
 fn name_taken(state: &State, name: &str, except_id: &str) -> bool {
@@ -485,41 +599,29 @@ impl MetadataRepo for MemoryMetadataRepo {
 
     async fn query_items(&self, query: &ItemQuery) -> Result<Page<Item>> {
         query.validate()?;
-        let search = query.search_term.as_ref().map(|s| s.to_lowercase());
+        let from_marks = query.user.as_ref().is_some_and(UserFilter::needs_marks);
+        if let Some(key) = OrderKey::of(query).filter(|_| !from_marks) {
+            return Ok(self.query_in_order(query, key));
+        }
         let matched: Vec<Match> = {
             let inner = lock(&self.inner);
             let state = &inner.state;
-            // The user's marks by item, once per listing (not a lookup with owned keys per item).
-            let marks: HashMap<&str, &UserItemData> = match &query.user {
-                Some(user) => state
-                    .user_data
-                    .values()
-                    .filter(|d| d.user_id == user.user_id)
-                    .map(|d| (d.item_id.as_str(), &**d))
-                    .collect(),
-                None => HashMap::new(),
-            };
-            let candidates: Box<dyn Iterator<Item = &Arc<Item>>> = match &query.user {
-                Some(user) if user.needs_marks() => {
-                    Box::new(marks.keys().filter_map(|id| state.items.get(*id)))
+            let marks = query
+                .user
+                .as_ref()
+                .and_then(|u| state.user_data.get(&u.user_id));
+            let mark = |id: &str| marks.and_then(|m| m.get(id)).map(|d| &**d);
+            // A filter only marked items pass starts from the user's marks, not the library.
+            let candidates: Box<dyn Iterator<Item = &Arc<Item>>> = match marks {
+                Some(marks) if from_marks => {
+                    Box::new(marks.keys().filter_map(|id| state.items.get(id)))
                 }
+                None if from_marks => Box::new(std::iter::empty()),
                 _ => Box::new(state.items.values()),
             };
-            candidates
-                .filter(|item| match (&query.parent_id, query.recursive) {
-                    (None, false) => item.parent_id.is_none(),
-                    (None, true) => true,
-                    (Some(p), false) => item.parent_id.as_deref() == Some(p.as_str()),
-                    (Some(p), true) => is_descendant(state, item, p),
-                })
-                .filter(|item| query.kinds.is_empty() || query.kinds.contains(&item.kind))
-                .filter(|item| {
-                    search
-                        .as_ref()
-                        .is_none_or(|s| listing::contains_ignoring_case(&item.name, s))
-                })
+            library_matches(state, query, candidates)
                 .filter_map(|item| {
-                    let data = marks.get(item.id.as_str()).copied();
+                    let data = mark(&item.id);
                     let passes = query.user.as_ref().is_none_or(|u| u.matches(data));
                     passes.then(|| Match::new(item, data.and_then(|d| d.last_played_ms)))
                 })
@@ -543,8 +645,7 @@ impl MetadataRepo for MemoryMetadataRepo {
     async fn get_user_data(&self, user_id: &str, item_id: &str) -> Result<Option<UserItemData>> {
         Ok(lock(&self.inner)
             .state
-            .user_data
-            .get(&(user_id.to_owned(), item_id.to_owned()))
+            .user_data(user_id, item_id)
             .map(|d| (**d).clone()))
     }
 
@@ -570,13 +671,7 @@ impl MetadataRepo for MemoryMetadataRepo {
         let inner = lock(&self.inner);
         Ok(item_ids
             .iter()
-            .filter_map(|item| {
-                inner
-                    .state
-                    .user_data
-                    .get(&(user_id.to_owned(), item.clone()))
-                    .map(|d| (**d).clone())
-            })
+            .filter_map(|item| inner.state.user_data(user_id, item).map(|d| (**d).clone()))
             .collect())
     }
 

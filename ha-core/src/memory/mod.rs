@@ -12,6 +12,9 @@ mod journal;
 mod lease;
 mod listing;
 mod metadata;
+mod ordered;
+#[cfg(test)]
+mod ordered_tests;
 mod session_file;
 mod sessions;
 mod slots;
