@@ -38,8 +38,8 @@ use media_ha::core::memory::{
 };
 use media_ha::core::session_cache::{CachedSessionStore, SessionCacheConfig};
 use media_ha::core::{
-    EventBus, EventPublisher, LeaseManager, MetadataRepo, SessionStore, SlotLimiter, SystemClock,
-    TranscodeJobStore,
+    EventBus, EventPublisher, Item, ItemQuery, LeaseManager, MetadataRepo, Page, SessionStore,
+    SlotLimiter, SystemClock, TranscodeJobStore,
 };
 
 use crate::config::Config;
@@ -106,6 +106,30 @@ impl Stores {
                 config.data_dir.display()
             ),
         })
+    }
+
+    /// An item by (normalised) id, read in place from the metadata cache when it holds it
+    /// (hot routes build their answers from a reference; a copy per request was measurable).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn shared_item(&self, id: &str) -> media_ha::core::Result<Option<Arc<Item>>> {
+        match &self.metadata_cache {
+            Some(cache) => cache.shared_item(id).await,
+            None => Ok(self.metadata.get_item(id).await?.map(Arc::new)),
+        }
+    }
+
+    /// A listing page, read in place from the metadata cache when it holds it (see
+    /// [`shared_item`](Self::shared_item)).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn shared_page(&self, query: &ItemQuery) -> media_ha::core::Result<Arc<Page<Item>>> {
+        match &self.metadata_cache {
+            Some(cache) => cache.shared_page(query).await,
+            None => Ok(Arc::new(self.metadata.query_items(query).await?)),
+        }
     }
 }
 

@@ -141,6 +141,39 @@ impl CachedMetadata {
         }
     }
 
+    /// [`MetadataRepo::get_item`] without a copy of a cached item (the item page's route reads
+    /// it in place).
+    pub async fn shared_item(&self, id: &str) -> Result<Option<Arc<Item>>> {
+        if let Some(item) = lock(&self.tables).items.get(id, now_ms()) {
+            return Ok(Some(item));
+        }
+        let epoch = self.epoch();
+        let found = self.inner.get_item(id).await?.map(Arc::new);
+        if let Some(item) = &found {
+            self.keep(Fetched::Item(item.clone()), epoch);
+        }
+        Ok(found)
+    }
+
+    /// [`MetadataRepo::query_items`] without a copy of a cached page (listings build their DTOs
+    /// from it in place; a page of 20 items was 20 deep copies per request before).
+    pub async fn shared_page(&self, query: &ItemQuery) -> Result<Arc<Page<Item>>> {
+        // A user filter makes the page the user's own: never cached.
+        if query.user.is_some() {
+            return Ok(Arc::new(self.inner.query_items(query).await?));
+        }
+        let key = format!("{query:?}");
+        if let Some(page) = lock(&self.tables).pages.get(&key, now_ms()) {
+            return Ok(page);
+        }
+        let epoch = self.epoch();
+        let page = Arc::new(self.inner.query_items(query).await?);
+        if page.items.len() <= MAX_PAGE_ITEMS {
+            self.keep(Fetched::Page(key, page.clone()), epoch);
+        }
+        Ok(page)
+    }
+
     fn epoch(&self) -> u64 {
         lock(&self.tables).epoch()
     }
@@ -197,15 +230,7 @@ impl MetadataRepo for CachedMetadata {
     }
 
     async fn get_item(&self, id: &str) -> Result<Option<Item>> {
-        if let Some(item) = lock(&self.tables).items.get(id, now_ms()) {
-            return Ok(Some(item));
-        }
-        let epoch = self.epoch();
-        let found = self.inner.get_item(id).await?;
-        if let Some(item) = &found {
-            self.keep(Fetched::Item(item.clone()), epoch);
-        }
-        Ok(found)
+        Ok(self.shared_item(id).await?.map(Arc::unwrap_or_clone))
     }
 
     async fn get_item_by_path(&self, path: &str) -> Result<Option<Item>> {
@@ -213,20 +238,7 @@ impl MetadataRepo for CachedMetadata {
     }
 
     async fn query_items(&self, query: &ItemQuery) -> Result<Page<Item>> {
-        // A user filter makes the page the user's own: never cached.
-        if query.user.is_some() {
-            return self.inner.query_items(query).await;
-        }
-        let key = format!("{query:?}");
-        if let Some(page) = lock(&self.tables).pages.get(&key, now_ms()) {
-            return Ok(page);
-        }
-        let epoch = self.epoch();
-        let page = self.inner.query_items(query).await?;
-        if page.items.len() <= MAX_PAGE_ITEMS {
-            self.keep(Fetched::Page(key, page.clone()), epoch);
-        }
-        Ok(page)
+        Ok(Arc::unwrap_or_clone(self.shared_page(query).await?))
     }
 
     async fn delete_item(&self, id: &str) -> Result<bool> {

@@ -2,6 +2,7 @@
 //! answered for a bounded time. Pure: the clock is a parameter (ms).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use media_ha::core::{Item, Page, User};
 
@@ -75,10 +76,10 @@ impl<V: Clone> Table<V> {
 pub struct Tables {
     /// Users by id.
     pub users: Table<User>,
-    /// Items by id.
-    pub items: Table<Item>,
-    /// Listing pages (queries without a user filter) by the query's text.
-    pub pages: Table<Page<Item>>,
+    /// Items by id (shared: a hit costs a reference count, not a copy).
+    pub items: Table<Arc<Item>>,
+    /// Listing pages (queries without a user filter) by the query's text (shared).
+    pub pages: Table<Arc<Page<Item>>>,
     epoch: u64,
 }
 
@@ -88,9 +89,9 @@ pub enum Fetched {
     /// A user.
     User(User),
     /// An item.
-    Item(Item),
+    Item(Arc<Item>),
     /// A listing page, under its query's key.
-    Page(String, Page<Item>),
+    Page(String, Arc<Page<Item>>),
 }
 
 impl Tables {
@@ -176,7 +177,7 @@ mod tests {
     fn entries_expire_after_the_bound() {
         let mut t = Tables::new(1_000, 10, 10);
         let e = t.epoch();
-        t.fetched(Fetched::Item(item("i", "old")), e, 0);
+        t.fetched(Fetched::Item(Arc::new(item("i", "old"))), e, 0);
         assert!(t.items.get("i", 999).is_some_and(|i| i.name == "old"));
         assert!(t.items.get("i", 1_000).is_none());
     }
@@ -186,9 +187,9 @@ mod tests {
         let mut t = Tables::new(1_000, 10, 10);
         let e = t.epoch();
         t.item_changed("i"); // the change lands while the read is in flight
-        t.fetched(Fetched::Item(item("i", "old")), e, 0);
+        t.fetched(Fetched::Item(Arc::new(item("i", "old"))), e, 0);
         assert!(t.items.get("i", 1).is_none(), "the old read is not kept");
-        t.fetched(Fetched::Item(item("i", "new")), t.epoch(), 1);
+        t.fetched(Fetched::Item(Arc::new(item("i", "new"))), t.epoch(), 1);
         assert!(t.items.get("i", 2).is_some_and(|i| i.name == "new"));
         t.item_changed("i");
         assert!(t.items.get("i", 2).is_none(), "dropped at once");
@@ -202,12 +203,12 @@ mod tests {
             items: vec![item("a", "a")],
             total: 1,
         };
-        t.fetched(Fetched::Page("q".into(), page.clone()), e, 0);
-        t.fetched(Fetched::Item(item("b", "b")), e, 0);
+        t.fetched(Fetched::Page("q".into(), Arc::new(page.clone())), e, 0);
+        t.fetched(Fetched::Item(Arc::new(item("b", "b"))), e, 0);
         t.item_changed("a");
         assert!(t.pages.get("q", 1).is_none());
         assert!(t.items.get("b", 1).is_some(), "other items stay");
-        t.fetched(Fetched::Page("q".into(), page), t.epoch(), 1);
+        t.fetched(Fetched::Page("q".into(), Arc::new(page)), t.epoch(), 1);
         t.clear();
         assert!(t.pages.get("q", 2).is_none());
         assert!(t.items.get("b", 2).is_none());
@@ -229,7 +230,7 @@ mod tests {
         let e = t.epoch();
         t.fetched(Fetched::User(user("u", true)), e, 0);
         t.fetched(Fetched::User(user("v", true)), e, 0);
-        t.fetched(Fetched::Item(item("i", "i")), e, 0);
+        t.fetched(Fetched::Item(Arc::new(item("i", "i"))), e, 0);
         let before = t.epoch();
         t.user_changed("u"); // rights removed while a read of the old record is in flight
         t.fetched(Fetched::User(user("u", true)), before, 1);
@@ -254,12 +255,12 @@ mod tests {
         let mut t = Tables::new(1_000, 2, 2);
         for id in ["a", "b", "c"] {
             let e = t.epoch();
-            t.fetched(Fetched::Item(item(id, id)), e, 0);
+            t.fetched(Fetched::Item(Arc::new(item(id, id))), e, 0);
         }
         assert!(t.items.len() <= 2);
         let mut off = Tables::new(0, 10, 10);
         let e = off.epoch();
-        off.fetched(Fetched::Item(item("i", "i")), e, 0);
+        off.fetched(Fetched::Item(Arc::new(item("i", "i"))), e, 0);
         assert_eq!(off.items.len(), 0);
     }
 }

@@ -6,6 +6,7 @@
 //! listing carries them when asked with `Fields=MediaSources`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::Uri;
@@ -38,14 +39,16 @@ pub fn routes() -> Router<AppState> {
 
 /// The item with this id (any GUID spelling), or 404.
 pub async fn load_item(state: &AppState, raw_id: &str) -> ApiResult<Item> {
+    load_shared_item(state, raw_id)
+        .await
+        .map(Arc::unwrap_or_clone)
+}
+
+/// [`load_item`], shared with the metadata cache (no copy when it holds the item).
+pub async fn load_shared_item(state: &AppState, raw_id: &str) -> ApiResult<Arc<Item>> {
     let not_found = || ApiError::not_found(format!("item {raw_id} not found"));
     let id = normalize_id(raw_id).ok_or_else(not_found)?;
-    state
-        .stores
-        .metadata
-        .get_item(&id)
-        .await?
-        .ok_or_else(not_found)
+    state.stores.shared_item(&id).await?.ok_or_else(not_found)
 }
 
 /// The user's data for an item (the empty state when never touched), with the progress this
@@ -200,7 +203,7 @@ async fn list(
             start_index: listing.query.as_ref().map_or(0, |q| q.start_index),
         }));
     };
-    let page = state.stores.metadata.query_items(&query).await?;
+    let page = state.stores.shared_page(&query).await?;
     Ok(Json(QueryResult {
         items: to_dtos_with(state, user_id, &page.items, listing.fields).await?,
         total_record_count: page.total,
@@ -246,7 +249,7 @@ async fn user_items(
 /// An item's own page: every field this server fills, `MediaSources` and `MediaStreams`
 /// included (the client's play button reads them).
 async fn one(state: &AppState, user_id: &str, raw_item: &str) -> ApiResult<Json<BaseItemDto>> {
-    let item = load_item(state, raw_item).await?;
+    let item = load_shared_item(state, raw_item).await?;
     let data = user_data(state, user_id, &item.id).await?;
     let dto = BaseItemDto::new(&item, &state.server_id, &data);
     Ok(Json(with_fields(state, dto, &item, Fields::all())))
@@ -272,11 +275,7 @@ async fn user_item(
 }
 
 async fn view_list(state: &AppState, user_id: &str) -> ApiResult<Json<QueryResult<BaseItemDto>>> {
-    let roots = state
-        .stores
-        .metadata
-        .query_items(&ItemQuery::default())
-        .await?;
+    let roots = state.stores.shared_page(&ItemQuery::default()).await?;
     Ok(Json(QueryResult {
         items: to_dtos(state, user_id, &roots.items).await?,
         total_record_count: roots.total,
@@ -326,7 +325,7 @@ async fn latest_list(
         limit: Some(parse_u32(params, "limit")?.unwrap_or(16).min(100)),
         ..ItemQuery::default()
     };
-    let page = state.stores.metadata.query_items(&query).await?;
+    let page = state.stores.shared_page(&query).await?;
     Ok(Json(to_dtos(state, user_id, &page.items).await?))
 }
 
