@@ -9,6 +9,8 @@
 //! `ItemId` and `itemId`): [`JsonBody`] lower-cases the top-level keys before decoding, so
 //! request structs name their fields in lower case.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use media_ha::core::{ImageKind, Item, ItemKind, Session, User, UserItemData};
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::item_media::RawJson;
+use crate::item_json::{ItemJson, RawJson};
 use crate::timefmt::iso8601;
 
 /// The Jellyfin version whose API this server follows.
@@ -154,10 +156,123 @@ impl UserItemDataDto {
     }
 }
 
-/// Jellyfin's `BaseItemDto` (subset).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+/// Jellyfin's `BaseItemDto` (subset): the [`ItemFields`] of the item, finished once per version
+/// of it (`item_json.rs`), and the caller's part, built per request.
+#[derive(Debug, Clone)]
 pub struct BaseItemDto {
+    /// The fields that depend only on the item.
+    pub item: Arc<ItemJson>,
+    /// The caller's state for this item.
+    pub user_data: UserItemDataDto,
+    /// The playable file(s) with their streams: on an item's page, and in listings asked
+    /// `Fields=MediaSources` (see `routes/items.rs`).
+    pub media_sources: Option<RawJson>,
+    /// The streams of the item's file (`Fields=MediaStreams`, and an item's page).
+    pub media_streams: Option<RawJson>,
+}
+
+impl BaseItemDto {
+    /// From a stored item and the caller's data for it (the item's fields built now; the hot
+    /// routes take them from [`ItemJsonMemo`](crate::item_json::ItemJsonMemo) instead).
+    pub fn new(item: &Item, server_id: &str, data: &UserItemData) -> Self {
+        let json = ItemJson::new(item, ItemFields::new(item, server_id));
+        Self::with_item(Arc::new(json), item, data)
+    }
+
+    /// From the item's finished fields and the caller's data for it.
+    pub fn with_item(json: Arc<ItemJson>, item: &Item, data: &UserItemData) -> Self {
+        Self {
+            item: json,
+            user_data: UserItemDataDto::new(data, item.runtime_ticks),
+            media_sources: None,
+            media_streams: None,
+        }
+    }
+
+    /// A folder?
+    pub fn is_folder(&self) -> bool {
+        self.item.fields.is_folder
+    }
+}
+
+impl Serialize for BaseItemDto {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let fields = &self.item.fields.entries;
+        let mut map = serializer.serialize_map(Some(fields.len() + 3))?;
+        for (key, value) in fields {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry("UserData", &self.user_data)?;
+        if let Some(sources) = &self.media_sources {
+            map.serialize_entry("MediaSources", sources)?;
+        }
+        if let Some(streams) = &self.media_streams {
+            map.serialize_entry("MediaStreams", streams)?;
+        }
+        map.end()
+    }
+}
+
+/// The fields of an item's `BaseItemDto` that are the same for every caller, each finished as
+/// JSON (an item page or a listing copies them instead of building and escaping them again).
+#[derive(Debug)]
+pub struct ItemFields {
+    entries: Vec<(String, RawJson)>,
+    is_folder: bool,
+}
+
+impl ItemFields {
+    /// The fields of `item` as this server (`server_id`) describes it.
+    pub fn new(item: &Item, server_id: &str) -> Self {
+        let typed = ItemFieldsDto::new(item, server_id);
+        // A struct of strings, numbers and maps of strings always serializes to an object.
+        let entries = match serde_json::to_value(&typed) {
+            Ok(Value::Object(map)) => map
+                .into_iter()
+                .map(|(key, value)| (key, RawJson::new(&value)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Self {
+            entries,
+            is_folder: typed.is_folder,
+        }
+    }
+
+    /// Bytes of JSON held.
+    pub fn size(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len())
+            .sum()
+    }
+}
+
+/// Jellyfin's `SearchHint` for `item`, found by `term`.
+pub fn search_hint(item: &Item, server_id: &str, term: &str) -> Value {
+    let d = ItemFieldsDto::new(item, server_id);
+    json!({
+        "ItemId": d.id,
+        "Id": d.id,
+        "Name": d.name,
+        "MatchedTerm": term,
+        "Type": d.kind,
+        "IsFolder": d.is_folder,
+        "RunTimeTicks": d.run_time_ticks,
+        "MediaType": d.media_type.unwrap_or("Unknown"),
+        "PrimaryImageTag": d.image_tags.get("Primary"),
+        "ThumbImageTag": d.image_tags.get("Thumb"),
+        "BackdropImageTag": d.backdrop_image_tags.first(),
+        "PrimaryImageAspectRatio": d.primary_image_aspect_ratio,
+        "Artists": [],
+    })
+}
+
+/// [`ItemFields`] as a typed struct (what they are made from).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ItemFieldsDto {
     /// Display name.
     pub name: String,
     /// Server id.
@@ -210,20 +325,10 @@ pub struct BaseItemDto {
     /// Width over height of the Primary image, when known (clients shape cards by it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primary_image_aspect_ratio: Option<f64>,
-    /// The caller's state for this item.
-    pub user_data: UserItemDataDto,
-    /// The playable file(s) with their streams: on an item's page, and in listings asked
-    /// `Fields=MediaSources` (see `routes/items.rs`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub media_sources: Option<RawJson>,
-    /// The streams of the item's file (`Fields=MediaStreams`, and an item's page).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub media_streams: Option<RawJson>,
 }
 
-impl BaseItemDto {
-    /// From a stored item and the caller's data for it.
-    pub fn new(item: &Item, server_id: &str, data: &UserItemData) -> Self {
+impl ItemFieldsDto {
+    fn new(item: &Item, server_id: &str) -> Self {
         let (media_type, video_type) = match item.kind {
             ItemKind::Movie | ItemKind::Video | ItemKind::Episode => {
                 (Some("Video"), Some("VideoFile"))
@@ -264,9 +369,6 @@ impl BaseItemDto {
                 .and_then(|i| Some((i.width?, i.height?)))
                 .filter(|(w, h)| *w > 0 && *h > 0)
                 .map(|(w, h)| f64::from(w) / f64::from(h)),
-            user_data: UserItemDataDto::new(data, item.runtime_ticks),
-            media_sources: None,
-            media_streams: None,
         }
     }
 }

@@ -99,7 +99,7 @@ impl ItemFilters {
             && self
                 .resumable
                 .is_none_or(|r| (data.playback_position_ticks > 0 && !data.played) == r)
-            && self.folder.is_none_or(|folder| item.is_folder == folder)
+            && self.folder.is_none_or(|folder| item.is_folder() == folder)
     }
 }
 

@@ -75,7 +75,7 @@ pub mod error;
 pub mod filters;
 #[cfg(feature = "transcode")]
 pub mod hls;
-pub mod item_media;
+pub mod item_json;
 pub mod library_file;
 pub mod limits;
 pub mod listing;
@@ -249,7 +249,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         live,
         draining: Default::default(),
         progress: progress::ProgressCoalescer::new(progress_interval),
-        item_media: item_media::MediaMemo::new(),
+        item_json: item_json::ItemJsonMemo::new(),
     });
 
     let mut background = vec![

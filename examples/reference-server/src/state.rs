@@ -13,7 +13,7 @@ use media_ha::core::{ids, EventPublisher};
 
 use crate::artwork::Artwork;
 use crate::config::Config;
-use crate::item_media::MediaMemo;
+use crate::item_json::ItemJsonMemo;
 use crate::live::Live;
 use crate::progress::ProgressCoalescer;
 use crate::readiness::ReadinessLog;
@@ -57,8 +57,8 @@ pub struct Shared {
     pub draining: AtomicBool,
     /// Progress reports waiting for their session's next write (`progress/mod.rs`).
     pub progress: ProgressCoalescer,
-    /// Items' `MediaSources` / `MediaStreams`, finished once per item version (`item_media.rs`).
-    pub item_media: MediaMemo,
+    /// Items' DTO fields and media, finished once per item version (`item_json.rs`).
+    pub item_json: ItemJsonMemo,
 }
 
 impl AppState {

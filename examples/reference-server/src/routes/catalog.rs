@@ -19,7 +19,7 @@ use media_ha::core::ItemQuery;
 use serde_json::{json, Value};
 
 use crate::auth::{query_map, Caller};
-use crate::dto::{BaseItemDto, QueryResult};
+use crate::dto::{search_hint, BaseItemDto, QueryResult};
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{parse_u32, Listing};
 use crate::routes::items::{load_item, query_user, to_dtos};
@@ -117,7 +117,8 @@ async fn search_hints(
     if term.len() > 256 {
         return Err(ApiError::bad_request("searchTerm is at most 256 bytes"));
     }
-    let user_id = query_user(&state, &caller, &params).await?;
+    // Hints carry no user data, but a `userId` the caller may not act for is still refused.
+    query_user(&state, &caller, &params).await?;
     let (start, limit) = paging(&params)?;
     params.insert("recursive".into(), "true".into());
     let listing = Listing::parse(&params)?;
@@ -128,26 +129,10 @@ async fn search_hints(
     query.start_index = start;
     query.limit = Some(limit);
     let page = state.stores.metadata.query_items(&query).await?;
-    let hints: Vec<Value> = to_dtos(&state, &user_id, &page.items)
-        .await?
-        .into_iter()
-        .map(|d| {
-            json!({
-                "ItemId": d.id,
-                "Id": d.id,
-                "Name": d.name,
-                "MatchedTerm": term,
-                "Type": d.kind,
-                "IsFolder": d.is_folder,
-                "RunTimeTicks": d.run_time_ticks,
-                "MediaType": d.media_type.unwrap_or("Unknown"),
-                "PrimaryImageTag": d.image_tags.get("Primary"),
-                "ThumbImageTag": d.image_tags.get("Thumb"),
-                "BackdropImageTag": d.backdrop_image_tags.first(),
-                "PrimaryImageAspectRatio": d.primary_image_aspect_ratio,
-                "Artists": [],
-            })
-        })
+    let hints: Vec<Value> = page
+        .items
+        .iter()
+        .map(|item| search_hint(item, &state.server_id, &term))
         .collect();
     Ok(Json(
         json!({ "SearchHints": hints, "TotalRecordCount": page.total }),

@@ -15,10 +15,10 @@ use axum::{Json, Router};
 use media_ha::core::{Item, ItemKind, ItemQuery, ItemSort, UserFilter, UserItemData};
 
 use crate::auth::{query_map, Caller};
-use crate::dto::{BaseItemDto, QueryResult};
+use crate::dto::{BaseItemDto, ItemFields, QueryResult};
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{parse_u32, Fields, Listing};
-use crate::routes::playback::item_media;
+use crate::routes::playback::media_of;
 use crate::routes::users::resolve_user;
 use crate::state::{normalize_id, AppState};
 
@@ -111,31 +111,27 @@ pub async fn to_dtos_with(
     Ok(items
         .iter()
         .zip(&data)
-        .map(|(item, d)| {
-            with_fields(
-                state,
-                BaseItemDto::new(item, &state.server_id, d),
-                item,
-                fields,
-            )
-        })
+        .map(|(item, d)| dto(state, item, d, fields))
         .collect())
 }
 
-/// `dto` with the `fields` asked for (media sources and streams, for playable items).
-fn with_fields(state: &AppState, mut dto: BaseItemDto, item: &Item, fields: Fields) -> BaseItemDto {
-    if item.kind.is_folder() {
+/// The DTO of `item` for a caller with `data`, with the optional `fields` asked for (media
+/// sources and streams, for playable items); what depends only on the item comes finished from
+/// the memo (`item_json.rs`).
+fn dto(state: &AppState, item: &Item, data: &UserItemData, fields: Fields) -> BaseItemDto {
+    let json = state
+        .item_json
+        .get(item, || ItemFields::new(item, &state.server_id));
+    let mut dto = BaseItemDto::with_item(json, item, data);
+    if item.kind.is_folder() || (!fields.media_sources && !fields.media_streams) {
         return dto;
     }
-    if !fields.media_sources && !fields.media_streams {
-        return dto;
-    }
-    let media = item_media(state, item);
+    let media = media_of(state, &dto.item, item);
     if fields.media_sources {
-        dto.media_sources = Some(media.sources.clone());
+        dto.media_sources = Some(media.sources);
     }
     if fields.media_streams {
-        dto.media_streams = Some(media.streams.clone());
+        dto.media_streams = Some(media.streams);
     }
     dto
 }
@@ -251,8 +247,7 @@ async fn user_items(
 async fn one(state: &AppState, user_id: &str, raw_item: &str) -> ApiResult<Json<BaseItemDto>> {
     let item = load_shared_item(state, raw_item).await?;
     let data = user_data(state, user_id, &item.id).await?;
-    let dto = BaseItemDto::new(&item, &state.server_id, &data);
-    Ok(Json(with_fields(state, dto, &item, Fields::all())))
+    Ok(Json(dto(state, &item, &data, Fields::all())))
 }
 
 async fn item(

@@ -19,14 +19,13 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use media_ha::core::{ids, Item};
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
 
 use crate::auth::{credentials, query_map, Caller};
 use crate::decision::{decide, encode, media_streams, Verdict};
 use crate::device_jobs::StopScope;
-use crate::dto::decode_body;
+use crate::dto::{decode_body, ItemFields};
 use crate::error::{ApiError, ApiResult};
-use crate::item_media::{ItemMedia, RawJson};
+use crate::item_json::{ItemJson, ItemMedia, RawJson};
 use crate::limits::{cap, cap_opt, MAX_ID};
 use crate::peer_auth::{canonical_target, FORWARDED_HEADER};
 use crate::routes::items::load_item;
@@ -114,17 +113,28 @@ fn media_source(
 
 /// The `MediaSources` and `MediaStreams` of an item's DTO (its page, or a listing with
 /// `Fields=MediaSources`): the one file as Jellyfin describes it, offered for direct play, built
-/// once per item version (`item_media.rs`). Whether a client may really play it directly, and
+/// once per item version (`item_json.rs`). Whether a client may really play it directly, and
 /// the transcode URL when not, is what PlaybackInfo decides with the client's device profile.
-pub fn item_media(state: &AppState, item: &Item) -> Arc<ItemMedia> {
-    state.item_media.get_or_build(item, || {
-        let streams = RawJson::new(&media_streams(item));
-        let source = media_source(state, item, &Verdict::direct(), "", None, &streams);
-        ItemMedia {
-            sources: RawJson::new(&[source]),
-            streams,
-        }
-    })
+pub fn item_media(state: &AppState, item: &Item) -> ItemMedia {
+    let json = state
+        .item_json
+        .get(item, || ItemFields::new(item, &state.server_id));
+    media_of(state, &json, item)
+}
+
+/// [`item_media`] from the item's finished JSON (`json`, of `item`).
+pub fn media_of(state: &AppState, json: &ItemJson, item: &Item) -> ItemMedia {
+    state
+        .item_json
+        .media(json, || {
+            let streams = RawJson::new(&media_streams(item));
+            let source = media_source(state, item, &Verdict::direct(), "", None, &streams);
+            ItemMedia {
+                sources: RawJson::new(&[source]),
+                streams,
+            }
+        })
+        .clone()
 }
 
 async fn playback_info(
