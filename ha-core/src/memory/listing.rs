@@ -8,7 +8,9 @@
 //! the library; names are compared case-insensitively without allocating (ASCII byte-wise,
 //! otherwise char by char: the order of `str::to_lowercase` keys except for a word-final
 //! Greek sigma); and only the part of the order a page needs is sorted
-//! (`select_nth_unstable`).
+//! (`select_nth_unstable`). Most listings do not come here at all after the first call: their
+//! whole order is kept until the library changes (`ordered.rs`); searches and listings by play
+//! date (different for every term and user) do.
 
 use std::cmp::Ordering;
 use std::sync::Arc;

@@ -9,7 +9,8 @@
 //! cost tens of milliseconds, nearly all of it sorting. So the first call after a change
 //! orders every match once, and the calls after it page through that order: a slice for a
 //! listing without a user filter, one pass with the user's marks (a hash lookup per item, no
-//! sort) for a filter such as "unplayed".
+//! sort, under the repo's lock as the collection of matches always was) for a filter such as
+//! "unplayed". The sort itself runs after the lock is released.
 //!
 //! # What is kept, and for how long
 //!
